@@ -1,0 +1,14 @@
+export { backendInfo, setThreads, type BackendInfo } from './backend';
+export {
+  MvfaceError,
+  ShapeError,
+  LabelError,
+  NonFiniteError,
+  ConfigError,
+  IoError,
+  LoadError,
+  NativeError,
+  type ErrorCode,
+} from './errors';
+export { marginLoss, marginLossAsync, resolveHeadConfig, headDefaults, type HeadConfig, type HeadType, type LossResult, type Mining, type MvMode } from './loss';
+export { matrix, type Matrix } from './matrix';

@@ -1,0 +1,174 @@
+/**
+ * The margin-softmax family of SPEC-loss.md: typed configs with the SPEC's defaults, and the fused
+ * native loss with its gradients.
+ */
+import { createError } from './errors';
+import { type Matrix, toLabels } from './matrix';
+import { native } from './native';
+import type { NativeLossConfig, NativeLossResult, NativeMatrix } from './native-types';
+
+/** Mining baselines over any head's logits: focal loss (gamma) or HM-Softmax (keep the hardest `ratio`). */
+export type Mining = { type: 'focal'; gamma?: number } | { type: 'hm'; ratio?: number };
+
+interface Scaled {
+  /** s, default 32. */
+  scale?: number;
+  /** tau = g > 0 ? mu(g) : g, the authors' easy margin. */
+  easyMargin?: boolean;
+  mining?: Mining;
+}
+
+export type MvMode = 'fixed' | 'adaptive';
+
+export type HeadConfig =
+  | { type: 'softmax'; mining?: Mining }
+  | ({ type: 'am'; margin?: number } & Scaled)
+  | ({ type: 'arc'; margin?: number } & Scaled)
+  | ({ type: 'combined'; m1?: number; m2?: number; m3?: number } & Scaled)
+  | ({ type: 'mv-am' | 'mv-arc'; margin?: number; mode?: MvMode; t?: number } & Scaled)
+  | {
+      type: 'sphereface';
+      /** Integer angular margin, default 4. */
+      m?: number;
+      /** lambda; by default annealed from `iteration` as the authors do. */
+      lambda?: number;
+      iteration?: number;
+      lambdaBase?: number;
+      lambdaGamma?: number;
+      lambdaPower?: number;
+      lambdaMin?: number;
+      mining?: Mining;
+    }
+  | { type: 'focal'; gamma?: number; base?: HeadConfig }
+  | { type: 'hm'; ratio?: number; base?: HeadConfig };
+
+export type HeadType = HeadConfig['type'];
+
+export interface LossResult {
+  /** Mean loss over the batch. */
+  loss: number;
+  /** d loss / d embeddings, B x D row-major. */
+  gradEmbeddings: Float32Array;
+  /** d loss / d weight, C x D row-major. */
+  gradWeight: Float32Array;
+  /** Share of the negatives flagged mis-classified (MV types; 0 otherwise). */
+  hardFraction: number;
+  meanTargetCos: number;
+}
+
+export const headDefaults = {
+  scale: 32,
+  amMargin: 0.35,
+  arcMargin: 0.5,
+  combined: { m1: 1.0, m2: 0.3, m3: 0.2 },
+  t: { fixed: 0.2, adaptive: 1.2 } as Record<MvMode, number>,
+  mode: 'adaptive' as MvMode,
+  sphereface: { m: 4, lambdaBase: 1000, lambdaGamma: 0.12, lambdaPower: 1, lambdaMin: 5, iteration: 1 },
+  focalGamma: 2,
+  hmRatio: 0.9,
+};
+
+const baseTypes = ['softmax', 'am', 'arc', 'combined', 'mv-am', 'mv-arc', 'sphereface'];
+
+function opt(value: unknown, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw createError('E_CONFIG', `${name}: must be a finite number, got ${String(value)}`, name);
+  }
+  return value;
+}
+
+/** The annealed lambda of SphereFace: max(lambdaMin, base * (1 + gamma * iteration)^-power). */
+export function sphereLambda(c: Extract<HeadConfig, { type: 'sphereface' }>): number {
+  const d = headDefaults.sphereface;
+  if (c.lambda !== undefined) return opt(c.lambda, 0, 'lambda');
+  const it = opt(c.iteration, d.iteration, 'iteration');
+  const base = opt(c.lambdaBase, d.lambdaBase, 'lambdaBase');
+  const gamma = opt(c.lambdaGamma, d.lambdaGamma, 'lambdaGamma');
+  const power = opt(c.lambdaPower, d.lambdaPower, 'lambdaPower');
+  return Math.max(opt(c.lambdaMin, d.lambdaMin, 'lambdaMin'), base * Math.pow(1 + gamma * it, -power));
+}
+
+function withMining(config: HeadConfig): { head: HeadConfig; mining?: Mining } {
+  if (config.type === 'focal') return { head: config.base ?? { type: 'softmax' }, mining: { type: 'focal', gamma: config.gamma } };
+  if (config.type === 'hm') return { head: config.base ?? { type: 'softmax' }, mining: { type: 'hm', ratio: config.ratio } };
+  return { head: config, mining: config.mining };
+}
+
+/** Fills in the SPEC's defaults. Range checks happen natively and name the option at fault. */
+export function resolveHeadConfig(config: HeadConfig): NativeLossConfig {
+  if (config === null || typeof config !== 'object') throw createError('E_CONFIG', 'config: must be an object', 'config');
+  const { head, mining } = withMining(config);
+  if (!head || !baseTypes.includes(head.type)) {
+    const got = head && (head as { type?: unknown }).type;
+    throw createError('E_CONFIG', `type: unknown head type '${String(got)}' (expected ${[...baseTypes, 'focal', 'hm'].join(', ')})`, 'type');
+  }
+  const d = headDefaults;
+  const h = head as Record<string, unknown>;
+  const arcLike = head.type === 'arc' || head.type === 'mv-arc';
+  const mode = (h.mode ?? d.mode) as MvMode;
+  if (mode !== 'fixed' && mode !== 'adaptive') throw createError('E_CONFIG', `mode: must be 'fixed' or 'adaptive', got ${String(mode)}`, 'mode');
+  if (mining && mining.type !== 'focal' && mining.type !== 'hm') {
+    throw createError('E_CONFIG', `mining: unknown mining '${String((mining as { type?: unknown }).type)}' (expected focal or hm)`, 'mining');
+  }
+  return {
+    type: head.type,
+    scale: opt(h.scale, d.scale, 'scale'),
+    margin: opt(h.margin, arcLike ? d.arcMargin : d.amMargin, 'margin'),
+    m1: opt(h.m1, d.combined.m1, 'm1'),
+    m2: opt(h.m2, d.combined.m2, 'm2'),
+    m3: opt(h.m3, d.combined.m3, 'm3'),
+    mode,
+    t: opt(h.t, d.t[mode], 't'),
+    easyMargin: h.easyMargin === true,
+    sphereM: head.type === 'sphereface' ? opt(head.m, d.sphereface.m, 'm') : d.sphereface.m,
+    sphereLambda: head.type === 'sphereface' ? sphereLambda(head) : 0,
+    mining: mining?.type ?? 'none',
+    focalGamma: mining?.type === 'focal' ? opt(mining.gamma, d.focalGamma, 'gamma') : d.focalGamma,
+    hmRatio: mining?.type === 'hm' ? opt(mining.ratio, d.hmRatio, 'ratio') : d.hmRatio,
+  };
+}
+
+function checkMatrix(m: Matrix, argument: string, dtypes: Array<Function> = [Float32Array]): NativeMatrix {
+  if (m === null || typeof m !== 'object') throw createError('E_SHAPE', `${argument}: expected { data, rows, cols }`, argument);
+  if (!dtypes.some((t) => m.data instanceof t)) {
+    throw createError('E_SHAPE', `${argument}: data must be a ${dtypes.map((t) => t.name).join(' or ')}`, argument);
+  }
+  return m as NativeMatrix;
+}
+
+type Args = [NativeLossConfig, NativeMatrix, NativeMatrix, Int32Array];
+
+function args(config: HeadConfig, embeddings: Matrix, weight: Matrix, labels: ArrayLike<number>, dtypes?: Array<Function>): Args {
+  return [resolveHeadConfig(config), checkMatrix(embeddings, 'embeddings', dtypes), checkMatrix(weight, 'weight', dtypes), toLabels(labels)];
+}
+
+/** The fused loss and its gradients, computed on the calling thread (multithreaded natively). */
+export function marginLoss(config: HeadConfig, embeddings: Matrix, weight: Matrix, labels: Int32Array): LossResult {
+  return native().marginLoss(...args(config, embeddings, weight, labels));
+}
+
+/** The same result as marginLoss, computed off the event loop. */
+export async function marginLossAsync(config: HeadConfig, embeddings: Matrix, weight: Matrix, labels: Int32Array): Promise<LossResult> {
+  const a = args(config, embeddings, weight, labels);
+  return native().marginLossAsync(...a);
+}
+
+/** A Matrix in float32 or float64; float64 runs the whole computation in double (tests). */
+export interface AnyMatrix {
+  data: Float32Array | Float64Array;
+  rows: number;
+  cols: number;
+}
+
+/** Either path in either precision: for tests and benchmarks, not part of the stable API. */
+export function computeLoss(
+  path: 'fused' | 'reference',
+  config: HeadConfig,
+  embeddings: AnyMatrix,
+  weight: AnyMatrix,
+  labels: ArrayLike<number>,
+): NativeLossResult<Float32Array | Float64Array> {
+  const a = args(config, embeddings as Matrix, weight as Matrix, labels, [Float32Array, Float64Array]);
+  return path === 'fused' ? native().marginLoss(...a) : native().lossReference(...a);
+}

@@ -1,0 +1,127 @@
+// marginLoss / marginLossAsync / lossReference / gemmFloor: argument plumbing only.
+#include "loss_binding.h"
+
+#include <string>
+
+#include "errors.h"
+#include "js_errors.h"
+#include "loss/loss.h"
+#include "tensors.h"
+#include "worker.h"
+
+namespace mvface::bindings {
+namespace {
+
+using loss::LossConfig;
+using loss::LossResult;
+
+double number(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) fail("E_CONFIG", key, "must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+std::string text(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) fail("E_CONFIG", key, "must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// The fully resolved config that lib/loss.ts builds (every field present).
+LossConfig config_arg(const Napi::Value& value) {
+  if (!value.IsObject()) fail("E_CONFIG", "config", "must be an object");
+  auto o = value.As<Napi::Object>();
+  LossConfig c;
+  c.type = loss::parse_head_type(text(o, "type"));
+  c.scale = number(o, "scale");
+  c.margin = number(o, "margin");
+  c.m1 = number(o, "m1");
+  c.m2 = number(o, "m2");
+  c.m3 = number(o, "m3");
+  c.mode = loss::parse_mv_mode(text(o, "mode"));
+  c.t = number(o, "t");
+  c.easy_margin = o.Get("easyMargin").ToBoolean();
+  const double sphere_m = number(o, "sphereM");
+  if (sphere_m != static_cast<int>(sphere_m)) fail("E_CONFIG", "m", "must be an integer for sphereface");
+  c.sphere_m = static_cast<int>(sphere_m);
+  c.sphere_lambda = number(o, "sphereLambda");
+  c.mining = loss::parse_mining(text(o, "mining"));
+  c.focal_gamma = number(o, "focalGamma");
+  c.hm_ratio = number(o, "hmRatio");
+  loss::validate_config(c);
+  return c;
+}
+
+struct LossCall {
+  LossConfig config;
+  at::Tensor x, weight, labels;
+  std::vector<Napi::Object> keep;
+};
+
+LossCall loss_call(const Napi::CallbackInfo& info) {
+  if (info.Length() < 4) fail("E_CONFIG", "", "expected (config, embeddings, weight, labels)");
+  LossCall call;
+  call.config = config_arg(info[0]);
+  call.x = matrix_arg(info[1], "embeddings");
+  call.weight = matrix_arg(info[2], "weight");
+  call.labels = labels_view(info[3], "labels");
+  for (size_t i = 1; i < 4; ++i) call.keep.push_back(info[i].As<Napi::Object>());
+  return call;
+}
+
+Napi::Value result_object(Napi::Env env, LossResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.loss);
+  o.Set("gradEmbeddings", to_typed_array(env, r.grad_embeddings));
+  o.Set("gradWeight", to_typed_array(env, r.grad_weight));
+  o.Set("hardFraction", r.hard_fraction);
+  o.Set("meanTargetCos", r.mean_target_cos);
+  return o;
+}
+
+Napi::Value margin_loss(const Napi::CallbackInfo& info) {
+  return guarded(info, [](const Napi::CallbackInfo& info) {
+    LossCall c = loss_call(info);
+    LossResult r = loss::fused_loss(c.config, c.x, c.weight, c.labels);
+    return result_object(info.Env(), r);
+  });
+}
+
+Napi::Value margin_loss_async(const Napi::CallbackInfo& info) {
+  return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    LossCall c = loss_call(info);
+    return PromiseWorker<LossResult>::Start(
+        info.Env(), [c]() { return loss::fused_loss(c.config, c.x, c.weight, c.labels); }, result_object,
+        c.keep);
+  });
+}
+
+Napi::Value loss_reference(const Napi::CallbackInfo& info) {
+  return guarded(info, [](const Napi::CallbackInfo& info) {
+    LossCall c = loss_call(info);
+    LossResult r = loss::reference_loss(c.config, c.x, c.weight, c.labels);
+    return result_object(info.Env(), r);
+  });
+}
+
+// gemmFloor(xhat, what, repeats) -> seconds per repeat of the three GEMMs (benchmark baseline).
+Napi::Value gemm_floor(const Napi::CallbackInfo& info) {
+  return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    at::Tensor xhat = matrix_arg(info[0], "embeddings"), what = matrix_arg(info[1], "weight");
+    at::Tensor buffer = at::empty({xhat.size(0), what.size(0)}, xhat.options());
+    at::Tensor gx = at::empty_like(xhat), gw = at::empty_like(what);
+    loss::gemm_floor(xhat, what, buffer, gx, gw);
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace
+
+void register_loss(Napi::Env env, Napi::Object exports) {
+  exports.Set("marginLoss", Napi::Function::New(env, margin_loss, "marginLoss"));
+  exports.Set("marginLossAsync", Napi::Function::New(env, margin_loss_async, "marginLossAsync"));
+  exports.Set("lossReference", Napi::Function::New(env, loss_reference, "lossReference"));
+  exports.Set("gemmFloor", Napi::Function::New(env, gemm_floor, "gemmFloor"));
+}
+
+}  // namespace mvface::bindings

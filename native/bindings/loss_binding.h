@@ -1,0 +1,6 @@
+#pragma once
+#include <napi.h>
+
+namespace mvface::bindings {
+void register_loss(Napi::Env env, Napi::Object exports);
+}

@@ -1,0 +1,60 @@
+#pragma once
+// Runs a native job on libuv's thread pool and settles a promise with its result or typed error.
+#include <napi.h>
+
+#include <functional>
+#include <optional>
+
+#include "js_errors.h"
+
+namespace mvface::bindings {
+
+template <typename Result>
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  using Job = std::function<Result()>;
+  using Convert = std::function<Napi::Value(Napi::Env, Result&)>;
+
+  // `keep` holds JS objects (input arrays) alive while the job reads them.
+  static Napi::Promise Start(Napi::Env env, Job job, Convert convert, std::vector<Napi::Object> keep = {}) {
+    auto* worker = new PromiseWorker(env, std::move(job), std::move(convert), keep);
+    Napi::Promise promise = worker->deferred_.Promise();
+    worker->Queue();
+    return promise;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      result_.emplace(job_());
+    } catch (...) {
+      error_ = current_exception_info();
+      SetError(error_.message);
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(convert_(env, *result_));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error&) override { deferred_.Reject(make_error(Env(), error_)); }
+
+ private:
+  PromiseWorker(Napi::Env env, Job job, Convert convert, const std::vector<Napi::Object>& keep)
+      : Napi::AsyncWorker(env, "mvface"), deferred_(Napi::Promise::Deferred::New(env)),
+        job_(std::move(job)), convert_(std::move(convert)) {
+    for (const auto& o : keep) keep_.push_back(Napi::Persistent(o));
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Job job_;
+  Convert convert_;
+  std::vector<Napi::ObjectReference> keep_;
+  std::optional<Result> result_;
+  ErrorInfo error_;
+};
+
+}  // namespace mvface::bindings

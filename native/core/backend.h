@@ -1,0 +1,24 @@
+#pragma once
+// What the native core runs on: libtorch build, BLAS, CUDA devices, intra-op threads.
+#include <string>
+#include <vector>
+
+namespace mvface {
+
+struct BackendInfo {
+  std::string libtorch_version;
+  std::string libtorch_source;  // "LIBTORCH" | "pytorch" | "system"
+  std::string libtorch_tag;     // prebuild tag, e.g. torch1_13_0_system_cpu
+  bool built_with_cuda = false;
+  bool cuda_available = false;
+  std::vector<std::string> cuda_devices;
+  std::string blas;
+  int threads = 1;
+};
+
+BackendInfo backend_info();
+int default_thread_count();
+void set_thread_count(int threads);  // intra-op threads of ATen and of OpenBLAS when present
+void init_backend();                 // threads from MVFACE_NUM_THREADS or the machine's cores
+
+}  // namespace mvface

@@ -1,0 +1,37 @@
+#pragma once
+// Margin-softmax losses with their gradients. Inputs: x (B x D), W (C x D), labels (B, int32 or
+// int64). Both paths return the mean loss and the gradients of the mean loss; neither modifies its
+// inputs. x and W share one floating dtype (float32 or float64); the computation runs in it.
+#include <ATen/ATen.h>
+
+#include "loss/config.h"
+
+namespace mvface::loss {
+
+struct LossResult {
+  double loss = 0;
+  at::Tensor grad_embeddings;  // B x D
+  at::Tensor grad_weight;      // C x D
+  double hard_fraction = 0;    // share of negatives flagged mis-classified (MV types)
+  double mean_target_cos = 0;
+};
+
+// Throws E_SHAPE / E_LABEL / E_NONFINITE naming the argument. Finiteness of W is checked by the
+// paths themselves where they compute row norms anyway.
+void validate_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels);
+void check_finite(const at::Tensor& t, const char* argument);
+
+// The fused path: one GEMM for the cosines, one parallel pass over the rows that applies margin,
+// mask and re-weighting and writes dL/dc in place, then the two gradient GEMMs.
+LossResult fused_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
+                      const at::Tensor& labels);
+
+// The reference path: the SPEC written as ATen ops, gradients by autograd. Slow, readable.
+LossResult reference_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
+                          const at::Tensor& labels);
+
+// The three GEMMs alone (c = x̂Ŵᵀ, Gc Ŵ, Gcᵀ x̂): the floor the fused path is measured against.
+void gemm_floor(const at::Tensor& xhat, const at::Tensor& what, at::Tensor& buffer,
+                at::Tensor& grad_x, at::Tensor& grad_w);
+
+}  // namespace mvface::loss
