@@ -10,7 +10,16 @@ import nodeGypBuild from 'node-gyp-build';
 import { createError, LoadError, type MvfaceError } from './errors';
 import type { NativeAddon } from './native-types';
 
-export const packageRoot = path.resolve(__dirname, '..', '..');
+/** The package folder (the one holding mvface's package.json), from dist/lib or from lib/. */
+export const packageRoot = findPackageRoot(__dirname);
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, 'utf8')).name === 'mvface') return dir;
+    if (path.dirname(dir) === dir) return path.resolve(start, '..', '..');
+  }
+}
 
 interface Candidate {
   file: string;

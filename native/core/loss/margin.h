@@ -121,7 +121,7 @@ template <typename T>
 MVFACE_HD Negative<T> negative_logit(const HeadParams& p, T c, T mu) {
   if (!p.mv || !(c > mu)) return {c, T(1), false};
   const T t = static_cast<T>(p.t);
-  if (p.adaptive) return {t * c + t - T(1), t, true};
+  if (p.adaptive) return {t * c + (t - T(1)), t, true};  // t = 1 gives c exactly
   return {c + t, T(1), true};
 }
 

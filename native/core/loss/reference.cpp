@@ -52,7 +52,7 @@ Tensor target_value(const LossConfig& c, const Tensor& g, const Tensor& mu) {
 
 Tensor reweighted(const LossConfig& c, const Tensor& cos, const Tensor& hard) {
   if (c.mode == MvMode::Fixed) return cos + c.t * hard.to(cos.scalar_type());
-  return at::where(hard, c.t * cos + c.t - 1, cos);
+  return at::where(hard, c.t * cos + (c.t - 1), cos);
 }
 
 Tensor reduce(const LossConfig& c, const Tensor& ce) {

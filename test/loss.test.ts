@@ -1,0 +1,208 @@
+import { describe, expect, it } from 'vitest';
+import { computeLoss, type HeadConfig, marginLoss, marginLossAsync, resolveHeadConfig } from '../lib/loss';
+import type { NativeLossResult } from '../lib/native-types';
+import { makeProblem, type Problem, scenarios } from './problems';
+import { freshSeed, Random } from './random';
+import { specLoss } from './spec-loss';
+
+const seed = freshSeed();
+
+const margins: HeadConfig[] = [
+  { type: 'am' },
+  { type: 'arc' },
+  { type: 'combined' },
+  { type: 'mv-am', mode: 'fixed' },
+  { type: 'mv-am', mode: 'adaptive' },
+  { type: 'mv-arc', mode: 'fixed' },
+  { type: 'mv-arc', mode: 'adaptive' },
+];
+const heads: HeadConfig[] = [
+  { type: 'softmax' },
+  ...margins,
+  ...margins.map((h) => ({ ...h, easyMargin: true }) as HeadConfig),
+  { type: 'sphereface', lambda: 5 },
+  { type: 'sphereface', m: 3, iteration: 100 },
+  { type: 'mv-arc', mode: 'adaptive', mining: { type: 'focal' } },
+  { type: 'mv-am', mode: 'fixed', mining: { type: 'hm', ratio: 0.75 } },
+  { type: 'focal', gamma: 2 },
+  { type: 'hm', base: { type: 'arc' } },
+];
+
+const name = (h: HeadConfig) => JSON.stringify(h);
+const f32 = (p: Problem) => ({
+  x: { data: Float32Array.from(p.x), rows: p.B, cols: p.D },
+  w: { data: Float32Array.from(p.w), rows: p.C, cols: p.D },
+});
+const f64 = (p: Problem) => ({ x: { data: p.x, rows: p.B, cols: p.D }, w: { data: p.w, rows: p.C, cols: p.D } });
+
+function run(path: 'fused' | 'reference', head: HeadConfig, p: Problem, precision: 32 | 64): NativeLossResult<Float32Array | Float64Array> {
+  const m = precision === 32 ? f32(p) : f64(p);
+  return computeLoss(path, head, m.x, m.w, p.labels);
+}
+
+/** max |a - b| <= tol * max(max |b|, 1) */
+function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string) {
+  expect(a.length, what).toBe(b.length);
+  expect(maxRelative(a, b), `${what} (seed ${seed})`).toBeLessThanOrEqual(tol);
+}
+
+function maxRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 1;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+function maxAbsTargetCos(p: Problem): number {
+  let worst = 0;
+  for (let i = 0; i < p.B; i++) {
+    const x = p.x.subarray(i * p.D, (i + 1) * p.D);
+    const w = p.w.subarray(p.labels[i] * p.D, (p.labels[i] + 1) * p.D);
+    const dot = x.reduce((s, v, d) => s + v * w[d], 0);
+    worst = Math.max(worst, Math.abs(dot) / (Math.hypot(...x) * Math.hypot(...w)));
+  }
+  return worst;
+}
+
+/** The same problem with inputs rounded to float32, so float32 and float64 runs see equal inputs. */
+function roundedToFloat32(p: Problem): Problem {
+  return { ...p, x: Float64Array.from(Float32Array.from(p.x)), w: Float64Array.from(Float32Array.from(p.w)) };
+}
+
+function expectSameResult(a: NativeLossResult<any>, b: NativeLossResult<any>, tol: number, what: string) {
+  expect(Math.abs(a.loss - b.loss) / Math.max(1, Math.abs(b.loss)), `${what} loss (seed ${seed})`).toBeLessThanOrEqual(tol);
+  expectClose(a.gradEmbeddings, b.gradEmbeddings, tol, `${what} gradEmbeddings`);
+  expectClose(a.gradWeight, b.gradWeight, tol, `${what} gradWeight`);
+  expect(a.hardFraction, `${what} hardFraction`).toBe(b.hardFraction);
+  expect(Math.abs(a.meanTargetCos - b.meanTargetCos)).toBeLessThan(1e-5);
+}
+
+describe.each(heads)('%j', (head) => {
+  const rng = new Random(seed ^ name(head).length * 7919);
+
+  it.each(scenarios)('fused == ATen reference == float64 SPEC on %s inputs', (scenario) => {
+    const p = roundedToFloat32(makeProblem(scenario, rng));
+    const truth = run('reference', head, p, 64);
+    const fused64 = run('fused', head, p, 64);
+    expectSameResult(fused64, truth, 1e-10, 'fused64 vs reference64');
+    const spec = specLoss(resolveHeadConfig(head), p);
+    expect(Math.abs(fused64.loss - spec.loss) / Math.max(1, spec.loss), `loss vs SPEC (seed ${seed})`).toBeLessThan(1e-10);
+    expect(fused64.hardFraction).toBe(spec.hard);
+    expect(fused64.meanTargetCos).toBeCloseTo(spec.targetCos, 10);
+    // float32: the SPEC's target derivative grows as 1/sin θ (arc, combined), which turns float32
+    // rounding of g into large gradient errors near |g| = 1 in any float32 code; there the float64
+    // checks above carry the proof, and float32 must give the loss and finite gradients.
+    const fused32 = run('fused', head, p, 32);
+    expect(Math.abs(fused32.loss - truth.loss) / Math.max(1, truth.loss), `float32 loss (seed ${seed})`).toBeLessThan(1e-4);
+    expect(fused32.gradEmbeddings.every(Number.isFinite) && fused32.gradWeight.every(Number.isFinite)).toBe(true);
+    if (maxAbsTargetCos(p) < 0.98) expectSameResult(fused32, truth, 2e-4, 'fused32 vs float64 truth');
+  });
+
+  it('gradients match finite differences of the float64 SPEC', () => {
+    const p = makeProblem('spread', rng);
+    const config = resolveHeadConfig(head);
+    const fused = run('fused', head, p, 64);
+    const h = 1e-6;
+    for (const [array, grad] of [
+      [p.x, fused.gradEmbeddings],
+      [p.w, fused.gradWeight],
+    ] as const) {
+      for (let n = 0; n < 8; n++) {
+        const j = rng.int(array.length);
+        const keep = array[j];
+        array[j] = keep + h;
+        const up = specLoss(config, p).loss;
+        array[j] = keep - h;
+        const down = specLoss(config, p).loss;
+        array[j] = keep;
+        const fd = (up - down) / (2 * h);
+        expect(Math.abs(fd - grad[j]), `d/d[${j}] fd ${fd} vs ${grad[j]} (seed ${seed})`).toBeLessThan(1e-6 * (1 + Math.abs(fd)) + 2e-7);
+      }
+    }
+  });
+});
+
+describe('MV-Softmax special cases', () => {
+  const rng = new Random(seed + 1);
+
+  it('fixed t = 0 and adaptive t = 1 are exactly the plain margin loss', () => {
+    for (const margin of ['am', 'arc'] as const) {
+      const p = f32(makeProblem('spread', rng, 32, 20, 16));
+      const labels = Int32Array.from({ length: 32 }, () => rng.int(20));
+      const plain = marginLoss({ type: margin }, p.x, p.w, labels);
+      for (const mv of [{ mode: 'fixed', t: 0 }, { mode: 'adaptive', t: 1 }] as const) {
+        const r = marginLoss({ type: `mv-${margin}`, ...mv }, p.x, p.w, labels);
+        expect(r.hardFraction).toBeGreaterThan(0);
+        expect(r.loss).toBe(plain.loss);
+        expect(r.gradEmbeddings).toEqual(plain.gradEmbeddings);
+        expect(r.gradWeight).toEqual(plain.gradWeight);
+      }
+    }
+  });
+
+  it('flags every negative when every class is hard and none when none is', () => {
+    for (const type of ['mv-am', 'mv-arc'] as const) {
+      const all = f32(makeProblem('all-hard', rng));
+      expect(marginLoss({ type }, all.x, all.w, new Int32Array(12)).hardFraction).toBe(1);
+      const none = makeProblem('none-hard', rng);
+      const m = f32(none);
+      expect(marginLoss({ type }, m.x, m.w, none.labels).hardFraction).toBe(0);
+    }
+  });
+
+  it('re-weighting raises the loss of hard negatives (adaptive t > 1, fixed t > 0)', () => {
+    const p = makeProblem('random', rng);
+    const m = f32(p);
+    const plain = marginLoss({ type: 'am' }, m.x, m.w, p.labels).loss;
+    expect(marginLoss({ type: 'mv-am', mode: 'adaptive', t: 1.2 }, m.x, m.w, p.labels).loss).toBeGreaterThan(plain);
+    expect(marginLoss({ type: 'mv-am', mode: 'fixed', t: 0.2 }, m.x, m.w, p.labels).loss).toBeGreaterThan(plain);
+  });
+});
+
+describe('marginLoss API', () => {
+  const rng = new Random(seed + 2);
+  const p = makeProblem('random', rng, 64, 500, 32);
+  const m = f32(p);
+
+  it('fused == reference at a larger size', () => {
+    const head: HeadConfig = { type: 'mv-arc' };
+    expectSameResult(computeLoss('fused', head, m.x, m.w, p.labels), computeLoss('reference', head, m.x, m.w, p.labels), 2e-4, 'large');
+  });
+
+  it('async gives the same result as sync and leaves the event loop free', async () => {
+    const sync = marginLoss({ type: 'mv-am' }, m.x, m.w, p.labels);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const big = makeProblem('random', rng, 256, 20000, 64);
+    const bigM = f32(big);
+    const [asyncResult] = await Promise.all([
+      marginLossAsync({ type: 'mv-am' }, m.x, m.w, p.labels),
+      marginLossAsync({ type: 'mv-am' }, bigM.x, bigM.w, big.labels),
+    ]);
+    clearInterval(timer);
+    expect(asyncResult.loss).toBe(sync.loss);
+    expect(asyncResult.gradWeight).toEqual(sync.gradWeight);
+    expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('never modifies its inputs', () => {
+    const x = Float32Array.from(m.x.data);
+    const w = Float32Array.from(m.w.data);
+    const labels = Int32Array.from(p.labels);
+    marginLoss({ type: 'mv-arc', mode: 'fixed' }, m.x, m.w, p.labels);
+    expect(m.x.data).toEqual(x);
+    expect(m.w.data).toEqual(w);
+    expect(p.labels).toEqual(labels);
+  });
+
+  it('returns Float32Array gradients of the right sizes', () => {
+    const r = marginLoss({ type: 'arc', scale: 64 }, m.x, m.w, p.labels);
+    expect(r.gradEmbeddings).toBeInstanceOf(Float32Array);
+    expect(r.gradEmbeddings.length).toBe(64 * 32);
+    expect(r.gradWeight.length).toBe(500 * 32);
+    expect(Number.isFinite(r.loss)).toBe(true);
+  });
+});
