@@ -4,13 +4,16 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "errors.h"
 #include "loss/loss.h"
 #include "loss/margin.h"
+#include "loss/row_kernel.h"
 
 namespace mvface::loss {
 namespace {
@@ -27,95 +30,66 @@ class RowPass {
  public:
   RowPass(const HeadParams& p, T* buffer, int64_t classes, const T* col_scale, const int64_t* labels,
           const T* row_norm)
-      : p_(p), buf_(buffer), C_(classes), col_scale_(col_scale), labels_(labels), row_norm_(row_norm) {}
+      : p_(p), buf_(buffer), C_(classes), col_(col_scale), labels_(labels), row_norm_(row_norm) {}
 
-  // Sweeps 1 and 2: max and log-sum-exp of the row's logits; nothing is written.
+  // Sweep 1: the row's log-sum-exp; nothing is written.
   RowStats stats(int64_t i) const {
     const Row r = row(i);
-    double zmax = r.z_target;
-    for_negatives(r, [&](int64_t, T z, const Negative<T>&, bool) { zmax = std::max<double>(zmax, z); });
-    const T shift = static_cast<T>(zmax);
-    double sum = std::exp(r.z_target - zmax);
-    for_negatives(r, [&](int64_t, T z, const Negative<T>&, bool) { sum += std::exp(z - shift); });
     RowStats s;
-    s.lse = zmax + std::log(sum);
+    if constexpr (std::is_same_v<T, float>) s.lse = row_logsumexp_simd(r.k, buf_ + i * C_, C_, r.z_target);
+    else s.lse = row_logsumexp(r.k, buf_ + i * C_, C_, r.z_target);
     s.ce = s.lse - r.z_target;
     s.target_cos = r.g;
     return s;
   }
 
-  // Sweep 3: dL/dc_ik (times the column scale) written over the row, for row weight w = dL/dCE_i.
+  // Sweep 2: dL/dc_ik (times the column scale) written over the row, for row weight w = dL/dCE_i.
   void write_gradient(int64_t i, double w, RowStats& s) const {
-    const Row r = row(i);
+    const Row r = row(i);  // reads the target cosine before the row is overwritten
     T* out = buf_ + i * C_;
-    const T lse = static_cast<T>(s.lse), wt = static_cast<T>(w), scale = static_cast<T>(r.scale);
-    int64_t hard = 0;
-    double expected_value = 0;  // sphereface: sum_k p_k z_k / ‖x‖
-    for_negatives(r, [&](int64_t k, T z, const Negative<T>& n, bool live) {
-      const T prob = std::exp(z - lse);
-      hard += n.hard;
-      expected_value += static_cast<double>(prob) * n.value;
-      out[k] = live ? wt * prob * scale * n.slope * col(k) : T(0);
-    });
+    RowGradient g;
+    if constexpr (std::is_same_v<T, float>) g = row_gradient_simd(r.k, out, C_, s.lse, w);
+    else g = row_gradient(r.k, out, C_, s.lse, w);
     const double p_target = std::exp(r.z_target - s.lse);
-    expected_value += p_target * r.tg.tau;
     const double dz = r.g_live ? r.scale * r.tg.dtau : 0.0;
-    out[r.y] = static_cast<T>(w * (p_target - 1.0) * dz * col(r.y));
-    s.hard = hard;
-    s.norm_grad = w * (expected_value - r.tg.tau);
+    out[r.k.y] = static_cast<T>(w * (p_target - 1.0) * dz * col_[r.k.y]);
+    s.hard = g.hard;
+    s.norm_grad = w * (g.expected_value + p_target * r.tg.tau - r.tg.tau);
   }
 
  private:
   struct Row {
-    const T* c;
-    int64_t y;
+    RowConstants<T> k;
     double g, scale, z_target;
     bool g_live;
     TargetMargin tg;
-    T mu;
   };
 
-  T col(int64_t k) const { return col_scale_ ? col_scale_[k] : T(1); }
-
   Row row(int64_t i) const {
+    constexpr T inf = std::numeric_limits<T>::infinity();
     Row r;
-    r.c = buf_ + i * C_;
-    r.y = labels_[i];
-    const double raw = static_cast<T>(r.c[r.y] * col(r.y));
-    r.g_live = !p_.normalized || (raw > -1.0 && raw < 1.0);
+    r.k.y = labels_[i];
+    r.k.col = col_;
+    r.k.lo = p_.normalized ? T(-1) : -inf;
+    r.k.hi = p_.normalized ? T(1) : inf;
+    const double raw = static_cast<T>(buf_[i * C_ + r.k.y] * col_[r.k.y]);
+    r.g_live = raw > r.k.lo && raw < r.k.hi;
     r.g = p_.normalized ? std::clamp(raw, -1.0, 1.0) : raw;
     r.tg = target_margin(p_, r.g);
-    r.mu = static_cast<T>(r.tg.mu);
+    r.k.mu = p_.mv ? static_cast<T>(r.tg.mu) : inf;
+    r.k.hard_a = static_cast<T>(p_.adaptive ? p_.t : 1.0);
+    r.k.hard_b = static_cast<T>(p_.adaptive ? p_.t - 1.0 : p_.t);
     r.scale = p_.type == HeadType::SphereFace ? static_cast<double>(row_norm_[i])
                                               : (p_.normalized ? p_.scale : 1.0);
+    r.k.scale = static_cast<T>(r.scale);
     r.z_target = r.scale * r.tg.tau;
     return r;
-  }
-
-  // Calls f(k, z_k, negative, live) for every k != y, in order.
-  template <typename F>
-  void for_negatives(const Row& r, F&& f) const {
-    const T scale = static_cast<T>(r.scale);
-    auto visit = [&](int64_t begin, int64_t end) {
-      for (int64_t k = begin; k < end; ++k) {
-        T c = r.c[k] * col(k);
-        bool live = true;
-        if (p_.normalized) {
-          live = c > T(-1) && c < T(1);
-          c = std::min(std::max(c, T(-1)), T(1));
-        }
-        const Negative<T> n = negative_logit<T>(p_, c, r.mu);
-        f(k, scale * n.value, n, live);
-      }
-    };
-    visit(0, r.y);
-    visit(r.y + 1, C_);
   }
 
   HeadParams p_;
   T* buf_;
   int64_t C_;
-  const T* col_scale_;
+  const T* col_;
   const int64_t* labels_;
   const T* row_norm_;
 };
@@ -203,12 +177,13 @@ LossResult fused_impl(const LossConfig& config, const at::Tensor& x_in, const at
   at::Tensor w_inv;
   if (normalized) w_inv = inverse_norms(W, "weight");
   else check_finite(W, "weight");
+  const at::Tensor col_scale = normalized ? w_inv : at::ones({C}, W.options());
   at::Tensor x_norm = config.type == HeadType::SphereFace ? x.norm(2, {1}) : at::Tensor();
 
   at::Tensor buffer = at::empty({B, C}, x.options());
   at::mm_out(buffer, xhat, W.t());
 
-  RowPass<T> pass(p, buffer.data_ptr<T>(), C, normalized ? w_inv.data_ptr<T>() : nullptr,
+  RowPass<T> pass(p, buffer.data_ptr<T>(), C, col_scale.data_ptr<T>(),
                   labels.data_ptr<int64_t>(), x_norm.defined() ? x_norm.data_ptr<T>() : nullptr);
   std::vector<RowStats> rows(B);
   Reduction reduction;

@@ -110,19 +110,4 @@ MVFACE_HD TargetMargin target_margin(const HeadParams& p, double g) {
   return {mu, mu, dmu};
 }
 
-// A negative's re-weighted cosine (before the scale) and its derivative; `hard` is I_k.
-template <typename T>
-struct Negative {
-  T value, slope;
-  bool hard;
-};
-
-template <typename T>
-MVFACE_HD Negative<T> negative_logit(const HeadParams& p, T c, T mu) {
-  if (!p.mv || !(c > mu)) return {c, T(1), false};
-  const T t = static_cast<T>(p.t);
-  if (p.adaptive) return {t * c + (t - T(1)), t, true};  // t = 1 gives c exactly
-  return {c + t, T(1), true};
-}
-
 }  // namespace mvface::loss
