@@ -141,14 +141,16 @@ void normalize_backward_rows(at::Tensor& grad, const at::Tensor& v, const at::Te
       T* gr = g + r * D;
       const T* vr = pv + r * D;
       const double s = inv[r];
-      double dot = 0, sq = 0;
+      T dot = 0, sq = 0;
+#pragma omp simd reduction(+ : dot, sq)
       for (int64_t d = 0; d < D; ++d) {
-        dot += static_cast<double>(vr[d]) * gr[d];
-        sq += static_cast<double>(vr[d]) * vr[d];
+        dot += vr[d] * gr[d];
+        sq += vr[d] * vr[d];
       }
       const bool projected = sq > kNormEps * kNormEps;  // ‖v‖ > eps: v̂ = v * s is a unit vector
       const T coef = static_cast<T>(projected ? dot * s * s : 0.0);
       const T out_scale = static_cast<T>(scaled ? s : 1.0);
+#pragma omp simd
       for (int64_t d = 0; d < D; ++d) gr[d] = (gr[d] - coef * vr[d]) * out_scale;
     }
   });
