@@ -1,7 +1,7 @@
 /**
- * Measures one loss variant in a fresh process, so that its peak memory is its own:
- *   node dist/bench/loss-worker.js <fused|aten|floor> <B> <D> <C> <repeats>
- * Prints {"medianMs", "peakExtraBytes", "outputBytes"}: peak RSS above inputs and outputs.
+ * Measures loss variants (fused | aten | floor) for bench/loss.ts: peak memory in a fresh process
+ * per variant, and time with the variants interleaved round by round, so that the machine's noise
+ * hits them alike.
  */
 import { computeLoss, type HeadConfig } from '../lib/loss';
 import { native } from '../lib/native';
@@ -29,35 +29,50 @@ function normalizedRows(m: ReturnType<typeof randomMatrix>) {
   return m;
 }
 
-function main() {
-  const [variant, B, D, C, repeats] = [process.argv[2], ...process.argv.slice(3).map(Number)];
+function stepFor(variant: string, B: number, D: number, C: number): () => unknown {
   const x = randomMatrix(B, D, 1);
   const w = randomMatrix(C, D, 2);
   const labels = Int32Array.from({ length: B }, (_, i) => (i * 7919) % C);
-  let step: () => unknown;
   if (variant === 'floor') {
     normalizedRows(x);
     normalizedRows(w);
-    step = () => native().gemmFloor(x, w);
-  } else if (variant === 'fused' || variant === 'aten') {
-    const path = variant === 'fused' ? 'fused' : 'reference';
-    step = () => computeLoss(path, benchHead, x, w, labels);
-  } else {
-    throw new Error(`unknown variant ${variant}`);
+    return () => native().gemmFloor(x, w);
   }
+  if (variant === 'fused' || variant === 'aten') {
+    const path = variant === 'fused' ? 'fused' : 'reference';
+    return () => computeLoss(path, benchHead, x, w, labels);
+  }
+  throw new Error(`unknown variant ${variant}`);
+}
+
+/** memory <variant> B D C: peak RSS of one step above inputs and outputs. */
+function memory(variant: string, B: number, D: number, C: number) {
+  const step = stepFor(variant, B, D, C);
   step();
   const outputBytes = (B * D + C * D) * 4;
   const base = resetPeak();
   const kept = step();
   const peakExtraBytes = peakBytes() - base - outputBytes;
   void kept;
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = process.hrtime.bigint();
-    step();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  console.log(JSON.stringify({ medianMs: median(times), peakExtraBytes, outputBytes }));
+  console.log(JSON.stringify({ peakExtraBytes, outputBytes }));
 }
 
-main();
+/** time B D C repeats <variants...>: the variants interleaved round by round, median per variant. */
+function time(B: number, D: number, C: number, repeats: number, variants: string[]) {
+  const steps = variants.map((v) => stepFor(v, B, D, C));
+  steps.forEach((s) => s());
+  const times: number[][] = variants.map(() => []);
+  for (let r = 0; r < repeats; r++) {
+    steps.forEach((step, i) => {
+      const t0 = process.hrtime.bigint();
+      step();
+      times[i].push(Number(process.hrtime.bigint() - t0) / 1e6);
+    });
+  }
+  console.log(JSON.stringify(Object.fromEntries(variants.map((v, i) => [v, median(times[i])]))));
+}
+
+const [mode, ...args] = process.argv.slice(2);
+if (mode === 'memory') memory(args[0], Number(args[1]), Number(args[2]), Number(args[3]));
+else if (mode === 'time') time(Number(args[0]), Number(args[1]), Number(args[2]), Number(args[3]), args.slice(4));
+else throw new Error('usage: loss-worker memory <variant> B D C | time B D C repeats <variants...>');
