@@ -1,4 +1,5 @@
 export { backendInfo, setThreads, type BackendInfo } from './backend';
+export { backboneInfo, backboneNames, resolveBackboneConfig, type BackboneConfig, type BackboneInfo, type BackboneName } from './backbones';
 export {
   MvfaceError,
   ShapeError,
@@ -12,3 +13,4 @@ export {
 } from './errors';
 export { marginLoss, marginLossAsync, resolveHeadConfig, headDefaults, type HeadConfig, type HeadType, type LossResult, type Mining, type MvMode } from './loss';
 export { matrix, type Matrix } from './matrix';
+export { DataLoader, fashionMnistRoot, type Batch, type DataInfo, type DataSpec, type LoaderOptions, type OnCorrupt } from './data';

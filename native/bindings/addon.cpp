@@ -3,10 +3,13 @@
 
 #include <ATen/ATen.h>
 
+#include "backbone_binding.h"
 #include "backend.h"
+#include "data_binding.h"
 #include "errors.h"
 #include "js_errors.h"
 #include "loss_binding.h"
+#include "trainer_binding.h"
 
 namespace mvface::bindings {
 namespace {
@@ -64,6 +67,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New(env, set_error_factory_js, "setErrorFactory"));
   exports.Set("nativeErrorProbe", Napi::Function::New(env, native_error_probe, "nativeErrorProbe"));
   register_loss(env, exports);
+  register_backbones(env, exports);
+  register_data(env, exports);
+  register_trainer(env, exports);
   return exports;
 }
 

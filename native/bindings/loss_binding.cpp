@@ -27,8 +27,10 @@ std::string text(const Napi::Object& o, const char* key) {
   return v.As<Napi::String>().Utf8Value();
 }
 
+}  // namespace
+
 // The fully resolved config that lib/loss.ts builds (every field present).
-LossConfig config_arg(const Napi::Value& value) {
+LossConfig loss_config_arg(const Napi::Value& value) {
   if (!value.IsObject()) fail("E_CONFIG", "config", "must be an object");
   auto o = value.As<Napi::Object>();
   LossConfig c;
@@ -52,6 +54,8 @@ LossConfig config_arg(const Napi::Value& value) {
   return c;
 }
 
+namespace {
+
 struct LossCall {
   LossConfig config;
   at::Tensor x, weight, labels;
@@ -61,7 +65,7 @@ struct LossCall {
 LossCall loss_call(const Napi::CallbackInfo& info) {
   if (info.Length() < 4) fail("E_CONFIG", "", "expected (config, embeddings, weight, labels)");
   LossCall call;
-  call.config = config_arg(info[0]);
+  call.config = loss_config_arg(info[0]);
   call.x = matrix_arg(info[1], "embeddings");
   call.weight = matrix_arg(info[2], "weight");
   call.labels = labels_view(info[3], "labels");

@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+/** mvface: train | embed | info | demo. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { backendInfo } from './backend';
+import { headFromFlags, parseDataArg } from './cli-args';
+import { DataLoader } from './data';
+import { runDemo } from './demo';
+import { MvfaceError } from './errors';
+import { createProgress } from './progress';
+import { readJson, runPaths } from './run-files';
+import { type TrainConfig, Trainer } from './trainer';
+
+function number(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('not a number');
+  return n;
+}
+
+function integer(v: string): number {
+  const n = number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
+  return n;
+}
+
+/** An AbortSignal fired by the first Ctrl-C; a second one exits at once. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('\nmvface: stopping after this step and writing a checkpoint (Ctrl-C again to quit now)\n');
+    controller.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  return controller.signal;
+}
+
+interface TrainFlags {
+  config?: string;
+  name?: string;
+  runsDir?: string;
+  backbone?: string;
+  embeddingSize?: number;
+  inputSize?: number;
+  channels?: number;
+  head?: string;
+  mode?: string;
+  t?: number;
+  scale?: number;
+  margin?: number;
+  easyMargin?: boolean;
+  data?: string;
+  evalData?: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number;
+  device?: 'cpu' | 'cuda' | 'auto';
+  workers?: number;
+  resume?: boolean;
+}
+
+function trainConfig(f: TrainFlags): TrainConfig {
+  const base: Partial<TrainConfig> = f.config ? readJson<TrainConfig>(f.config) : {};
+  const c: Record<string, unknown> = { ...base };
+  if (f.name) c.name = f.name;
+  if (f.runsDir) c.runsDir = f.runsDir;
+  if (f.backbone || f.embeddingSize || f.inputSize || f.channels) {
+    c.backbone = { ...(base.backbone ?? {}), ...(f.backbone && { name: f.backbone }), ...(f.embeddingSize && { embeddingSize: f.embeddingSize }), ...(f.inputSize && { inputSize: f.inputSize }), ...(f.channels && { inChannels: f.channels }) };
+  }
+  if (f.head) c.head = headFromFlags({ head: f.head, mode: f.mode, t: f.t, scale: f.scale, margin: f.margin, easyMargin: f.easyMargin });
+  if (f.data) c.data = parseDataArg(f.data);
+  if (f.evalData) c.evalData = parseDataArg(f.evalData);
+  if (f.epochs) c.epochs = f.epochs;
+  if (f.batchSize) c.batchSize = f.batchSize;
+  if (f.lr) c.optimizer = { ...(base.optimizer ?? {}), lr: f.lr };
+  if (f.seed !== undefined) c.seed = f.seed;
+  if (f.device) c.device = f.device;
+  if (f.workers) c.workers = f.workers;
+  for (const key of ['name', 'backbone', 'head', 'data', 'epochs']) {
+    if (c[key] === undefined) throw new MvfaceError('E_CONFIG', `${key}: missing (give --${key} or a --config file)`, key);
+  }
+  return c as unknown as TrainConfig;
+}
+
+async function train(f: TrainFlags): Promise<void> {
+  const trainer = await Trainer.create(trainConfig(f), { resume: f.resume });
+  const progress = createProgress();
+  try {
+    console.error(`mvface: ${trainer.paths.dir}, ${trainer.parameters.toLocaleString()} parameters, step ${trainer.step}/${trainer.totalSteps}`);
+    const r = await trainer.fit({ signal: interruptSignal(), onStep: progress.step, onEpoch: progress.epoch });
+    progress.stop();
+    console.log(JSON.stringify(r, null, 2));
+    if (r.cancelled) {
+      console.error(`mvface: cancelled; resume with: mvface train --config ${trainer.paths.config} --resume`);
+      process.exitCode = 130;
+    }
+  } finally {
+    progress.stop();
+    trainer.dispose();
+  }
+}
+
+async function embed(f: { run: string; data: string; out: string; batchSize: number }): Promise<void> {
+  const paths = runPaths(f.run);
+  const config = readJson<TrainConfig>(paths.config);
+  const trainer = await Trainer.create({ ...config, name: path.basename(f.run), runsDir: path.dirname(f.run) }, { resume: true });
+  const loader = await DataLoader.open(parseDataArg(f.data), { batchSize: f.batchSize, shuffle: false, flip: false });
+  try {
+    const out = fs.openSync(`${f.out}.f32`, 'w');
+    const labels: number[] = [];
+    let dim = 0;
+    loader.startEpoch(0, 0);
+    for (let b = await loader.next(); b; b = await loader.next()) {
+      const e = await trainer.embed(b.images, b.count);
+      dim = e.length / b.count;
+      fs.writeSync(out, Buffer.from(e.buffer, e.byteOffset, e.byteLength));
+      labels.push(...b.labels);
+    }
+    fs.closeSync(out);
+    fs.writeFileSync(`${f.out}.json`, JSON.stringify({ count: labels.length, dim, dtype: 'float32', layout: 'row-major count x dim, little-endian', labels }));
+    console.error(`mvface: ${labels.length} embeddings of size ${dim} in ${f.out}.f32 (+ ${f.out}.json)`);
+  } finally {
+    loader.dispose();
+    trainer.dispose();
+  }
+}
+
+export function program(): Command {
+  const p = new Command('mvface').description('Train face-recognition embedding models with MV-Softmax').showHelpAfterError();
+  p.command('info').description('print the native backend: libtorch, BLAS, CUDA, threads').action(() => {
+    console.log(JSON.stringify(backendInfo(), null, 2));
+  });
+  p.command('train')
+    .description('train a model (flags, or a JSON config file with the TrainConfig fields)')
+    .option('--config <file>', 'JSON TrainConfig; flags override it')
+    .option('--name <name>', 'run name: the run folder is <runs-dir>/<name>')
+    .option('--runs-dir <dir>', 'folder of runs', 'runs')
+    .option('--backbone <name>', 'mobilefacenet | iresnet18|34|50|100 | attention56 | small')
+    .option('--embedding-size <n>', 'embedding size', integer)
+    .option('--input-size <n>', 'input side in pixels', integer)
+    .option('--channels <n>', 'input channels', integer)
+    .option('--head <type>', 'softmax | am | arc | combined | mv-am | mv-arc | sphereface | focal | hm')
+    .option('--mode <mode>', 'MV re-weighting: fixed | adaptive')
+    .option('--t <t>', 'MV re-weighting parameter', number)
+    .option('--scale <s>', 'scale s', number)
+    .option('--margin <m>', 'margin m', number)
+    .option('--easy-margin', 'the authors\' easy margin')
+    .option('--data <spec>', 'fashion-mnist[:train|test] | imagefolder:<dir> | recordio:<dir> | idx:<images>,<labels> | synthetic:classes=N,perClass=K,size=S')
+    .option('--eval-data <spec>', 'closed-set accuracy after each epoch (same spec syntax)')
+    .option('--epochs <n>', 'epochs', integer)
+    .option('--batch-size <n>', 'batch size', integer)
+    .option('--lr <lr>', 'base learning rate', number)
+    .option('--seed <n>', 'seed', integer)
+    .addOption(new Option('--device <device>', 'device').choices(['cpu', 'cuda', 'auto']))
+    .option('--workers <n>', 'native decoding threads', integer)
+    .option('--resume', 'continue from the run folder\'s checkpoint')
+    .action(train);
+  p.command('embed')
+    .description('embed a data set with a trained run; writes <out>.f32 and <out>.json')
+    .requiredOption('--run <dir>', 'run folder (runs/<name>)')
+    .requiredOption('--data <spec>', 'data spec, as for train')
+    .requiredOption('--out <prefix>', 'output prefix')
+    .option('--batch-size <n>', 'batch size', integer, 256)
+    .action(embed);
+  p.command('demo')
+    .description('train the small net with mv-arc on Fashion-MNIST (CPU) and write runs/demo/summary.json')
+    .option('--epochs <n>', 'epochs', integer)
+    .action(async (f: { epochs?: number }) => {
+      const summary = await runDemo({ signal: interruptSignal(), epochs: f.epochs });
+      console.log(JSON.stringify(summary, null, 2));
+    });
+  return p;
+}
+
+if (require.main === module) {
+  program()
+    .parseAsync(process.argv)
+    .catch((e: unknown) => {
+      if (e instanceof MvfaceError) {
+        console.error(`mvface: ${e.message} [${e.code}]`);
+        process.exit(1);
+      }
+      throw e;
+    });
+}

@@ -1,0 +1,384 @@
+/**
+ * Training from TypeScript: config as plain data, a native step per batch (off the event loop),
+ * learning-rate schedule, JSONL logs, atomic checkpoints and exact resume, AbortSignal cancellation.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type BackboneConfig, resolveBackboneConfig } from './backbones';
+import { type DataSpec, DataLoader, type DataInfo } from './data';
+import { createError, MvfaceError, NonFiniteError } from './errors';
+import { type HeadConfig, resolveHeadConfig } from './loss';
+import { native } from './native';
+import { learningRate, checkSchedule, type Schedule, type ScheduleSettings } from './schedule';
+import { ensureDir, JsonlLog, readJson, runPaths, type RunPaths, writeJsonAtomic } from './run-files';
+
+export type Device = 'cpu' | 'cuda' | 'auto';
+
+export interface TrainConfig {
+  /** Run name: the run folder is <runsDir>/<name>. */
+  name: string;
+  /** Default 'runs'. */
+  runsDir?: string;
+  backbone: BackboneConfig;
+  head: HeadConfig;
+  data: DataSpec;
+  /** Closed-set accuracy (argmax cosine against the class weights) after each epoch. */
+  evalData?: DataSpec;
+  epochs: number;
+  /** Default 256. */
+  batchSize?: number;
+  /** SGD; defaults lr 0.1, momentum 0.9, weightDecay 5e-4 (none on BN weights and biases). */
+  optimizer?: { lr?: number; momentum?: number; weightDecay?: number };
+  /** Default cosine. */
+  schedule?: Schedule;
+  /** Linear warm-up, in epochs (fractions allowed). Default 0. */
+  warmupEpochs?: number;
+  /** Default 0. */
+  seed?: number;
+  /** Default 'auto': CUDA where available, else CPU. */
+  device?: Device;
+  /** Random horizontal flip. Default true. */
+  flip?: boolean;
+  /** Native decoding threads. Default: the machine's cores. */
+  workers?: number;
+  /** Corrupt images: 'fail' (default) or 'skip' and count. */
+  onCorrupt?: 'skip' | 'fail';
+  /** Checkpoint every N steps as well as after each epoch. Default: epochs only. */
+  checkpointEverySteps?: number;
+}
+
+export interface StepInfo {
+  step: number;
+  epoch: number;
+  /** Batch index within the epoch. */
+  index: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  hardFraction: number;
+  meanTargetCos: number;
+  samples: number;
+  skipped: number;
+  /** Throughput over the run so far (steps only). */
+  samplesPerSecond: number;
+}
+
+export interface EpochInfo {
+  epoch: number;
+  meanLoss: number;
+  samplesPerSecond: number;
+  closedSetAccuracy?: number;
+}
+
+export interface FitOptions {
+  signal?: AbortSignal;
+  onStep?: (s: StepInfo) => void;
+  onEpoch?: (e: EpochInfo) => void;
+}
+
+export interface FitResult {
+  cancelled: boolean;
+  steps: number;
+  epochs: number;
+  samplesPerSecond: number;
+  closedSetAccuracy?: number;
+  checkpoint: string;
+  runDir: string;
+}
+
+interface StepResult {
+  loss: number;
+  hardFraction: number;
+  meanTargetCos: number;
+  samples: number;
+  skipped: number;
+  epoch: number;
+  index: number;
+  step: number;
+}
+
+interface NativeTrainer {
+  step(loader: unknown, lr: number, head: unknown): Promise<StepResult | null>;
+  embed(images: { data: Float32Array; rows: number; cols: number }, c: number, h: number, w: number): Promise<Float32Array>;
+  closedSetAccuracy(loader: unknown): Promise<{ correct: number; total: number }>;
+  save(path: string, meta: string): Promise<void>;
+  load(path: string): Promise<string>;
+  exportBackbone(path: string): Promise<void>;
+  info(): { parameters: number; steps: number };
+  dispose(): void;
+}
+
+/** Where a run stands: saved in every checkpoint, enough to continue exactly. */
+interface Position {
+  step: number;
+  epoch: number;
+  /** Next batch within `epoch`. */
+  index: number;
+  samples: number;
+  stepSeconds: number;
+}
+
+interface CheckpointMeta {
+  format: 'mvface-run-1';
+  configKey: string;
+  position: Position;
+}
+
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]));
+}
+
+/** The parts of the config that a checkpoint must agree with to be resumed. */
+function configKey(c: TrainConfig): string {
+  const { name, runsDir, workers, checkpointEverySteps, evalData, ...rest } = c;
+  return JSON.stringify(sortedKeys(rest));
+}
+
+function pickDevice(device: Device): 'cpu' | 'cuda' {
+  if (device === 'cpu' || device === 'cuda') return device;
+  return native().backendInfo().cudaAvailable ? 'cuda' : 'cpu';
+}
+
+export class Trainer {
+  readonly paths: RunPaths;
+  private position: Position = { step: 0, epoch: 0, index: 0, samples: 0, stepSeconds: 0 };
+  private busy = false;
+
+  private constructor(
+    readonly config: Required<Pick<TrainConfig, 'batchSize' | 'seed' | 'epochs'>> & TrainConfig,
+    private readonly nativeTrainer: NativeTrainer,
+    private readonly train: DataLoader,
+    readonly dataInfo: DataInfo,
+    private readonly schedule: ScheduleSettings,
+  ) {
+    this.paths = runPaths(path.join(config.runsDir ?? 'runs', config.name));
+  }
+
+  /** Builds the model and opens the data; with `resume`, continues from the run folder's checkpoint. */
+  static async create(config: TrainConfig, options: { resume?: boolean } = {}): Promise<Trainer> {
+    const c = { batchSize: 256, seed: 0, ...config };
+    if (typeof c.name !== 'string' || !/^[\w.-]+$/.test(c.name)) throw createError('E_CONFIG', 'name: letters, digits, ., _ and - only', 'name');
+    if (!Number.isInteger(c.epochs) || c.epochs < 1) throw createError('E_CONFIG', 'epochs: must be an integer >= 1', 'epochs');
+    resolveHeadConfig(c.head);
+    const backbone = resolveBackboneConfig(c.backbone);
+    const train = await DataLoader.open(c.data, {
+      batchSize: c.batchSize, shuffle: true, flip: c.flip ?? true, seed: c.seed, workers: c.workers, dropLast: true, onCorrupt: c.onCorrupt,
+    });
+    const info = train.info;
+    const schedule: ScheduleSettings = {
+      schedule: c.schedule ?? { type: 'cosine' },
+      lr: c.optimizer?.lr ?? 0.1,
+      warmupEpochs: c.warmupEpochs ?? 0,
+      stepsPerEpoch: info.batchesPerEpoch,
+      epochs: c.epochs,
+    };
+    try {
+      checkSchedule(schedule);
+      if (info.batchesPerEpoch < 1) throw createError('E_CONFIG', `batchSize: larger than the data set (${info.size} images)`, 'batchSize');
+      if (backbone.inputSize !== info.height || backbone.inChannels !== info.channels) {
+        throw createError('E_CONFIG', `backbone: expects ${backbone.inChannels} x ${backbone.inputSize} x ${backbone.inputSize} images, the data has ${info.channels} x ${info.height} x ${info.width}`, 'backbone');
+      }
+      const Native = (native() as unknown as { NativeTrainer: new (o: unknown) => NativeTrainer }).NativeTrainer;
+      const nt = new Native({
+        backbone, numClasses: info.numClasses, seed: c.seed, device: pickDevice(c.device ?? 'auto'),
+        momentum: c.optimizer?.momentum ?? 0.9, weightDecay: c.optimizer?.weightDecay ?? 5e-4,
+      });
+      const trainer = new Trainer(c, nt, train, info, schedule);
+      await trainer.start(options.resume ?? false);
+      return trainer;
+    } catch (e) {
+      train.dispose();
+      throw e;
+    }
+  }
+
+  private async start(resume: boolean): Promise<void> {
+    ensureDir(this.paths.dir);
+    if (resume && fs.existsSync(this.paths.checkpoint)) {
+      const meta = JSON.parse(await this.nativeTrainer.load(this.paths.checkpoint)) as CheckpointMeta;
+      if (meta.configKey !== configKey(this.config)) {
+        throw createError('E_CONFIG', `checkpoint: ${this.paths.checkpoint} comes from another config (model, head, data, optimizer, schedule or seed differ); use another run name`, 'checkpoint');
+      }
+      this.position = meta.position;
+    } else if (resume) {
+      throw createError('E_IO', `${this.paths.checkpoint}: no checkpoint to resume from`, this.paths.checkpoint);
+    }
+    writeJsonAtomic(this.paths.config, this.config);
+  }
+
+  get step(): number {
+    return this.position.step;
+  }
+
+  get totalSteps(): number {
+    return this.schedule.epochs * this.schedule.stepsPerEpoch;
+  }
+
+  /** Trains to the configured number of epochs, or until `signal` aborts (then checkpoints and returns). */
+  async fit(options: FitOptions = {}): Promise<FitResult> {
+    return this.exclusive(async () => {
+      const log = new JsonlLog(this.paths.log);
+      try {
+        let accuracy: number | undefined;
+        while (this.position.epoch < this.config.epochs) {
+          const done = await this.runEpoch(log, options);
+          if (!done) return this.finish(true, accuracy);
+          accuracy = await this.endEpoch(log, options);
+        }
+        return this.finish(false, accuracy);
+      } finally {
+        log.close();
+      }
+    });
+  }
+
+  /** Runs the rest of the current epoch; false when cancelled (after checkpointing). */
+  private async runEpoch(log: JsonlLog, options: FitOptions): Promise<boolean> {
+    const p = this.position;
+    this.train.startEpoch(p.epoch, p.index);
+    let lossSum = 0;
+    let count = 0;
+    for (;;) {
+      if (options.signal?.aborted) {
+        await this.checkpoint();
+        log.write({ event: 'cancelled', step: p.step, epoch: p.epoch });
+        return false;
+      }
+      const lr = learningRate(this.schedule, p.step);
+      const t0 = process.hrtime.bigint();
+      const r = await this.nativeStep(lr);
+      if (!r) break;
+      p.stepSeconds += Number(process.hrtime.bigint() - t0) / 1e9;
+      p.samples += r.samples;
+      p.step += 1;
+      p.index += 1;
+      lossSum += r.loss;
+      count += 1;
+      const info: StepInfo = {
+        step: p.step, epoch: p.epoch, index: r.index, stepsPerEpoch: this.schedule.stepsPerEpoch, totalSteps: this.totalSteps,
+        loss: r.loss, lr, hardFraction: r.hardFraction, meanTargetCos: r.meanTargetCos, samples: r.samples, skipped: r.skipped,
+        samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9),
+      };
+      log.write({ event: 'step', ...info });
+      options.onStep?.(info);
+      const every = this.config.checkpointEverySteps;
+      if (every && p.step % every === 0) await this.checkpoint();
+    }
+    this.epochLoss = count ? lossSum / count : NaN;
+    return true;
+  }
+
+  private epochLoss = NaN;
+
+  private async nativeStep(lr: number): Promise<StepResult | null> {
+    const head = resolveHeadConfig(this.headAt(this.position.step));
+    try {
+      return await this.nativeTrainer.step(this.train.nativeHandle, lr, head);
+    } catch (e) {
+      if (e instanceof NonFiniteError) {
+        const saved = fs.existsSync(this.paths.checkpointMeta) ? readJson<CheckpointMeta>(this.paths.checkpointMeta).position.step : undefined;
+        const last = saved === undefined ? 'no checkpoint was written yet' : `the last good checkpoint is ${this.paths.checkpoint} (step ${saved}); nothing after it was saved`;
+        throw createError('E_NONFINITE', `${e.message}. Training stopped: ${last}.`, e.argument);
+      }
+      throw e;
+    }
+  }
+
+  /** SphereFace anneals lambda with the iteration; other heads are the same every step. */
+  private headAt(step: number): HeadConfig {
+    const h = this.config.head;
+    return h.type === 'sphereface' && h.lambda === undefined ? { ...h, iteration: step + 1 } : h;
+  }
+
+  private async endEpoch(log: JsonlLog, options: FitOptions): Promise<number | undefined> {
+    const p = this.position;
+    const accuracy = this.config.evalData ? await this.closedSetAccuracy(this.config.evalData) : undefined;
+    const info: EpochInfo = { epoch: p.epoch, meanLoss: this.epochLoss, samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9), closedSetAccuracy: accuracy };
+    p.epoch += 1;
+    p.index = 0;
+    await this.checkpoint();
+    log.write({ event: 'epoch', ...info });
+    options.onEpoch?.(info);
+    return accuracy;
+  }
+
+  private async finish(cancelled: boolean, accuracy?: number): Promise<FitResult> {
+    if (!cancelled) await this.exportModel(this.paths.model);
+    return {
+      cancelled,
+      steps: this.position.step,
+      epochs: this.position.epoch,
+      samplesPerSecond: this.position.samples / Math.max(this.position.stepSeconds, 1e-9),
+      closedSetAccuracy: accuracy,
+      checkpoint: this.paths.checkpoint,
+      runDir: this.paths.dir,
+    };
+  }
+
+  /** Writes the checkpoint (model, head, optimizer, position, RNG) atomically. */
+  async checkpoint(): Promise<string> {
+    const meta: CheckpointMeta = { format: 'mvface-run-1', configKey: configKey(this.config), position: { ...this.position } };
+    await this.nativeTrainer.save(this.paths.checkpoint, JSON.stringify(meta));
+    writeJsonAtomic(this.paths.checkpointMeta, meta);
+    return this.paths.checkpoint;
+  }
+
+  /** Closed-set accuracy on a labelled data set with the training classes. */
+  async closedSetAccuracy(spec: DataSpec): Promise<number> {
+    const loader = await DataLoader.open(spec, { batchSize: 512, shuffle: false, flip: false, workers: this.config.workers });
+    try {
+      if (loader.info.numClasses > this.dataInfo.numClasses) {
+        throw createError('E_CONFIG', `evalData: has ${loader.info.numClasses} classes, the model ${this.dataInfo.numClasses}`, 'evalData');
+      }
+      const r = await this.nativeTrainer.closedSetAccuracy(loader.nativeHandle);
+      return r.correct / r.total;
+    } finally {
+      loader.dispose();
+    }
+  }
+
+  /** Embeddings of `count` images (count x C x H x W float32, normalised as the loader does). */
+  async embed(images: Float32Array, count: number): Promise<Float32Array> {
+    const { channels: c, height: h, width: w } = this.dataInfo;
+    return this.nativeTrainer.embed({ data: images, rows: count, cols: c * h * w }, c, h, w);
+  }
+
+  /**
+   * The backbone's weights for PyTorch: `torch.load(path)` gives a state dict whose keys match
+   * bench/baselines/backbones.py; model.json beside it names the architecture and the input.
+   */
+  async exportModel(file: string): Promise<string> {
+    await this.nativeTrainer.exportBackbone(file);
+    writeJsonAtomic(file.replace(/\.pt$/, '') + '.json', {
+      format: 'mvface-backbone-1',
+      backbone: resolveBackboneConfig(this.config.backbone),
+      input: { channels: this.dataInfo.channels, height: this.dataInfo.height, width: this.dataInfo.width, normalisation: '(x - 127.5) / 128' },
+      load: 'model = backbones.build(name, ...); model.load_state_dict(torch.load(path)); model.eval()',
+    });
+    return file;
+  }
+
+  get parameters(): number {
+    return this.nativeTrainer.info().parameters;
+  }
+
+  dispose(): void {
+    this.train.dispose();
+    this.nativeTrainer.dispose();
+  }
+
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) throw createError('E_CONFIG', 'trainer: another fit() is running', 'trainer');
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+export { MvfaceError };

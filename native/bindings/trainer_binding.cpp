@@ -1,0 +1,191 @@
+// NativeTrainer: train::Trainer for JS. Every long method returns a promise and runs off the event
+// loop; calls on one trainer are serialised by lib/trainer.ts.
+#include "trainer_binding.h"
+
+#include <memory>
+#include <optional>
+
+#include "backbone_binding.h"
+#include "data/loader.h"
+#include "data_binding.h"
+#include "errors.h"
+#include "js_errors.h"
+#include "loss_binding.h"
+#include "tensors.h"
+#include "train/trainer.h"
+#include "worker.h"
+
+namespace mvface::bindings {
+namespace {
+
+using train::StepResult;
+using train::Trainer;
+
+double number_or(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) fail("E_CONFIG", key, "must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+train::TrainerOptions trainer_options(const Napi::Value& value) {
+  if (!value.IsObject()) fail("E_CONFIG", "options", "must be an object");
+  auto o = value.As<Napi::Object>();
+  train::TrainerOptions t;
+  t.backbone = backbone_options_arg(o.Get("backbone"));
+  t.num_classes = static_cast<int64_t>(number_or(o, "numClasses", 0));
+  t.momentum = number_or(o, "momentum", t.momentum);
+  t.weight_decay = number_or(o, "weightDecay", t.weight_decay);
+  t.seed = static_cast<uint64_t>(number_or(o, "seed", 0));
+  Napi::Value device = o.Get("device");
+  if (device.IsString()) t.device = device.As<Napi::String>().Utf8Value();
+  return t;
+}
+
+std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsString()) fail("E_CONFIG", name, "must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+Napi::Value step_object(Napi::Env env, std::optional<StepResult>& r) {
+  if (!r) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r->loss);
+  o.Set("hardFraction", r->hard_fraction);
+  o.Set("meanTargetCos", r->mean_target_cos);
+  o.Set("samples", static_cast<double>(r->samples));
+  o.Set("skipped", static_cast<double>(r->skipped));
+  o.Set("epoch", static_cast<double>(r->epoch));
+  o.Set("index", static_cast<double>(r->index));
+  o.Set("step", static_cast<double>(r->step));
+  return o;
+}
+
+class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeTrainer",
+                       {InstanceMethod("step", &NativeTrainer::Step), InstanceMethod("embed", &NativeTrainer::Embed),
+                        InstanceMethod("closedSetAccuracy", &NativeTrainer::ClosedSet),
+                        InstanceMethod("save", &NativeTrainer::Save), InstanceMethod("load", &NativeTrainer::Load),
+                        InstanceMethod("exportBackbone", &NativeTrainer::Export),
+                        InstanceMethod("info", &NativeTrainer::Info), InstanceMethod("dispose", &NativeTrainer::Dispose)});
+  }
+
+  explicit NativeTrainer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainer>(info) {
+    guarded(info, [this](const Napi::CallbackInfo& info) {
+      trainer_ = std::make_shared<Trainer>(trainer_options(info[0]));
+      return info.Env().Undefined();
+    });
+  }
+
+ private:
+  std::shared_ptr<Trainer> live() const {
+    if (!trainer_) fail("E_CONFIG", "trainer", "was disposed");
+    return trainer_;
+  }
+
+  // step(loader, lr, headConfig) -> Promise<StepResult | null> (null at the end of the epoch)
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto trainer = live();
+      auto loader = unwrap_loader(info[0]);
+      if (!info[1].IsNumber()) fail("E_CONFIG", "lr", "must be a number");
+      const double lr = info[1].As<Napi::Number>().DoubleValue();
+      const loss::LossConfig head = loss_config_arg(info[2]);
+      return PromiseWorker<std::optional<StepResult>>::Start(
+          info.Env(),
+          [trainer, loader, lr, head]() -> std::optional<StepResult> {
+            auto batch = loader->next();
+            if (!batch) return std::nullopt;
+            return trainer->step(*batch, lr, head);
+          },
+          step_object);
+    });
+  }
+
+  // embed({data, rows: n, cols: c*h*w}, channels, height, width) -> Promise<Float32Array n x D>
+  Napi::Value Embed(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto trainer = live();
+      at::Tensor flat = matrix_arg(info[0], "images");
+      const int64_t c = info[1].ToNumber().Int64Value(), h = info[2].ToNumber().Int64Value(),
+                    w = info[3].ToNumber().Int64Value();
+      if (c * h * w != flat.size(1)) fail("E_SHAPE", "images", "each image must have channels x height x width values");
+      at::Tensor images = flat.view({flat.size(0), c, h, w});
+      return PromiseWorker<at::Tensor>::Start(
+          info.Env(), [trainer, images]() { return trainer->embed(images); },
+          [](Napi::Env env, at::Tensor& t) { return to_typed_array(env, t); }, {info[0].As<Napi::Object>()});
+    });
+  }
+
+  Napi::Value ClosedSet(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto trainer = live();
+      auto loader = unwrap_loader(info[0]);
+      return PromiseWorker<std::pair<int64_t, int64_t>>::Start(
+          info.Env(), [trainer, loader]() { return trainer->closed_set_correct(*loader); },
+          [](Napi::Env env, std::pair<int64_t, int64_t>& r) -> Napi::Value {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("correct", static_cast<double>(r.first));
+            o.Set("total", static_cast<double>(r.second));
+            return o;
+          });
+    });
+  }
+
+  Napi::Value Save(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto trainer = live();
+      const std::string path = string_arg(info, 0, "path"), meta = string_arg(info, 1, "meta");
+      return PromiseWorker<bool>::Start(
+          info.Env(), [trainer, path, meta]() { return trainer->save(path, meta), true; },
+          [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+    });
+  }
+
+  Napi::Value Load(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto trainer = live();
+      const std::string path = string_arg(info, 0, "path");
+      return PromiseWorker<std::string>::Start(
+          info.Env(), [trainer, path]() { return trainer->load(path); },
+          [](Napi::Env env, std::string& meta) -> Napi::Value { return Napi::String::New(env, meta); });
+    });
+  }
+
+  Napi::Value Export(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto trainer = live();
+      const std::string path = string_arg(info, 0, "path");
+      return PromiseWorker<bool>::Start(
+          info.Env(), [trainer, path]() { return trainer->export_backbone(path), true; },
+          [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+    });
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto trainer = live();
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("parameters", static_cast<double>(trainer->parameter_count()));
+      o.Set("steps", static_cast<double>(trainer->steps()));
+      return o;
+    });
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    trainer_.reset();  // running jobs keep their own reference and finish first
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<Trainer> trainer_;
+};
+
+}  // namespace
+
+void register_trainer(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeTrainer", NativeTrainer::Define(env));
+}
+
+}  // namespace mvface::bindings

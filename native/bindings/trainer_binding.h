@@ -1,0 +1,7 @@
+#pragma once
+#include <napi.h>
+
+namespace mvface::bindings {
+// createTrainer(options) -> NativeTrainer (lib/trainer.ts wraps it).
+void register_trainer(Napi::Env env, Napi::Object exports);
+}

@@ -1,0 +1,208 @@
+#include "train/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
+#include <torch/csrc/jit/serialization/pickle.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include "errors.h"
+#include "loss/loss.h"
+
+namespace mvface::train {
+namespace {
+
+constexpr const char* kFormat = "mvface-checkpoint-1";
+
+at::Device parse_device(const std::string& name) {
+  if (name == "cpu") return at::kCPU;
+  if (name == "cuda") {
+    if (!at::hasCUDA()) fail("E_CONFIG", "device", "'cuda' asked for, but this build or machine has no CUDA");
+    return at::Device(at::kCUDA, 0);
+  }
+  fail("E_CONFIG", "device", "must be 'cpu' or 'cuda', got '" + name + "'");
+}
+
+// The authors' initialisation: uniform(-1, 1), each class vector renormalised to unit length.
+at::Tensor initial_head(int64_t classes, int64_t dim) {
+  at::Tensor w = at::empty({classes, dim}).uniform_(-1, 1);
+  return w / w.norm(2, {1}, true).clamp_min(1e-12);
+}
+
+void write_atomically(const std::string& path, const std::vector<char>& bytes) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) fail("E_IO", path, "cannot write (is the folder there and writable?)");
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) fail("E_IO", path, "write failed (disk full?)");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("E_IO", path, "cannot rename the temporary file into place");
+}
+
+std::vector<char> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("E_IO", path, "cannot open checkpoint (missing or unreadable)");
+  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+}
+
+c10::Dict<std::string, at::Tensor> tensor_dict(const std::vector<std::pair<std::string, at::Tensor>>& items) {
+  c10::Dict<std::string, at::Tensor> d;
+  for (const auto& [name, t] : items) d.insert(name, t.detach().to(at::kCPU).contiguous());
+  return d;
+}
+
+const c10::IValue& entry(const c10::impl::GenericDict& d, const std::string& key, const std::string& path) {
+  auto it = d.find(c10::IValue(key));
+  if (it == d.end()) fail("E_IO", path, "not an mvface checkpoint (no '" + key + "')");
+  return it->value();
+}
+
+void copy_checked(at::Tensor& dst, const at::Tensor& src, const std::string& name) {
+  if (!src.sizes().equals(dst.sizes()))
+    fail("E_CONFIG", "checkpoint", name + " has shape " + c10::str(src.sizes()) + " but the model's is " +
+                                       c10::str(dst.sizes()) + ": the checkpoint comes from another config");
+  at::NoGradGuard no_grad;
+  dst.copy_(src);
+}
+
+}  // namespace
+
+Trainer::Trainer(const TrainerOptions& options) : options_(options), device_(parse_device(options.device)) {
+  if (options.num_classes < 2) fail("E_CONFIG", "numClasses", "must be at least 2");
+  at::manual_seed(options.seed);
+  model_ = backbones::make_backbone(options.backbone);
+  model_->to(device_);
+  head_ = initial_head(options.num_classes, options.backbone.embedding_size).to(device_);
+  for (auto& p : backbones::decay_parameters(*model_)) params_.push_back(p), decays_.push_back(true);
+  for (auto& p : backbones::no_decay_parameters(*model_)) params_.push_back(p), decays_.push_back(false);
+  params_.push_back(head_), decays_.push_back(true);
+  momentum_.resize(params_.size());
+}
+
+StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossConfig& head) {
+  model_->train();
+  const at::Tensor images = batch.images.to(device_), labels = batch.labels.to(device_);
+  for (size_t i = 0; i + 1 < params_.size(); ++i) params_[i].mutable_grad() = at::Tensor();
+  at::Tensor embeddings = model_->forward(images);
+  loss::LossResult r = loss::fused_loss(head, embeddings.detach(), head_, labels);
+  if (!std::isfinite(r.loss))
+    fail("E_NONFINITE", "loss", "is " + std::to_string(r.loss) + " at step " + std::to_string(steps_ + 1) +
+                                    ": training diverged (lower the learning rate)");
+  embeddings.backward(r.grad_embeddings);
+  sgd_update(lr, r.grad_weight);
+  ++steps_;
+  StepResult s;
+  s.loss = r.loss;
+  s.hard_fraction = r.hard_fraction;
+  s.mean_target_cos = r.mean_target_cos;
+  s.samples = images.size(0);
+  s.skipped = batch.skipped;
+  s.epoch = batch.epoch;
+  s.index = batch.index;
+  s.step = steps_;
+  return s;
+}
+
+// PyTorch's SGD: d = g + wd p (decayed parameters), buf = d then buf = m buf + d, p -= lr buf.
+// The head is the last parameter; its gradient comes from the fused loss, not from autograd.
+void Trainer::sgd_update(double lr, const at::Tensor& head_grad) {
+  at::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i];
+    at::Tensor g = i + 1 == params_.size() ? head_grad : p.grad();
+    if (!g.defined()) continue;
+    if (decays_[i] && options_.weight_decay != 0) g = g.add(p, options_.weight_decay);
+    if (options_.momentum != 0) {
+      if (!momentum_[i].defined()) momentum_[i] = g.clone();
+      else momentum_[i].mul_(options_.momentum).add_(g);
+      g = momentum_[i];
+    }
+    p.add_(g, -lr);
+  }
+}
+
+at::Tensor Trainer::embed(const at::Tensor& images) {
+  at::NoGradGuard no_grad;
+  model_->eval();
+  return model_->forward(images.to(device_)).to(at::kCPU).contiguous();
+}
+
+std::pair<int64_t, int64_t> Trainer::closed_set_correct(data::BatchLoader& loader) {
+  const at::Tensor classes = head_ / head_.norm(2, {1}, true).clamp_min(1e-12);
+  int64_t correct = 0, total = 0;
+  loader.start_epoch(0);
+  while (auto batch = loader.next()) {
+    at::Tensor e = embed(batch->images).to(device_);
+    e = e / e.norm(2, {1}, true).clamp_min(1e-12);
+    const at::Tensor predicted = e.mm(classes.t()).argmax(1).to(at::kCPU);
+    correct += predicted.eq(batch->labels).sum().item<int64_t>();
+    total += batch->labels.size(0);
+  }
+  return {correct, total};
+}
+
+std::vector<std::pair<std::string, at::Tensor>> Trainer::named_state() const {
+  std::vector<std::pair<std::string, at::Tensor>> items;
+  for (const auto& p : model_->named_parameters(true)) items.emplace_back(p.key(), p.value());
+  for (const auto& b : model_->named_buffers(true)) items.emplace_back(b.key(), b.value());
+  return items;
+}
+
+void Trainer::save(const std::string& path, const std::string& meta) const {
+  std::vector<std::pair<std::string, at::Tensor>> momentum;
+  for (size_t i = 0; i < momentum_.size(); ++i)
+    if (momentum_[i].defined()) momentum.emplace_back(std::to_string(i), momentum_[i]);
+  c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
+  d.insert("format", std::string(kFormat));
+  d.insert("meta", meta);
+  d.insert("steps", steps_);
+  d.insert("model", tensor_dict(named_state()));
+  d.insert("head", head_.to(at::kCPU));
+  d.insert("momentum", tensor_dict(momentum));
+  at::Generator rng = at::detail::getDefaultCPUGenerator();
+  d.insert("rng", rng.get_state());
+  write_atomically(path, torch::jit::pickle_save(c10::IValue(d)));
+}
+
+std::string Trainer::load(const std::string& path) {
+  c10::IValue v;
+  try {
+    v = torch::jit::pickle_load(read_file(path));
+  } catch (const c10::Error& e) {
+    fail("E_IO", path, "corrupt or not an mvface checkpoint");
+  }
+  if (!v.isGenericDict()) fail("E_IO", path, "not an mvface checkpoint");
+  const c10::impl::GenericDict d = v.toGenericDict();
+  if (entry(d, "format", path).toStringRef() != kFormat) fail("E_IO", path, "unknown checkpoint format");
+  const auto model = entry(d, "model", path).toGenericDict();
+  for (auto& [name, tensor] : named_state()) {
+    auto it = model.find(c10::IValue(name));
+    if (it == model.end()) fail("E_CONFIG", "checkpoint", "has no " + name + ": it comes from another config");
+    copy_checked(tensor, it->value().toTensor(), name);
+  }
+  copy_checked(head_, entry(d, "head", path).toTensor(), "head");
+  const auto momentum = entry(d, "momentum", path).toGenericDict();
+  for (size_t i = 0; i < momentum_.size(); ++i) {
+    auto it = momentum.find(c10::IValue(std::to_string(i)));
+    momentum_[i] = it == momentum.end() ? at::Tensor() : it->value().toTensor().to(device_).clone();
+    if (momentum_[i].defined() && !momentum_[i].sizes().equals(params_[i].sizes()))
+      fail("E_CONFIG", "checkpoint", "optimizer state does not match the model: another config");
+  }
+  steps_ = entry(d, "steps", path).toInt();
+  at::Generator rng = at::detail::getDefaultCPUGenerator();
+  rng.set_state(entry(d, "rng", path).toTensor());
+  return entry(d, "meta", path).toStringRef();
+}
+
+void Trainer::export_backbone(const std::string& path) const {
+  write_atomically(path, torch::jit::pickle_save(c10::IValue(tensor_dict(named_state()))));
+}
+
+int64_t Trainer::parameter_count() const { return backbones::parameter_count(*model_); }
+
+}  // namespace mvface::train

@@ -1,0 +1,67 @@
+#pragma once
+// One model under training: a backbone, the head's class weights, SGD with momentum, a step counter.
+// The step runs the backbone forward, the fused margin loss on its embeddings, the backward through
+// the backbone, and the update. No napi here: bindings/trainer_binding.cpp wraps it.
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backbones/backbone.h"
+#include "data/loader.h"
+#include "loss/config.h"
+
+namespace mvface::train {
+
+struct TrainerOptions {
+  backbones::BackboneOptions backbone;
+  int64_t num_classes = 0;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+  uint64_t seed = 0;
+  std::string device = "cpu";
+};
+
+struct StepResult {
+  double loss = 0, hard_fraction = 0, mean_target_cos = 0;
+  int64_t samples = 0, skipped = 0, epoch = 0, index = 0, step = 0;
+};
+
+class Trainer {
+ public:
+  explicit Trainer(const TrainerOptions& options);
+
+  // One SGD step on one batch. Throws E_NONFINITE (and changes nothing) if the loss is not finite.
+  StepResult step(const data::Batch& batch, double lr, const loss::LossConfig& head);
+  // Embeddings (eval mode, no gradient) of N x C x H x W float32 images.
+  at::Tensor embed(const at::Tensor& images);
+  // Closed-set accuracy: argmax over classes of cos(embedding, class weight), over a whole loader epoch.
+  std::pair<int64_t, int64_t> closed_set_correct(data::BatchLoader& loader);
+
+  // Checkpoint: model, head, momentum buffers, step, RNG state and the caller's metadata, as one
+  // pickled dict (torch.load reads it), written to a temporary file and renamed into place.
+  void save(const std::string& path, const std::string& meta) const;
+  std::string load(const std::string& path);  // returns the metadata; E_CONFIG if shapes differ
+  // The backbone's state dict alone (names as bench/baselines/backbones.py), for PyTorch.
+  void export_backbone(const std::string& path) const;
+
+  int64_t steps() const { return steps_; }
+  int64_t parameter_count() const;
+  const at::Tensor& head_weight() const { return head_; }
+
+ private:
+  std::vector<std::pair<std::string, at::Tensor>> named_state() const;
+  void sgd_update(double lr, const at::Tensor& head_grad);
+
+  TrainerOptions options_;
+  std::shared_ptr<backbones::Backbone> model_;
+  at::Tensor head_;  // num_classes x embedding_size
+  std::vector<at::Tensor> params_;
+  std::vector<bool> decays_;
+  std::vector<at::Tensor> momentum_;
+  int64_t steps_ = 0;
+  at::Device device_;
+};
+
+}  // namespace mvface::train

@@ -1,0 +1,129 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BackboneConfig } from '../lib/backbones';
+import { ConfigError, IoError, NonFiniteError } from '../lib/errors';
+import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+
+const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-trainer-'));
+afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
+
+const small: BackboneConfig = { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32 };
+const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
+  name: `run-${Math.random().toString(36).slice(2)}`,
+  runsDir,
+  backbone: small,
+  head: { type: 'mv-arc', mode: 'adaptive' },
+  data: { kind: 'synthetic', classes: 6, perClass: 8, height: 28, width: 28, channels: 1, seed: 5 },
+  epochs: 3,
+  batchSize: 16,
+  optimizer: { lr: 0.05 },
+  seed: 11,
+  workers: 2,
+  ...over,
+});
+
+async function losses(config: TrainConfig, options: { abortAt?: number; resume?: boolean } = {}): Promise<{ steps: StepInfo[]; cancelled: boolean }> {
+  const trainer = await Trainer.create(config, { resume: options.resume });
+  const controller = new AbortController();
+  const steps: StepInfo[] = [];
+  try {
+    const r = await trainer.fit({
+      signal: controller.signal,
+      onStep: (s) => {
+        steps.push(s);
+        if (s.step === options.abortAt) controller.abort();
+      },
+    });
+    return { steps, cancelled: r.cancelled };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+describe('Trainer', () => {
+  it('is deterministic for a seed, and another seed changes it', async () => {
+    const a = await losses(tiny({ name: 'det-a' }));
+    const b = await losses(tiny({ name: 'det-b' }));
+    const c = await losses(tiny({ name: 'det-c', seed: 12 }));
+    expect(a.steps.map((s) => s.loss)).toEqual(b.steps.map((s) => s.loss));
+    expect(c.steps.map((s) => s.loss)).not.toEqual(a.steps.map((s) => s.loss));
+    expect(a.steps.length).toBe(9);
+  });
+
+  it('cancels through the AbortSignal with a checkpoint, and resume continues exactly', async () => {
+    const straight = await losses(tiny({ name: 'straight' }));
+    const first = await losses(tiny({ name: 'resumed' }), { abortAt: 4 });
+    expect(first.cancelled).toBe(true);
+    expect(fs.existsSync(path.join(runsDir, 'resumed', 'checkpoint.pt'))).toBe(true);
+    const rest = await losses(tiny({ name: 'resumed' }), { resume: true });
+    expect(rest.cancelled).toBe(false);
+    expect([...first.steps, ...rest.steps].map((s) => [s.step, s.loss])).toEqual(straight.steps.map((s) => [s.step, s.loss]));
+  });
+
+  it('lowers the loss and learns the synthetic identities (closed-set accuracy)', async () => {
+    const data = { kind: 'synthetic', classes: 6, perClass: 16, height: 28, width: 28, channels: 1, seed: 5 } as const;
+    const trainer = await Trainer.create(tiny({ name: 'learns', epochs: 6, data, evalData: data }));
+    const seen: number[] = [];
+    const r = await trainer.fit({ onEpoch: (e) => seen.push(e.meanLoss) });
+    trainer.dispose();
+    expect(seen[seen.length - 1]).toBeLessThan(seen[0] * 0.5);
+    expect(r.closedSetAccuracy).toBeGreaterThan(0.8);
+    const log = fs.readFileSync(path.join(runsDir, 'learns', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.filter((l) => l.event === 'step')).toHaveLength(36);
+    expect(log.filter((l) => l.event === 'epoch')).toHaveLength(6);
+    expect(fs.existsSync(path.join(runsDir, 'learns', 'model.pt'))).toBe(true);
+  });
+
+  it('refuses a checkpoint from another config', async () => {
+    await losses(tiny({ name: 'other', epochs: 1 }));
+    await expect(Trainer.create(tiny({ name: 'other', epochs: 1, head: { type: 'am' } }), { resume: true })).rejects.toBeInstanceOf(ConfigError);
+    await expect(Trainer.create(tiny({ name: 'nothing-here' }), { resume: true })).rejects.toBeInstanceOf(IoError);
+  });
+
+  it('stops on a diverging loss and says where the last good checkpoint is', async () => {
+    const trainer = await Trainer.create(tiny({ name: 'diverge', optimizer: { lr: 1e30 }, checkpointEverySteps: 1 }));
+    const err = await trainer.fit().catch((e: unknown) => e);
+    trainer.dispose();
+    expect(err).toBeInstanceOf(NonFiniteError);
+    expect((err as Error).message).toMatch(/last good checkpoint is .*checkpoint\.pt \(step \d+\)|no checkpoint was written yet/);
+  });
+
+  it('checks the config against the data', async () => {
+    await expect(Trainer.create(tiny({ backbone: { ...small, inputSize: 32 } }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'backbone' });
+    await expect(Trainer.create(tiny({ data: { kind: 'idx', images: '/nonexistent/images', labels: '/nonexistent/labels' } }))).rejects.toMatchObject({ code: 'E_IO' });
+    await expect(Trainer.create(tiny({ batchSize: 1000 }))).rejects.toMatchObject({ code: 'E_CONFIG' });
+    await expect(Trainer.create(tiny({ device: 'cuda' }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'device' });
+  });
+});
+
+describe('exported model', () => {
+  it('loads into the PyTorch twin and gives the same embeddings', async () => {
+    const trainer = await Trainer.create(tiny({ name: 'export', epochs: 1 }));
+    await trainer.fit();
+    const n = 3;
+    const images = Float32Array.from({ length: n * 28 * 28 }, (_, i) => Math.sin(i * 0.37));
+    const ours = await trainer.embed(images, n);
+    const file = path.join(runsDir, 'export', 'model.pt');
+    const input = path.join(runsDir, 'export', 'input.json');
+    fs.writeFileSync(input, JSON.stringify(Array.from(images)));
+    const script = [
+      'import json, sys, torch',
+      "sys.path.insert(0, 'bench/baselines')",
+      'import backbones',
+      "meta = json.load(open(sys.argv[1].replace('.pt', '.json')))",
+      "model = backbones.build_config(meta['backbone'])",
+      'model.load_state_dict(torch.load(sys.argv[1]))',
+      'model.eval()',
+      'x = torch.tensor(json.load(open(sys.argv[2]))).view(-1, 1, 28, 28)',
+      'print(json.dumps(model(x).detach().flatten().tolist()))',
+    ].join('\n');
+    const theirs = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file, input], { encoding: 'utf8' }));
+    trainer.dispose();
+    expect(theirs).toHaveLength(ours.length);
+    const scale = Math.max(...Array.from(ours, Math.abs));
+    for (let i = 0; i < ours.length; i++) expect(Math.abs(theirs[i] - ours[i])).toBeLessThan(1e-4 * scale);
+  });
+});
