@@ -1,8 +1,10 @@
-/** npm run bench -- [loss ...]: runs the named benchmarks (all when none is named). */
+/** npm run bench -- [loss | train ...]: runs the named benchmarks (all when none is named). */
 import { benchLoss } from './loss';
+import { benchTrain } from './train';
 
 const benches: Record<string, () => Promise<unknown>> = {
   loss: () => benchLoss(),
+  train: () => benchTrain(),
 };
 
 async function main() {

@@ -135,7 +135,7 @@ export function program(): Command {
     .description('train a model (flags, or a JSON config file with the TrainConfig fields)')
     .option('--config <file>', 'JSON TrainConfig; flags override it')
     .option('--name <name>', 'run name: the run folder is <runs-dir>/<name>')
-    .option('--runs-dir <dir>', 'folder of runs', 'runs')
+    .option('--runs-dir <dir>', 'folder of runs (default runs)')
     .option('--backbone <name>', 'mobilefacenet | iresnet18|34|50|100 | attention56 | small')
     .option('--embedding-size <n>', 'embedding size', integer)
     .option('--input-size <n>', 'input side in pixels', integer)

@@ -1,0 +1,67 @@
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
+const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-cli-'));
+afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
+const run = promisify(execFile);
+
+const data = 'synthetic:classes=5,perClass=8,size=28,channels=1,seed=2';
+const trainArgs = (name: string, epochs: number) => [
+  cli, 'train', '--name', name, '--runs-dir', runsDir, '--backbone', 'small', '--input-size', '28', '--channels', '1',
+  '--embedding-size', '16', '--head', 'mv-am', '--mode', 'fixed', '--data', data, '--epochs', String(epochs), '--batch-size', '8',
+  '--lr', '0.05', '--workers', '1',
+];
+
+describe('mvface CLI', () => {
+  it('--help lists the commands', async () => {
+    const { stdout } = await run(process.execPath, [cli, '--help']);
+    for (const c of ['train', 'embed', 'info', 'demo']) expect(stdout).toContain(c);
+  });
+
+  it('info prints the backend', async () => {
+    const { stdout } = await run(process.execPath, [cli, 'info']);
+    expect(JSON.parse(stdout)).toMatchObject({ libtorchVersion: expect.stringMatching(/^\d+\.\d+/), threads: expect.any(Number) });
+  });
+
+  it('train writes a run folder and embed reads it back', async () => {
+    const { stdout } = await run(process.execPath, trainArgs('r1', 2));
+    expect(JSON.parse(stdout)).toMatchObject({ cancelled: false, steps: 10, epochs: 2 });
+    for (const f of ['config.json', 'log.jsonl', 'checkpoint.pt', 'checkpoint.json', 'model.pt', 'model.json']) {
+      expect(fs.existsSync(path.join(runsDir, 'r1', f)), f).toBe(true);
+    }
+    const out = path.join(runsDir, 'emb');
+    await run(process.execPath, [cli, 'embed', '--run', path.join(runsDir, 'r1'), '--data', data, '--out', out]);
+    const meta = JSON.parse(fs.readFileSync(`${out}.json`, 'utf8'));
+    expect(meta).toMatchObject({ count: 40, dim: 16 });
+    expect(fs.statSync(`${out}.f32`).size).toBe(40 * 16 * 4);
+  });
+
+  it('Ctrl-C writes a checkpoint and exits 130; --resume finishes the run', async () => {
+    const child = spawn(process.execPath, trainArgs('r2', 60), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = path.join(runsDir, 'r2', 'log.jsonl');
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) clearInterval(poll), resolve();
+      }, 50);
+    });
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(130);
+    const saved = JSON.parse(fs.readFileSync(path.join(runsDir, 'r2', 'checkpoint.json'), 'utf8'));
+    expect(saved.position.step).toBeGreaterThan(0);
+    expect(saved.position.step).toBeLessThan(300);
+    const { stdout } = await run(process.execPath, [cli, 'train', '--config', path.join(runsDir, 'r2', 'config.json'), '--resume']);
+    expect(JSON.parse(stdout)).toMatchObject({ cancelled: false, steps: 300, epochs: 60 });
+  }, 60_000);
+
+  it('bad arguments give a readable error and exit code 1', async () => {
+    const err = await run(process.execPath, [cli, 'train', '--name', 'x', '--backbone', 'small', '--head', 'mv-am', '--data', 'nope:1', '--epochs', '1']).catch((e) => e);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toMatch(/unknown source 'nope'.*\[E_CONFIG\]/);
+  });
+});
