@@ -1,7 +1,7 @@
 /**
  * The one place that loads the native addon. Order: a prebuilt binary under prebuilds/<platform>-<arch>/
  * whose libtorch tag loads here, then the local build (build/Release), else one readable LoadError.
- * Prebuilds are named mvface.napi.glibc.<libtorch tag>.node, the tag pinning the binary to the
+ * Prebuilds are named mvface.glibc.<libtorch tag>.node, the tag pinning the binary to the
  * libtorch it was linked against; a binary that cannot resolve its libtorch is never used.
  */
 import * as fs from 'node:fs';
@@ -62,23 +62,21 @@ const howToBuild =
   'libtorch-dev, libopenblas0-pthread and ccache first; or set LIBTORCH=/path/to/libtorch, or ' +
   'LIBTORCH_USE_PYTORCH=1 to use the libtorch of an installed PyTorch).';
 
-function explain(failures: Array<{ c: Candidate; message: string }>): MvfaceError {
-  if (failures.length === 0) {
-    return createError('E_NO_BUILD', `mvface: no native binary for ${process.platform}-${process.arch}. ${howToBuild}`);
+/** One readable error for all failed candidates: no build, missing libtorch, or the wrong one. */
+export function explainLoadFailure(failures: Array<{ file: string; kind: string; message: string }>): MvfaceError {
+  const lines = failures.map((f) => `  ${f.kind} ${f.file}: ${f.message.split('\n')[0]}`).join('\n');
+  const present = failures.filter((f) => fs.existsSync(f.file));
+  if (present.length === 0) {
+    return createError('E_NO_BUILD', `mvface: no native binary for ${process.platform}-${process.arch}.${lines ? `\n${lines}` : ''}\n${howToBuild}`);
   }
-  const missing = failures.find((f) => /lib(torch|c10)[\w.-]*\.so[\w.]*: cannot open shared object file/.test(f.message));
-  const lines = failures.map((f) => `  ${f.c.kind} ${f.c.file}: ${f.message.split('\n')[0]}`).join('\n');
-  if (missing) {
+  if (present.some((f) => /lib(torch|c10)[\w.-]*\.so[\w.]*: cannot open shared object file/.test(f.message))) {
     return createError(
       'E_LIBTORCH_MISSING',
       `mvface: the libtorch its native binary was built against is not installed.\n${lines}\n` +
         `Install it (Debian/Ubuntu: apt-get install libtorch-dev libopenblas0-pthread) or build against yours. ${howToBuild}`,
     );
   }
-  return createError(
-    'E_LIBTORCH_MISMATCH',
-    `mvface: the native binary does not match the libtorch found here.\n${lines}\n${howToBuild}`,
-  );
+  return createError('E_LIBTORCH_MISMATCH', `mvface: the native binary does not match the libtorch found here.\n${lines}\n${howToBuild}`);
 }
 
 function tryLoad(c: Candidate): NativeAddon {
@@ -95,17 +93,17 @@ function tryLoad(c: Candidate): NativeAddon {
 /** The loaded addon; loads it on first use. Throws a LoadError saying how to fix a failed load. */
 export function native(): NativeAddon {
   if (addon) return addon;
-  const failures: Array<{ c: Candidate; message: string }> = [];
+  const failures: Array<{ file: string; kind: string; message: string }> = [];
   for (const c of candidates()) {
     try {
       addon = tryLoad(c);
       loadedFrom = c;
       return addon;
     } catch (e) {
-      failures.push({ c, message: (e as Error).message });
+      failures.push({ file: c.file, kind: c.kind, message: (e as Error).message });
     }
   }
-  throw explain(failures);
+  throw explainLoadFailure(failures);
 }
 
 /** Where the addon was loaded from (after the first call to native()). */

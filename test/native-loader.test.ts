@@ -1,0 +1,46 @@
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LoadError } from '../lib/errors';
+import { explainLoadFailure } from '../lib/native';
+
+const built = path.resolve(__dirname, '..', 'build', 'Release', 'mvface.node');
+
+describe('native loader', () => {
+  it('says there is no build when no binary exists', () => {
+    const e = explainLoadFailure([]);
+    expect(e).toBeInstanceOf(LoadError);
+    expect(e.code).toBe('E_NO_BUILD');
+    expect(e.message).toMatch(/npm run build/);
+  });
+
+  it('names a missing libtorch and how to install it', () => {
+    const e = explainLoadFailure([{ file: built, kind: 'prebuild', message: 'libtorch_cpu.so.1.13: cannot open shared object file: No such file or directory' }]);
+    expect(e.code).toBe('E_LIBTORCH_MISSING');
+    expect(e.message).toMatch(/apt-get install libtorch-dev/);
+  });
+
+  it('names a libtorch mismatch (undefined symbols, or a tag that is not the binary\'s)', () => {
+    const e = explainLoadFailure([{ file: built, kind: 'prebuild', message: `${built}: undefined symbol: _ZN3c105ErrorC2E` }]);
+    expect(e.code).toBe('E_LIBTORCH_MISMATCH');
+    expect(e.message).toMatch(/LIBTORCH/);
+  });
+
+  it('fails with one readable LoadError in a process whose binary is missing, and loads the real one', () => {
+    const script = "try { require('./dist/lib/index.js').backendInfo(); } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code })); }";
+    const root = path.resolve(__dirname, '..');
+    const out = execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, MVFACE_NATIVE: '/nonexistent/mvface.node' } });
+    expect(JSON.parse(out)).toEqual({ name: 'LoadError', code: 'E_NO_BUILD' });
+    const ok = execFileSync(process.execPath, ['-e', "console.log(require('./dist/lib/index.js').backendInfo().binary.kind)"], { cwd: root, encoding: 'utf8', env: { ...process.env, MVFACE_NATIVE: '' } });
+    expect(ok.trim()).toMatch(/^(local|prebuild)$/);
+  });
+
+  it('works from both import and require through the exports map', () => {
+    const root = path.resolve(__dirname, '..');
+    const esm = "import { backendInfo, marginLoss, MvfaceError } from 'mvface'; console.log(typeof backendInfo, typeof marginLoss, typeof MvfaceError);";
+    const cjs = "const m = require('mvface'); console.log(typeof m.backendInfo, typeof m.marginLoss, typeof m.MvfaceError);";
+    // Inside the package, its own name resolves through the exports map (self-reference).
+    expect(execFileSync(process.execPath, ['--input-type=module', '-e', esm], { cwd: root, encoding: 'utf8' }).trim()).toBe('function function function');
+    expect(execFileSync(process.execPath, ['-e', cjs], { cwd: root, encoding: 'utf8' }).trim()).toBe('function function function');
+  });
+});
