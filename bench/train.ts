@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo } from '../lib/backend';
 import { Trainer } from '../lib/trainer';
+import { median } from './memory';
 import { printTable, python, type Row, saveResult } from './report';
 
 interface Case {
@@ -46,7 +47,8 @@ async function mvfaceSamplesPerSecond(c: Case, warmup: number, steps: number, cl
   return (steps * c.batch) / (Number(end - start) / 1e9);
 }
 
-export async function benchTrain(options: { steps?: number } = {}): Promise<Row[]> {
+export async function benchTrain(options: { steps?: number; rounds?: number } = {}): Promise<Row[]> {
+  const rounds = options.rounds ?? 3;
   const threads = backendInfo().threads;
   const steps = options.steps ?? 8;
   const warmup = 2;
@@ -56,18 +58,23 @@ export async function benchTrain(options: { steps?: number } = {}): Promise<Row[
   const py = python();
   const script = path.join(__dirname, '..', '..', 'bench', 'baselines', 'train_eager.py');
   for (const c of cases) {
-    const ours = await mvfaceSamplesPerSecond(c, warmup, steps, classes);
-    let theirs: number | undefined;
-    if (py) {
-      const out = execFileSync(py, [script, '--backbone', c.backbone, '--input-size', `${c.inputSize}`, '--channels', `${c.channels}`, '--batch', `${c.batch}`,
-        '--classes', `${classes}`, '--threads', `${threads}`, '--warmup', `${warmup}`, '--steps', `${steps}`], { encoding: 'utf8' });
-      theirs = JSON.parse(out.trim().split('\n').pop()!).samplesPerSecond;
+    // Rounds alternate the two, so that the machine's load hits both alike; medians are reported.
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      if (py) {
+        const out = execFileSync(py, [script, '--backbone', c.backbone, '--input-size', `${c.inputSize}`, '--channels', `${c.channels}`, '--batch', `${c.batch}`,
+          '--classes', `${classes}`, '--threads', `${threads}`, '--warmup', `${warmup}`, '--steps', `${steps}`], { encoding: 'utf8' });
+        theirs.push(JSON.parse(out.trim().split('\n').pop()!).samplesPerSecond);
+      }
+      ours.push(await mvfaceSamplesPerSecond(c, warmup, steps, classes));
     }
     const name = `${c.backbone} ${c.inputSize}x${c.inputSize}x${c.channels}, batch ${c.batch}, mv-am, ${classes} classes`;
-    rows.push({ case: name, variant: 'PyTorch eager (fixed batch)', samplesPerSecond: theirs, vsPyTorch: theirs ? 1 : undefined });
-    rows.push({ case: name, variant: 'mvface (native pipeline + step)', samplesPerSecond: ours, vsPyTorch: theirs ? ours / theirs : undefined });
+    const base = theirs.length ? median(theirs) : undefined;
+    rows.push({ case: name, variant: 'PyTorch eager (fixed batch)', samplesPerSecond: base, vsPyTorch: base ? 1 : undefined });
+    rows.push({ case: name, variant: 'mvface (native pipeline + step)', samplesPerSecond: median(ours), vsPyTorch: base ? median(ours) / base : undefined });
   }
-  printTable(`CPU training throughput, ${threads} threads (${steps} steps after ${warmup} warm-up)`, rows);
-  saveResult('train', rows, { threads, steps, warmup });
+  printTable(`CPU training throughput, ${threads} threads (median of ${rounds} rounds of ${steps} steps after ${warmup} warm-up)`, rows);
+  saveResult('train', rows, { threads, steps, warmup, rounds });
   return rows;
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <vector>
 
 #include "data/decode.h"
 #include "data/random.h"
@@ -59,20 +60,53 @@ Variation image_variation(Stream& s) {
   return v;
 }
 
-// The pattern at (u, w) in every channel; the spatial terms are shared by the channels.
-std::array<double, 3> pattern_at(const ClassPattern& p, const Variation& v, double u, double w) {
-  std::array<double, 3> value = p.base;
-  for (int b = 0; b < kBlobs; ++b) {
-    const Blob& blob = p.blobs[b];
-    const double du = (u - blob.cx) / blob.sx, dw = (w - blob.cy) / blob.sy;
-    const double weight = v.blob_gain[b] * std::exp(-0.5 * (du * du + dw * dw));
-    for (int c = 0; c < 3; ++c) value[c] += weight * blob.amplitude[c];
+// The clean pattern of one image, per pixel and channel. Blobs are separable Gaussians and the
+// stripe a sine of (u cos a + w sin a), so each factor is computed once per row or column.
+class PatternImage {
+ public:
+  PatternImage(const ClassPattern& p, const Variation& v, int64_t height, int64_t width) : p_(p) {
+    const double ca = std::cos(p.stripe_angle), sa = std::sin(p.stripe_angle);
+    const double k = kTwoPi * p.stripe_frequency;
+    cols_.resize(width);
+    rows_.resize(height);
+    for (int64_t x = 0; x < width; ++x) cols_[x] = axis((x + 0.5) / width - v.dx, k * ca, p.stripe_phase, v, true);
+    for (int64_t y = 0; y < height; ++y) rows_[y] = axis((y + 0.5) / height - v.dy, k * sa, 0.0, v, false);
   }
-  const double along = u * std::cos(p.stripe_angle) + w * std::sin(p.stripe_angle);
-  const double stripe = std::sin(kTwoPi * p.stripe_frequency * along + p.stripe_phase);
-  for (int c = 0; c < 3; ++c) value[c] += stripe * p.stripe_amplitude[c];
-  return value;
-}
+
+  std::array<double, 3> at(int64_t y, int64_t x) const {
+    const Axis& r = rows_[y];
+    const Axis& c = cols_[x];
+    std::array<double, 3> value = p_.base;
+    const double stripe = c.sin * r.cos + c.cos * r.sin;  // sin(column angle + row angle)
+    for (int b = 0; b < kBlobs; ++b) {
+      const double weight = c.blob[b] * r.blob[b];
+      for (int ch = 0; ch < 3; ++ch) value[ch] += weight * p_.blobs[b].amplitude[ch];
+    }
+    for (int ch = 0; ch < 3; ++ch) value[ch] += stripe * p_.stripe_amplitude[ch];
+    return value;
+  }
+
+ private:
+  struct Axis {
+    std::array<double, kBlobs> blob;
+    double sin, cos;
+  };
+
+  Axis axis(double t, double frequency, double phase, const Variation& v, bool column) const {
+    Axis a;
+    for (int b = 0; b < kBlobs; ++b) {
+      const Blob& blob = p_.blobs[b];
+      const double d = column ? (t - blob.cx) / blob.sx : (t - blob.cy) / blob.sy;
+      a.blob[b] = std::exp(-0.5 * d * d) * (column ? v.blob_gain[b] : 1.0);
+    }
+    a.sin = std::sin(frequency * t + phase);
+    a.cos = std::cos(frequency * t + phase);
+    return a;
+  }
+
+  const ClassPattern& p_;
+  std::vector<Axis> cols_, rows_;
+};
 
 class SyntheticSource : public Source {
  public:
@@ -97,10 +131,10 @@ class SyntheticSource : public Source {
     const ClassPattern& p = patterns_[c];
     Sample sample{std::vector<uint8_t>(static_cast<size_t>(shape().pixels())), c};
     uint8_t* out = sample.pixels.data();
+    const PatternImage pattern(p, v, spec_.height, spec_.width);
     for (int64_t y = 0; y < spec_.height; ++y) {
-      const double w = (y + 0.5) / spec_.height - v.dy;
       for (int64_t x = 0; x < spec_.width; ++x) {
-        const std::array<double, 3> clean = pattern_at(p, v, (x + 0.5) / spec_.width - v.dx, w);
+        const std::array<double, 3> clean = pattern.at(y, x);
         for (int64_t ch = 0; ch < spec_.channels; ++ch) {
           const double noise = v.noise * (2 * s.uniform() - 1);
           const double value = v.gain * (clean[ch] - 128) + 128 + v.offset + noise;
