@@ -11,6 +11,7 @@ import { type HeadConfig, resolveHeadConfig } from './loss';
 import { native } from './native';
 import { learningRate, checkSchedule, type Schedule, type ScheduleSettings } from './schedule';
 import { ensureDir, JsonlLog, readJson, runPaths, type RunPaths, writeJsonAtomic } from './run-files';
+import { checkTrainEvalConfig, TrainEval, type TrainEvalConfig } from './train-eval';
 
 export type Device = 'cpu' | 'cuda' | 'auto';
 
@@ -22,6 +23,8 @@ export interface TrainConfig {
   backbone: BackboneConfig;
   head: HeadConfig;
   data: DataSpec;
+  /** The class count the data must have (checked); by default whatever the data has. */
+  numClasses?: number;
   /** Closed-set accuracy (argmax cosine against the class weights) after each epoch. */
   evalData?: DataSpec;
   epochs: number;
@@ -45,6 +48,8 @@ export interface TrainConfig {
   onCorrupt?: 'skip' | 'fail';
   /** Checkpoint every N steps as well as after each epoch. Default: epochs only. */
   checkpointEverySteps?: number;
+  /** Verification sets evaluated every `every` steps, each logged as an {event: 'eval'} record. */
+  eval?: TrainEvalConfig;
 }
 
 export interface StepInfo {
@@ -133,7 +138,7 @@ function sortedKeys(value: unknown): unknown {
 
 /** The parts of the config that a checkpoint must agree with to be resumed. */
 function configKey(c: TrainConfig): string {
-  const { name, runsDir, workers, checkpointEverySteps, evalData, ...rest } = c;
+  const { name, runsDir, workers, checkpointEverySteps, evalData, eval: evalSets, ...rest } = c;
   return JSON.stringify(sortedKeys(rest));
 }
 
@@ -163,6 +168,7 @@ export class Trainer {
     if (typeof c.name !== 'string' || !/^[\w.-]+$/.test(c.name)) throw createError('E_CONFIG', 'name: letters, digits, ., _ and - only', 'name');
     if (!Number.isInteger(c.epochs) || c.epochs < 1) throw createError('E_CONFIG', 'epochs: must be an integer >= 1', 'epochs');
     resolveHeadConfig(c.head);
+    if (c.eval) checkTrainEvalConfig(c.eval);
     const backbone = resolveBackboneConfig(c.backbone);
     const train = await DataLoader.open(c.data, {
       batchSize: c.batchSize, shuffle: true, flip: c.flip ?? true, seed: c.seed, workers: c.workers, dropLast: true, onCorrupt: c.onCorrupt,
@@ -177,6 +183,9 @@ export class Trainer {
     };
     try {
       checkSchedule(schedule);
+      if (c.numClasses !== undefined && c.numClasses !== info.numClasses) {
+        throw createError('E_CONFIG', `numClasses: the config says ${c.numClasses}, the data has ${info.numClasses} classes`, 'numClasses');
+      }
       if (info.batchesPerEpoch < 1) throw createError('E_CONFIG', `batchSize: larger than the data set (${info.size} images)`, 'batchSize');
       if (backbone.inputSize !== info.height || backbone.inChannels !== info.channels) {
         throw createError('E_CONFIG', `backbone: expects ${backbone.inChannels} x ${backbone.inputSize} x ${backbone.inputSize} images, the data has ${info.channels} x ${info.height} x ${info.width}`, 'backbone');
@@ -264,6 +273,7 @@ export class Trainer {
       };
       log.write({ event: 'step', ...info });
       options.onStep?.(info);
+      await this.evalHook(p.step, log);
       const every = this.config.checkpointEverySteps;
       if (every && p.step % every === 0) await this.checkpoint();
     }
@@ -272,6 +282,14 @@ export class Trainer {
   }
 
   private epochLoss = NaN;
+  private trainEval: TrainEval | undefined;
+
+  /** Runs the configured eval sets when `step` is due (eval mode; training state is untouched). */
+  private async evalHook(step: number, log: JsonlLog): Promise<void> {
+    if (!this.config.eval) return;
+    this.trainEval ??= new TrainEval(this.config.eval, (images, count) => this.embed(images, count), this.dataInfo, this.config.workers);
+    await this.trainEval.maybeRun(step, log);
+  }
 
   private async nativeStep(lr: number): Promise<StepResult | null> {
     const head = resolveHeadConfig(this.headAt(this.position.step));

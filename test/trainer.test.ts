@@ -95,8 +95,35 @@ describe('Trainer', () => {
     await expect(Trainer.create(tiny({ backbone: { ...small, inputSize: 32 } }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'backbone' });
     await expect(Trainer.create(tiny({ data: { kind: 'idx', images: '/nonexistent/images', labels: '/nonexistent/labels' } }))).rejects.toMatchObject({ code: 'E_IO' });
     await expect(Trainer.create(tiny({ batchSize: 1000 }))).rejects.toMatchObject({ code: 'E_CONFIG' });
+    await expect(Trainer.create(tiny({ numClasses: 7 }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'numClasses' });
     await expect(Trainer.create(tiny({ device: 'cuda' }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'device' });
   });
+});
+
+describe('one training step lowers the loss on a fixed batch, for every backbone', () => {
+  const cases: Array<[string, BackboneConfig]> = [
+    ['small 28x28x1', small],
+    ['small 32x32x3', { name: 'small', inputSize: 32, inChannels: 3, embeddingSize: 32 }],
+    ['mobilefacenet 112', { name: 'mobilefacenet', embeddingSize: 128 }],
+    ['iresnet18 112', { name: 'iresnet18', embeddingSize: 128 }],
+    ['iresnet34 ir_se 32', { name: 'iresnet34', inputSize: 32, block: 'ir_se', embeddingSize: 128 }],
+    ['iresnet50 32', { name: 'iresnet50', inputSize: 32, embeddingSize: 128 }],
+    ['iresnet100 32', { name: 'iresnet100', inputSize: 32, embeddingSize: 128 }],
+    ['attention56 64', { name: 'attention56', inputSize: 64, embeddingSize: 128 }],
+  ];
+  it.each(cases)('%s', async (_, backbone) => {
+    const size = backbone.inputSize ?? (backbone.name === 'small' ? 28 : 112);
+    const channels = backbone.inChannels ?? (backbone.name === 'small' ? 1 : 3);
+    const trainer = await Trainer.create(tiny({
+      name: `fixed-${backbone.name}-${size}`, backbone, head: { type: 'mv-am' }, epochs: 2, batchSize: 6, flip: false, optimizer: { lr: 0.001 },
+      schedule: { type: 'constant' }, data: { kind: 'synthetic', classes: 3, perClass: 2, height: size, width: size, channels: channels as 1 | 3, seed: 9 },
+    }));
+    const seen: number[] = [];
+    await trainer.fit({ onStep: (s) => seen.push(s.loss) });
+    trainer.dispose();
+    expect(seen).toHaveLength(2);
+    expect(seen[1]).toBeLessThan(seen[0]);
+  }, 120_000);
 });
 
 describe('exported model', () => {
