@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-/** mvface: train | embed | info | demo. */
+/** mvface: train | embed | eval | report | faces | info | demo. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from './backend';
+import { registerEvalCommands } from './cli-eval';
+import { registerFacesCommand } from './cli-faces';
 import { headFromFlags, parseDataArg } from './cli-args';
 import { DataLoader } from './data';
 import { runDemo } from './demo';
@@ -163,6 +165,8 @@ export function program(): Command {
     .requiredOption('--out <prefix>', 'output prefix')
     .option('--batch-size <n>', 'batch size', integer, 256)
     .action(embed);
+  registerEvalCommands(p);
+  registerFacesCommand(p);
   p.command('demo')
     .description('train the small net with mv-arc on Fashion-MNIST (CPU) and write runs/demo/summary.json')
     .option('--epochs <n>', 'epochs', integer)

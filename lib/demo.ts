@@ -4,14 +4,18 @@
  */
 import * as fs from 'node:fs';
 import { backendInfo } from './backend';
+import { demoVerification } from './demo-eval';
 import { createProgress } from './progress';
+import { writeReport } from './report';
 import { runPaths, writeJsonAtomic } from './run-files';
 import { type TrainConfig, Trainer } from './trainer';
 
 export const demoConfig: TrainConfig = {
   name: 'demo',
   backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 128 },
-  head: { type: 'mv-arc', mode: 'adaptive', t: 1.2, scale: 32, margin: 0.5 },
+  // FaceX-Zoo's MV-Softmax: arc margin with the easy margin. Without it, ArcFace's threshold branch
+  // (theta + m > pi) traps this 10-class problem in a state where every negative is hard.
+  head: { type: 'mv-arc', mode: 'adaptive', t: 1.2, scale: 32, margin: 0.5, easyMargin: true },
   data: { kind: 'fashion-mnist', split: 'train' },
   evalData: { kind: 'fashion-mnist', split: 'test' },
   epochs: 6,
@@ -45,6 +49,7 @@ export async function runDemo(options: { signal?: AbortSignal; epochs?: number; 
       cancelled: result.cancelled,
       samplesPerSecond: Math.round(result.samplesPerSecond),
       closedSetAccuracy: result.closedSetAccuracy,
+      verification: result.cancelled ? undefined : await demoVerification(trainer),
       parameters: trainer.parameters,
       wallSeconds: Math.round((Date.now() - started) / 1000),
       threads: info.threads,
@@ -52,6 +57,7 @@ export async function runDemo(options: { signal?: AbortSignal; epochs?: number; 
       model: result.cancelled ? undefined : paths.model,
     };
     writeJsonAtomic(paths.summary, summary);
+    if (!result.cancelled) console.error(`mvface demo: report in ${(await writeReport(paths.dir)).index}`);
     return summary;
   } finally {
     progress.stop();

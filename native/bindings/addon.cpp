@@ -7,6 +7,7 @@
 #include "backend.h"
 #include "data_binding.h"
 #include "errors.h"
+#include "eval_binding.h"
 #include "js_errors.h"
 #include "loss_binding.h"
 #include "trainer_binding.h"
@@ -70,6 +71,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_backbones(env, exports);
   register_data(env, exports);
   register_trainer(env, exports);
+  register_eval(env, exports);
   return exports;
 }
 

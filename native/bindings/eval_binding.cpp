@@ -1,0 +1,65 @@
+// Argument plumbing between lib/eval-sets.ts and mvface::data::decode_image_batch.
+#include "eval_binding.h"
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "data/image_batch.h"
+#include "errors.h"
+#include "js_errors.h"
+#include "tensors.h"
+#include "worker.h"
+
+namespace mvface::bindings {
+namespace {
+
+int64_t small_integer(const Napi::Value& v, const char* key, int64_t fallback) {
+  if (v.IsUndefined()) return fallback;
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0 && d <= 4096) || d != static_cast<double>(static_cast<int64_t>(d))) fail("E_CONFIG", key, "must be an integer in [0, 4096]");
+  return static_cast<int64_t>(d);
+}
+
+// Copies the bytes: the JS buffers may change or be collected while the decoder runs.
+std::vector<std::vector<uint8_t>> copy_buffers(const Napi::Value& value) {
+  if (!value.IsArray()) fail("E_CONFIG", "buffers", "must be an array of Buffers");
+  Napi::Array array = value.As<Napi::Array>();
+  std::vector<std::vector<uint8_t>> out(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value item = array.Get(i);
+    if (!item.IsTypedArray() || item.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      fail("E_CONFIG", "buffers", "item " + std::to_string(i) + " is not a Buffer or Uint8Array");
+    Napi::Uint8Array bytes = item.As<Napi::Uint8Array>();
+    out[i].assign(bytes.Data(), bytes.Data() + bytes.ElementLength());
+  }
+  return out;
+}
+
+Napi::Value decode_images(const Napi::CallbackInfo& info) {
+  return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto encoded = std::make_shared<std::vector<std::vector<uint8_t>>>(copy_buffers(info[0]));
+    const int channels = static_cast<int>(small_integer(info[1], "channels", 3));
+    const int64_t size = small_integer(info[2], "size", 0);
+    return PromiseWorker<at::Tensor>::Start(
+        info.Env(), [encoded, channels, size] { return data::decode_image_batch(*encoded, channels, size); },
+        [](Napi::Env env, at::Tensor& t) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("images", to_typed_array(env, t));
+          o.Set("count", t.size(0));
+          o.Set("channels", t.size(1));
+          o.Set("height", t.size(2));
+          o.Set("width", t.size(3));
+          return o;
+        });
+  });
+}
+
+}  // namespace
+
+void register_eval(Napi::Env env, Napi::Object exports) {
+  exports.Set("decodeImages", Napi::Function::New(env, decode_images, "decodeImages"));
+}
+
+}  // namespace mvface::bindings
