@@ -6,6 +6,7 @@
 #include "backbone_binding.h"
 #include "backend.h"
 #include "data_binding.h"
+#include "dist_binding.h"
 #include "errors.h"
 #include "eval_binding.h"
 #include "js_errors.h"
@@ -72,6 +73,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_data(env, exports);
   register_trainer(env, exports);
   register_eval(env, exports);
+  register_dist(env, exports);
   return exports;
 }
 

@@ -21,10 +21,16 @@ struct LossResult {
 void validate_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels);
 void check_finite(const at::Tensor& t, const char* argument);
 
+struct FusedOptions {
+  // Classes per block: 0 computes all C at once (one B x C buffer); K > 0 bounds the buffer at B x K,
+  // with an online log-sum-exp across blocks and the cosines recomputed in the backward. Same result.
+  int64_t block_classes = 0;
+};
+
 // The fused path: one GEMM for the cosines, one parallel pass over the rows that applies margin,
 // mask and re-weighting and writes dL/dc in place, then the two gradient GEMMs.
 LossResult fused_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
-                      const at::Tensor& labels);
+                      const at::Tensor& labels, const FusedOptions& options = {});
 
 // The reference path: the SPEC written as ATen ops, gradients by autograd. Slow, readable.
 LossResult reference_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,

@@ -1,0 +1,98 @@
+// NativeComm: dist::Comm and the sharded head for JS. Argument plumbing only.
+#include "dist_binding.h"
+
+#include <memory>
+
+#include "dist/comm.h"
+#include "dist/sharded_head.h"
+#include "errors.h"
+#include "js_errors.h"
+#include "loss_binding.h"
+#include "tensors.h"
+#include "worker.h"
+
+namespace mvface::bindings {
+namespace {
+
+Napi::Value result_object(Napi::Env env, loss::LossResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.loss);
+  o.Set("gradEmbeddings", to_typed_array(env, r.grad_embeddings));
+  o.Set("gradWeight", to_typed_array(env, r.grad_weight));
+  o.Set("hardFraction", r.hard_fraction);
+  o.Set("meanTargetCos", r.mean_target_cos);
+  return o;
+}
+
+class NativeComm : public Napi::ObjectWrap<NativeComm> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeComm",
+                       {InstanceMethod("info", &NativeComm::Info), InstanceMethod("shardedLoss", &NativeComm::ShardedLoss),
+                        InstanceMethod("allReduceSum", &NativeComm::AllReduceSum),
+                        InstanceMethod("dispose", &NativeComm::Dispose)});
+  }
+
+  // new NativeComm() joins the group described by RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT.
+  explicit NativeComm(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeComm>(info) {
+    guarded(info, [this](const Napi::CallbackInfo& info) {
+      comm_ = std::make_shared<dist::Comm>(dist::rendezvous_from_environment());
+      return info.Env().Undefined();
+    });
+  }
+
+ private:
+  std::shared_ptr<dist::Comm> live() const {
+    if (!comm_) fail("E_CONFIG", "comm", "was disposed");
+    return comm_;
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("rank", live()->rank());
+      o.Set("worldSize", live()->world_size());
+      return o;
+    });
+  }
+
+  // shardedLoss(config, embeddings, weightShard, classes, labels) -> Promise<LossResult>
+  Napi::Value ShardedLoss(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto comm = live();
+      const loss::LossConfig config = loss_config_arg(info[0]);
+      const at::Tensor x = matrix_arg(info[1], "embeddings"), w = matrix_arg(info[2], "weight");
+      const int64_t classes = info[3].ToNumber().Int64Value();
+      const at::Tensor labels = labels_view(info[4], "labels");
+      const int64_t first = dist::shard_of(classes, comm->rank(), comm->world_size()).first;
+      return PromiseWorker<loss::LossResult>::Start(
+          info.Env(), [comm, config, x, w, first, classes, labels]() {
+            return dist::sharded_loss(*comm, config, x, w, first, classes, labels);
+          },
+          result_object, {info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), info[4].As<Napi::Object>()});
+    });
+  }
+
+  Napi::Value AllReduceSum(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto comm = live();
+      at::Tensor t = matrix_arg(info[0], "tensor").clone();
+      return PromiseWorker<at::Tensor>::Start(
+          info.Env(), [comm, t]() mutable { return comm->all_reduce_sum(t), t; },
+          [](Napi::Env env, at::Tensor& r) { return to_typed_array(env, r); });
+    });
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    comm_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<dist::Comm> comm_;
+};
+
+}  // namespace
+
+void register_dist(Napi::Env env, Napi::Object exports) { exports.Set("NativeComm", NativeComm::Define(env)); }
+
+}  // namespace mvface::bindings

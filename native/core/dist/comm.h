@@ -1,0 +1,48 @@
+#pragma once
+// Collective communication between training processes on libtorch's c10d: rendezvous through a
+// TCPStore (rank 0 hosts it), Gloo for CPU tensors. Set up from torchrun's environment variables.
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace c10d {
+class ProcessGroup;
+class Store;
+}  // namespace c10d
+
+namespace mvface::dist {
+
+struct Rendezvous {
+  int rank = 0, world_size = 1, local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  std::chrono::milliseconds timeout{60000};
+};
+
+// RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT; E_CONFIG naming the variable when one is
+// missing or invalid (WORLD_SIZE unset means a single process).
+Rendezvous rendezvous_from_environment();
+
+class Comm {
+ public:
+  explicit Comm(const Rendezvous& r);
+  ~Comm();
+  int rank() const { return rank_; }
+  int world_size() const { return world_size_; }
+
+  void all_reduce_sum(at::Tensor& t);
+  void all_reduce_max(at::Tensor& t);
+  // Concatenates every rank's `local` (equal shapes) along dim 0, in rank order.
+  at::Tensor all_gather(const at::Tensor& local);
+  void broadcast(at::Tensor& t, int root);
+  void barrier();
+
+ private:
+  int rank_, world_size_;
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+};
+
+}  // namespace mvface::dist

@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { classShard } from '../lib/distributed';
+import { type HeadConfig, marginLoss } from '../lib/loss';
+import { Random } from './random';
+
+const run = promisify(execFile);
+const root = path.resolve(__dirname, '..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Problem {
+  x: Float32Array;
+  w: Float32Array;
+  labels: Int32Array;
+  B: number;
+  C: number;
+  D: number;
+}
+
+function problem(seed: number, B = 16, C = 37, D = 24): Problem {
+  const rng = new Random(seed);
+  return {
+    x: Float32Array.from({ length: B * D }, () => rng.normal()),
+    w: Float32Array.from({ length: C * D }, () => rng.normal()),
+    labels: Int32Array.from({ length: B }, () => rng.int(C)),
+    B, C, D,
+  };
+}
+
+// Each rank: its half of the batch, its shard of the classes; writes its result as JSON.
+const worker = `
+const fs = require('fs');
+const { ProcessGroup, classShard } = require('./dist/lib/distributed.js');
+const [file, out] = process.argv.slice(1);
+const p = JSON.parse(fs.readFileSync(file, 'utf8'));
+(async () => {
+  const g = ProcessGroup.join();
+  const r = g.rank, n = g.worldSize, b = p.B / n, s = classShard(p.C, r, n);
+  const x = { data: Float32Array.from(p.x.slice(r * b * p.D, (r + 1) * b * p.D)), rows: b, cols: p.D };
+  const w = { data: Float32Array.from(p.w.slice(s.first * p.D, (s.first + s.count) * p.D)), rows: s.count, cols: p.D };
+  const res = await g.shardedLoss(p.head, x, w, p.C, p.labels.slice(r * b, (r + 1) * b));
+  fs.writeFileSync(out + r, JSON.stringify({ loss: res.loss, hard: res.hardFraction, gx: Array.from(res.gradEmbeddings), gw: Array.from(res.gradWeight) }));
+  g.dispose();
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+async function shardedRun(p: Problem, head: HeadConfig, world: number) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-dist-'));
+  const file = path.join(dir, 'problem.json');
+  fs.writeFileSync(file, JSON.stringify({ ...p, x: Array.from(p.x), w: Array.from(p.w), labels: Array.from(p.labels), head }));
+  const port = await freePort();
+  const env = (rank: number) => ({ ...process.env, RANK: `${rank}`, WORLD_SIZE: `${world}`, LOCAL_RANK: `${rank}`, MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${port}`, MVFACE_NUM_THREADS: '1' });
+  await Promise.all(Array.from({ length: world }, (_, r) => run(process.execPath, ['-e', worker, file, path.join(dir, 'out')], { cwd: root, env: env(r), timeout: 60_000 })));
+  const results = Array.from({ length: world }, (_, r) => JSON.parse(fs.readFileSync(path.join(dir, `out${r}`), 'utf8')));
+  fs.rmSync(dir, { recursive: true, force: true });
+  return results as Array<{ loss: number; hard: number; gx: number[]; gw: number[] }>;
+}
+
+function expectRelative(a: ArrayLike<number>, b: ArrayLike<number>, tol: number) {
+  expect(a.length).toBe(b.length);
+  let scale = 1e-12;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  for (let i = 0; i < b.length; i++) expect(Math.abs(a[i] - b[i]) / scale).toBeLessThan(tol);
+}
+
+describe('model-parallel head on Gloo over loopback, 2 processes', () => {
+  const heads: HeadConfig[] = [
+    { type: 'mv-arc', mode: 'adaptive' },
+    { type: 'mv-am', mode: 'fixed', easyMargin: true },
+    { type: 'arc' },
+    { type: 'sphereface', lambda: 5 },
+    { type: 'mv-arc', mining: { type: 'hm', ratio: 0.75 } },
+  ];
+  it.each(heads)('sharded loss and gradients equal the single-process head: %j', async (head) => {
+    const p = problem(JSON.stringify(head).length * 31 + 7);
+    const full = marginLoss(head, { data: p.x, rows: p.B, cols: p.D }, { data: p.w, rows: p.C, cols: p.D }, p.labels);
+    const ranks = await shardedRun(p, head, 2);
+    for (const r of ranks) expect(Math.abs(r.loss - full.loss) / full.loss).toBeLessThan(1e-5);
+    expect(ranks[0].hard).toBeCloseTo(full.hardFraction, 12);
+    expectRelative([...ranks[0].gx, ...ranks[1].gx], full.gradEmbeddings, 1e-5);
+    expectRelative([...ranks[0].gw, ...ranks[1].gw], full.gradWeight, 1e-5);
+  }, 90_000);
+
+  it('splits classes into contiguous shards that cover them once', () => {
+    const shards = [0, 1, 2].map((r) => classShard(10, r, 3));
+    expect(shards).toEqual([{ first: 0, count: 4 }, { first: 4, count: 3 }, { first: 7, count: 3 }]);
+  });
+});
