@@ -1,9 +1,10 @@
 /**
  * Measures loss variants (fused | aten | floor) for bench/loss.ts: peak memory in a fresh process
  * per variant, and time with the variants interleaved round by round, so that the machine's noise
- * hits them alike.
+ * hits them alike. With --device cuda (fused | floor): device-resident random data, time and the
+ * CUDA caching allocator's peak measured natively in one process.
  */
-import { computeLoss, type HeadConfig } from '../lib/loss';
+import { computeLoss, type HeadConfig, resolveHeadConfig } from '../lib/loss';
 import { native } from '../lib/native';
 import { median, peakBytes, resetPeak } from './memory';
 
@@ -72,7 +73,19 @@ function time(B: number, D: number, C: number, repeats: number, variants: string
   console.log(JSON.stringify(Object.fromEntries(variants.map((v, i) => [v, median(times[i])]))));
 }
 
-const [mode, ...args] = process.argv.slice(2);
-if (mode === 'memory') memory(args[0], Number(args[1]), Number(args[2]), Number(args[3]));
-else if (mode === 'time') time(Number(args[0]), Number(args[1]), Number(args[2]), Number(args[3]), args.slice(4));
-else throw new Error('usage: loss-worker memory <variant> B D C | time B D C repeats <variants...>');
+/** time B D C repeats <variants...> --device cuda: { variant: { ms, peakExtraBytes } }. */
+function timeCuda(B: number, D: number, C: number, repeats: number, variants: string[]) {
+  const timed = native().cudaLossBench(resolveHeadConfig(benchHead), { B, D, C, repeats, variants: variants as Array<'fused' | 'floor'> });
+  console.log(JSON.stringify(Object.fromEntries(timed.map((t) => [t.name, { ms: t.medianMs, peakExtraBytes: t.peakExtraBytes }]))));
+}
+
+const argv = process.argv.slice(2);
+const deviceAt = argv.indexOf('--device');
+const device = deviceAt >= 0 ? argv.splice(deviceAt, 2)[1] : 'cpu';
+const [mode, ...args] = argv;
+const sizes = args.slice(0, 4).map(Number);
+if (mode === 'time' && device === 'cuda') timeCuda(sizes[0], sizes[1], sizes[2], sizes[3], args.slice(4));
+else if (device !== 'cpu') throw new Error(`--device ${device}: only 'time' runs on cuda`);
+else if (mode === 'memory') memory(args[0], Number(args[1]), Number(args[2]), Number(args[3]));
+else if (mode === 'time') time(sizes[0], sizes[1], sizes[2], sizes[3], args.slice(4));
+else throw new Error('usage: loss-worker memory <variant> B D C | time B D C repeats <variants...> [--device cuda]');

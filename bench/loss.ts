@@ -4,31 +4,25 @@
  * GEMMs alone) and PyTorch eager (bench/baselines/loss_eager.py, Debian's python3-torch) at the same
  * thread count. Times: fused, ATen and floor interleaved in one process (median); the PyTorch
  * baseline in its own. Peak memory: each variant in its own process.
+ *
+ * node dist/bench/loss.js --device cuda: the same on a GPU (bench/loss-cuda.ts) at B = 512,
+ * C in {100k, 1M}, against PyTorch eager and torch.compile.
  */
-import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { backendInfo } from '../lib/backend';
+import { benchLossCuda } from './loss-cuda';
 import { type Row, printTable, python, saveResult } from './report';
+import { runJson } from './run-json';
 
-// Large blocks always mmapped and returned on free, so that peak RSS above the baseline is the
-// step's own memory rather than what the allocator kept from the warm-up step.
-const mallocEnv = { MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
-
-function runJson<T>(cmd: string, args: string[], threads: number): T | undefined {
-  try {
-    const out = execFileSync(cmd, args, {
-      encoding: 'utf8',
-      env: { ...process.env, ...mallocEnv, MVFACE_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    return JSON.parse(out.trim().split('\n').pop()!) as T;
-  } catch (e) {
-    console.error(`  ${path.basename(args[0])} ${args.slice(1).join(' ')} failed: ${(e as Error).message.split('\n')[0]}`);
-    return undefined;
-  }
+export interface LossBenchOptions {
+  classes?: number[];
+  repeats?: number;
+  device?: 'cpu' | 'cuda';
+  batch?: number;
 }
 
-export async function benchLoss(options: { classes?: number[]; repeats?: number } = {}): Promise<Row[]> {
+export async function benchLoss(options: LossBenchOptions = {}): Promise<Row[]> {
+  if (options.device === 'cuda') return benchLossCuda(options);
   const B = 256;
   const D = 512;
   const threads = backendInfo().threads;
@@ -65,4 +59,26 @@ export async function benchLoss(options: { classes?: number[]; repeats?: number 
   printTable(`loss forward+backward, ${threads} threads (time: median; extra: peak RSS above inputs and outputs, in MiB and in B x C float buffers)`, rows);
   saveResult('loss', rows, { threads, B, D });
   return rows;
+}
+
+/** node dist/bench/loss.js [--device cuda] [--batch B] [--classes 100000,1000000] [--repeats n] */
+function optionsFromArgv(argv: string[]): LossBenchOptions {
+  const value = (flag: string) => {
+    const at = argv.indexOf(flag);
+    return at >= 0 ? argv[at + 1] : undefined;
+  };
+  const numbers = (v?: string) => v?.split(',').map(Number);
+  return {
+    device: value('--device') === 'cuda' ? 'cuda' : 'cpu',
+    batch: numbers(value('--batch'))?.[0],
+    classes: numbers(value('--classes')),
+    repeats: numbers(value('--repeats'))?.[0],
+  };
+}
+
+if (require.main === module) {
+  benchLoss(optionsFromArgv(process.argv.slice(2))).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }

@@ -11,7 +11,7 @@ export {
   NativeError,
   type ErrorCode,
 } from './errors';
-export { marginLoss, marginLossAsync, resolveHeadConfig, headDefaults, type HeadConfig, type HeadType, type LossResult, type Mining, type MvMode } from './loss';
+export { marginLoss, marginLossAsync, resolveHeadConfig, headDefaults, type HeadConfig, type HeadType, type LossOptions, type LossResult, type Mining, type MvMode } from './loss';
 export { matrix, type Matrix } from './matrix';
 export { DataLoader, fashionMnistRoot, type Batch, type DataInfo, type DataSpec, type LoaderOptions, type OnCorrupt } from './data';
 export { generateFaces, drawIdentities, variationFor, variationAtOne, type FaceOptions, type FaceResult, type FaceSet, type Variation } from './faces';

@@ -5,7 +5,7 @@
 import { createError } from './errors';
 import { type Matrix, toLabels } from './matrix';
 import { native } from './native';
-import type { NativeLossConfig, NativeLossResult, NativeMatrix } from './native-types';
+import type { NativeLossConfig, NativeLossOptions, NativeLossResult, NativeMatrix } from './native-types';
 
 /** Mining baselines over any head's logits: focal loss (gamma) or HM-Softmax (keep the hardest `ratio`). */
 export type Mining = { type: 'focal'; gamma?: number } | { type: 'hm'; ratio?: number };
@@ -143,15 +143,42 @@ function args(config: HeadConfig, embeddings: Matrix, weight: Matrix, labels: Ar
   return [resolveHeadConfig(config), checkMatrix(embeddings, 'embeddings', dtypes), checkMatrix(weight, 'weight', dtypes), toLabels(labels)];
 }
 
+/** Where the loss runs. */
+export interface LossOptions {
+  /**
+   * 'cpu' (default) or 'cuda': the typed arrays are copied to the GPU and the gradients back.
+   * 'cuda' needs a build against a CUDA libtorch and a visible device (see backendInfo()).
+   */
+  device?: 'cpu' | 'cuda';
+  /** On 'cuda', the dtype of embeddings and weight there (the logits are float32 either way). */
+  dtype?: 'float32' | 'bfloat16';
+}
+
+function lossOptions(options: LossOptions | undefined): NativeLossOptions | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') throw createError('E_CONFIG', 'options: must be an object', 'options');
+  const { device = 'cpu', dtype = 'float32' } = options;
+  if (device !== 'cpu' && device !== 'cuda') throw createError('E_CONFIG', `device: must be 'cpu' or 'cuda', got ${String(device)}`, 'device');
+  if (dtype !== 'float32' && dtype !== 'bfloat16') throw createError('E_CONFIG', `dtype: must be 'float32' or 'bfloat16', got ${String(dtype)}`, 'dtype');
+  return { device, dtype };
+}
+
 /** The fused loss and its gradients, computed on the calling thread (multithreaded natively). */
-export function marginLoss(config: HeadConfig, embeddings: Matrix, weight: Matrix, labels: Int32Array): LossResult {
-  return native().marginLoss(...args(config, embeddings, weight, labels));
+export function marginLoss(config: HeadConfig, embeddings: Matrix, weight: Matrix, labels: Int32Array, options?: LossOptions): LossResult {
+  const a = args(config, embeddings, weight, labels);
+  return native().marginLoss(...a, lossOptions(options));
 }
 
 /** The same result as marginLoss, computed off the event loop. */
-export async function marginLossAsync(config: HeadConfig, embeddings: Matrix, weight: Matrix, labels: Int32Array): Promise<LossResult> {
+export async function marginLossAsync(
+  config: HeadConfig,
+  embeddings: Matrix,
+  weight: Matrix,
+  labels: Int32Array,
+  options?: LossOptions,
+): Promise<LossResult> {
   const a = args(config, embeddings, weight, labels);
-  return native().marginLossAsync(...a);
+  return native().marginLossAsync(...a, lossOptions(options));
 }
 
 /** A Matrix in float32 or float64; float64 runs the whole computation in double (tests). */
@@ -161,14 +188,16 @@ export interface AnyMatrix {
   cols: number;
 }
 
-/** Either path in either precision: for tests and benchmarks, not part of the stable API. */
+/** Either path in either precision (the fused one on either device): for tests and benchmarks, not part of the stable API. */
 export function computeLoss(
   path: 'fused' | 'reference',
   config: HeadConfig,
   embeddings: AnyMatrix,
   weight: AnyMatrix,
   labels: ArrayLike<number>,
+  options?: LossOptions,
 ): NativeLossResult<Float32Array | Float64Array> {
   const a = args(config, embeddings as Matrix, weight as Matrix, labels, [Float32Array, Float64Array]);
-  return path === 'fused' ? native().marginLoss(...a) : native().lossReference(...a);
+  if (path === 'reference') return native().lossReference(...a);
+  return native().marginLoss(...a, lossOptions(options));
 }

@@ -43,7 +43,26 @@ export interface NativeLossResult<F extends Float32Array | Float64Array = Float3
   meanTargetCos: number;
 }
 
-type LossFn<R> = (config: NativeLossConfig, x: NativeMatrix, w: NativeMatrix, labels: Int32Array) => R;
+/** Where marginLoss runs; omitted: the CPU. */
+export interface NativeLossOptions {
+  device: 'cpu' | 'cuda';
+  dtype: 'float32' | 'bfloat16';
+}
+
+/** libtorch's CUDA caching allocator on the current device. */
+export interface NativeCudaMemoryStats {
+  allocatedBytes: number;
+  peakAllocatedBytes: number;
+  reservedBytes: number;
+}
+
+export interface NativeCudaTiming {
+  name: string;
+  medianMs: number;
+  peakExtraBytes: number;
+}
+
+type LossFn<R> = (config: NativeLossConfig, x: NativeMatrix, w: NativeMatrix, labels: Int32Array, options?: NativeLossOptions) => R;
 
 export interface NativeAddon {
   backendInfo(): NativeBackendInfo;
@@ -54,4 +73,11 @@ export interface NativeAddon {
   marginLossAsync: LossFn<Promise<NativeLossResult<any>>>;
   lossReference: LossFn<NativeLossResult<any>>;
   gemmFloor(xhat: NativeMatrix, what: NativeMatrix): void;
+  /** Reads the allocator's statistics, then resets the peak when `resetPeak`. E_CONFIG without CUDA. */
+  cudaMemoryStats(resetPeak?: boolean): NativeCudaMemoryStats;
+  /** Times variants on device-resident random data (bench/loss-worker.ts). */
+  cudaLossBench(
+    config: NativeLossConfig,
+    sizes: { B: number; D: number; C: number; repeats: number; variants: Array<'fused' | 'floor'> },
+  ): NativeCudaTiming[];
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The MV-Softmax head as peers write it: FaceX-Zoo's MV_Softmax (arc margin, adaptive re-weighting,
-easy margin), eager PyTorch ops with autograd. Prints {"medianMs", "peakExtraBytes", "outputBytes"}.
+easy margin), eager PyTorch ops with autograd, or torch.compile of the same function (--compile).
+Prints {"medianMs", "peakExtraBytes", "outputBytes"}: on the CPU peak RSS, on CUDA the caching
+allocator's peak (torch.cuda.max_memory_allocated), above inputs and outputs (the gradients).
 
-Usage: loss_eager.py --B 256 --D 512 --C 100000 --threads 2 --repeats 5
+Usage: loss_eager.py --B 256 --D 512 --C 100000 --threads 2 --repeats 5 [--device cuda] [--compile]
 """
 import argparse
 import json
@@ -46,40 +48,75 @@ def reset_peak():
         pass
 
 
-def main():
+def parse_args():
     p = argparse.ArgumentParser()
     p.add_argument('--B', type=int, default=256)
     p.add_argument('--D', type=int, default=512)
     p.add_argument('--C', type=int, default=100000)
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--repeats', type=int, default=5)
-    a = p.parse_args()
+    p.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    p.add_argument('--compile', action='store_true', help='time torch.compile of the head')
+    p.add_argument('--warmup', type=int, help='steps before measuring: default 1, 3 with --compile')
+    return p.parse_args()
+
+
+class Probe:
+    """Peak memory above a baseline, and a clock that waits for the device."""
+
+    def __init__(self, device):
+        self.cuda = device == 'cuda'
+
+    def sync(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+
+    def reset(self):
+        self.sync()
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+            return torch.cuda.memory_allocated()
+        reset_peak()
+        return vm_kib('VmRSS') * 1024
+
+    def peak(self):
+        self.sync()
+        return torch.cuda.max_memory_allocated() if self.cuda else vm_kib('VmHWM') * 1024
+
+
+def main():
+    a = parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    x = torch.randn(a.B, a.D, requires_grad=True)
-    weight = torch.randn(a.C, a.D, requires_grad=True)
-    labels = torch.randint(0, a.C, (a.B,))
+    x = torch.randn(a.B, a.D, device=a.device, requires_grad=True)
+    weight = torch.randn(a.C, a.D, device=a.device, requires_grad=True)
+    labels = torch.randint(0, a.C, (a.B,), device=a.device)
+    head = torch.compile(mv_softmax_arc) if a.compile else mv_softmax_arc
+    probe = Probe(a.device)
 
     def step():
         x.grad = None
         weight.grad = None
-        mv_softmax_arc(x, weight, labels).backward()
+        head(x, weight, labels).backward()
 
-    step()
+    for _ in range(a.warmup or (3 if a.compile else 1)):
+        step()
     x.grad = None
     weight.grad = None
-    reset_peak()
-    base = vm_kib('VmRSS')
+    base = probe.reset()
     step()
-    peak = vm_kib('VmHWM')
+    peak = probe.peak()
     output_bytes = (x.numel() + weight.numel()) * 4
     times = []
     for _ in range(a.repeats):
+        probe.sync()
         t0 = time.perf_counter()
         step()
+        probe.sync()
         times.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({'medianMs': statistics.median(times), 'peakExtraBytes': (peak - base) * 1024 - output_bytes,
-                      'outputBytes': output_bytes, 'torch': torch.__version__}))
+    print(json.dumps({'medianMs': statistics.median(times), 'peakExtraBytes': peak - base - output_bytes,
+                      'outputBytes': output_bytes, 'torch': torch.__version__, 'device': a.device,
+                      'compiled': a.compile, 'matmulPrecision': torch.get_float32_matmul_precision()}))
 
 
 if __name__ == '__main__':

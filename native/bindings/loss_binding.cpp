@@ -5,7 +5,9 @@
 
 #include "errors.h"
 #include "js_errors.h"
+#include "loss/device.h"
 #include "loss/loss.h"
+#include "loss_cuda_binding.h"
 #include "tensors.h"
 #include "worker.h"
 
@@ -59,8 +61,19 @@ namespace {
 struct LossCall {
   LossConfig config;
   at::Tensor x, weight, labels;
+  loss::LossDevice device;
   std::vector<Napi::Object> keep;
 };
+
+// The optional 5th argument { device: 'cpu' | 'cuda', dtype: 'float32' | 'bfloat16' }.
+loss::LossDevice device_arg(const Napi::CallbackInfo& info) {
+  if (info.Length() < 5 || info[4].IsUndefined()) return {};
+  if (!info[4].IsObject()) fail("E_CONFIG", "options", "must be an object");
+  auto o = info[4].As<Napi::Object>();
+  const std::string device = o.Get("device").IsUndefined() ? "cpu" : text(o, "device");
+  const std::string dtype = o.Get("dtype").IsUndefined() ? "float32" : text(o, "dtype");
+  return loss::parse_loss_device(device, dtype);
+}
 
 LossCall loss_call(const Napi::CallbackInfo& info) {
   if (info.Length() < 4) fail("E_CONFIG", "", "expected (config, embeddings, weight, labels)");
@@ -69,6 +82,7 @@ LossCall loss_call(const Napi::CallbackInfo& info) {
   call.x = matrix_arg(info[1], "embeddings");
   call.weight = matrix_arg(info[2], "weight");
   call.labels = labels_view(info[3], "labels");
+  call.device = device_arg(info);
   for (size_t i = 1; i < 4; ++i) call.keep.push_back(info[i].As<Napi::Object>());
   return call;
 }
@@ -86,7 +100,7 @@ Napi::Value result_object(Napi::Env env, LossResult& r) {
 Napi::Value margin_loss(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) {
     LossCall c = loss_call(info);
-    LossResult r = loss::fused_loss(c.config, c.x, c.weight, c.labels);
+    LossResult r = loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels);
     return result_object(info.Env(), r);
   });
 }
@@ -95,8 +109,8 @@ Napi::Value margin_loss_async(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     LossCall c = loss_call(info);
     return PromiseWorker<LossResult>::Start(
-        info.Env(), [c]() { return loss::fused_loss(c.config, c.x, c.weight, c.labels); }, result_object,
-        c.keep);
+        info.Env(), [c]() { return loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels); },
+        result_object, c.keep);
   });
 }
 
@@ -126,6 +140,7 @@ void register_loss(Napi::Env env, Napi::Object exports) {
   exports.Set("marginLossAsync", Napi::Function::New(env, margin_loss_async, "marginLossAsync"));
   exports.Set("lossReference", Napi::Function::New(env, loss_reference, "lossReference"));
   exports.Set("gemmFloor", Napi::Function::New(env, gemm_floor, "gemmFloor"));
+  register_loss_cuda(env, exports);
 }
 
 }  // namespace mvface::bindings

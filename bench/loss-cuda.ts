@@ -1,0 +1,103 @@
+/**
+ * The loss benchmark on a GPU (node dist/bench/loss.js --device cuda; scripts/gpu-check.sh runs it):
+ * forward+backward of the MV-Softmax head at B = 512, D = 512, C in {100k, 1M}, side by side from
+ * one run: the fused CUDA path and the GEMM floor (bench/loss-worker.ts, device-resident data, the
+ * CUDA caching allocator's peak), PyTorch eager and torch.compile of the FaceX-Zoo head
+ * (bench/baselines/loss_eager.py --device cuda [--compile]). Writes
+ * bench/results/gpu-loss-<date>-<card>.md.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { backendInfo } from '../lib/backend';
+import type { LossBenchOptions } from './loss';
+import { formatTable, printTable, python, type Row } from './report';
+import { runJson } from './run-json';
+
+interface Timed {
+  ms?: number;
+  peakExtraBytes?: number;
+}
+
+interface PyTorchRun {
+  medianMs: number;
+  peakExtraBytes: number;
+  torch: string;
+  matmulPrecision: string;
+}
+
+const eagerScript = path.join(__dirname, '..', '..', 'bench', 'baselines', 'loss_eager.py');
+
+type Dims = { B: number; D: number; C: number; threads: number };
+
+function pytorch(py: string, dims: Dims, repeats: number, compile: boolean): PyTorchRun | undefined {
+  const { B, D, C, threads } = dims;
+  const args = [eagerScript, '--B', `${B}`, '--D', `${D}`, '--C', `${C}`, '--threads', `${threads}`, '--repeats', `${repeats}`, '--device', 'cuda'];
+  return runJson<PyTorchRun>(py, compile ? [...args, '--compile'] : args, threads, 150_000);
+}
+
+function mvface(dims: Dims, repeats: number): Record<string, Timed> {
+  const worker = path.join(__dirname, 'loss-worker.js');
+  const args = [worker, 'time', `${dims.B}`, `${dims.D}`, `${dims.C}`, `${repeats}`, 'fused', 'floor', '--device', 'cuda'];
+  return runJson<Record<string, Timed>>(process.execPath, args, dims.threads, 120_000) ?? {};
+}
+
+function caseRows(label: string, measured: Array<[string, Timed | undefined]>, bufferBytes: number): Row[] {
+  const floor = measured.find(([name]) => name.startsWith('GEMM floor'))?.[1]?.ms;
+  const fused = measured.find(([name]) => name.startsWith('fused'))?.[1]?.ms;
+  return measured.map(([variant, t]) => ({
+    case: label,
+    variant,
+    ms: t?.ms,
+    vsFloor: t?.ms !== undefined && floor ? t.ms / floor : undefined,
+    vsFused: t?.ms !== undefined && fused ? t.ms / fused : undefined,
+    extraMiB: t?.peakExtraBytes !== undefined ? t.peakExtraBytes / 2 ** 20 : undefined,
+    extraBC: t?.peakExtraBytes !== undefined ? t.peakExtraBytes / bufferBytes : undefined,
+  }));
+}
+
+function saveGpuResult(rows: Row[], card: string, settings: Record<string, unknown>): string {
+  const dir = path.join(__dirname, '..', '..', 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const date = new Date().toISOString().slice(0, 10);
+  const slug = card.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const file = path.join(dir, `gpu-loss-${date}-${slug}.md`);
+  const text =
+    `# GPU loss benchmark, ${date}\n\nCard: ${card}. Settings: ${JSON.stringify(settings)}.\n\n` +
+    'Forward+backward, median ms; vsFloor and vsFused: time over the GEMM floor\'s and over the fused path\'s; ' +
+    'extra: the CUDA caching allocator\'s peak above inputs and outputs, in MiB and in B x C float32 buffers.\n\n' +
+    `${formatTable(rows)}\n`;
+  fs.writeFileSync(file, text);
+  console.log(`saved ${path.relative(process.cwd(), file)}`);
+  return file;
+}
+
+export async function benchLossCuda(options: LossBenchOptions): Promise<Row[]> {
+  const info = backendInfo();
+  if (!info.cudaAvailable) throw new Error('--device cuda: backendInfo().cudaAvailable is false (no CUDA build or no device)');
+  const B = options.batch ?? 512;
+  const D = 512;
+  const py = python();
+  const rows: Row[] = [];
+  let torchInfo: PyTorchRun | undefined;
+  for (const C of options.classes ?? [100_000, 1_000_000]) {
+    const repeats = options.repeats ?? (C > 500_000 ? 10 : 20);
+    const dims = { B, D, C, threads: info.threads };
+    const mv = mvface(dims, repeats);
+    const eager = py ? pytorch(py, dims, repeats, false) : undefined;
+    const compiled = py ? pytorch(py, dims, repeats, true) : undefined;
+    torchInfo ??= eager ?? compiled;
+    const asTimed = (r?: PyTorchRun): Timed | undefined => r && { ms: r.medianMs, peakExtraBytes: r.peakExtraBytes };
+    const measured: Array<[string, Timed | undefined]> = [
+      ['fused (mvface)', mv.fused],
+      ['GEMM floor (3 GEMMs)', mv.floor],
+      ['PyTorch eager (FaceX-Zoo head)', asTimed(eager)],
+      ['torch.compile (same head)', asTimed(compiled)],
+    ];
+    rows.push(...caseRows(`B=${B} D=${D} C=${C / 1000}k`, measured, B * C * 4));
+  }
+  const card = info.cudaDevices[0] ?? 'unknown GPU';
+  const settings = { B, D, libtorch: info.libtorchVersion, torch: torchInfo?.torch, matmulPrecision: torchInfo?.matmulPrecision };
+  saveGpuResult(rows, card, settings);
+  printTable(`loss forward+backward on ${card} (median ms; extra: allocator peak above inputs and outputs)`, rows);
+  return rows;
+}

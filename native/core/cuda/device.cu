@@ -1,0 +1,21 @@
+#include "cuda/device.h"
+
+#include <cuda_runtime_api.h>
+
+namespace mvface::cuda {
+
+std::vector<std::string> device_names() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device / no driver" error
+    return {};
+  }
+  std::vector<std::string> names;
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, i) == cudaSuccess) names.emplace_back(prop.name);
+  }
+  return names;
+}
+
+}  // namespace mvface::cuda

@@ -1,0 +1,13 @@
+#pragma once
+// The fused loss on CUDA tensors (built only with a CUDA libtorch): the cosine GEMM and the two
+// gradient GEMMs through libtorch (cuBLAS), the row pass of cuda/row_kernels.h between them.
+// Embeddings and weight in float32 or bfloat16 (one dtype); the logits buffer is float32.
+// Gradients come back on the device, in the inputs' dtype.
+#include "loss/loss.h"
+
+namespace mvface::cuda {
+
+loss::LossResult fused_loss_cuda(const loss::LossConfig& config, const at::Tensor& x,
+                                 const at::Tensor& weight, const at::Tensor& labels);
+
+}  // namespace mvface::cuda

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the CUDA loss driver with its kernels emulated on the CPU (native/core/cuda/emulation/)
+# against the fused CPU path: the kernels' logic checked on a machine without a GPU. Needs the CPU
+# addon's core library (MVFACE_BUILD_DIR, default build) and the CUDA headers (nvcc's toolkit).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${MVFACE_BUILD_DIR:-build}
+core=$build/libmvface_core.a
+[ -f "$core" ] || { echo "check-cuda-emulated: no $core; build the addon first (node scripts/build-native.js)"; exit 1; }
+cuda=${CUDA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")}
+[ -f "$cuda/include/cuda_runtime_api.h" ] || cuda=/usr/local/cuda
+torch_include=$(dirname "$(find /usr/include /usr/local/include ${LIBTORCH:+$LIBTORCH/include} -maxdepth 2 -name ATen -type d 2>/dev/null | head -n 1)")
+bin=$build/check-cuda-emulated
+g++ -std=c++20 -O2 -DMVFACE_CUDA_EMULATION -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wno-unused-parameter -Wno-attributes -Wno-unknown-pragmas \
+  -Inative/core -I"$torch_include" -I"$torch_include/torch/csrc/api/include" -I"$cuda/include" \
+  native/core/cuda/emulation/check_kernels.cpp native/core/cuda/host/fused_loss.cpp -x c++ native/core/cuda/row_plan.cu -x none \
+  "$core" ${LIBTORCH:+-L$LIBTORCH/lib -Wl,-rpath,$LIBTORCH/lib} -ltorch -ltorch_cpu -lc10 -ljpeg -lpng -lz \
+  -L"$cuda/lib64" -lcudart_static -ldl -lrt -pthread -o "$bin"
+"$bin"

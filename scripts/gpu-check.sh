@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The GPU check, for the project's H200 machine (CUDA 13, PyTorch with its libtorch, cmake, ninja;
+# no Node, no network), run in the repository root through the device tool after
+# scripts/pack-gpu-check.sh prepared .gpu-check/ on a development machine:
+#   run(command="bash scripts/gpu-check.sh", carry=[".gpu-check"], timeout_s=600)
+# Steps: node and node_modules from .gpu-check/; the addon built against PyTorch's libtorch
+# (LIBTORCH_USE_PYTORCH=1, CUDA kernels for sm_80 and sm_90); the loss tests (CUDA against the CPU
+# fused path and the float64 truth, every head); the benchmark table (fused, GEMM floor, PyTorch
+# eager, torch.compile; B=512 D=512 C in {100k, 1M}), written to bench/results/gpu-loss-<date>-<card>.md.
+# Logs and the table go to $OUT (the device tool brings them back). Under 8 minutes on an H200.
+#   --dry-run   check what was carried and the tools here, without building (any machine)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+carried=$root/.gpu-check
+out=${OUT:-$carried/out}
+tools=${TMPDIR:-/tmp}/mvface-gpu-check
+dry_run=0
+[ "${1:-}" = "--dry-run" ] && dry_run=1
+mkdir -p "$out" "$tools/bin"
+
+step() { printf '\n== %s (%ss)\n' "$*" "$SECONDS"; }
+fail() {
+  echo "gpu-check: FAILED: $*"
+  exit 1
+}
+# Runs "$@" with a time limit, its output in $out/<name>.log; on failure prints the log's tail.
+logged() {
+  local name=$1 limit=$2
+  shift 2
+  timeout "$limit" "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  [ $rc -eq 0 ] || { tail -n 60 "$out/$name.log"; echo "gpu-check: $name exited $rc (log: $out/$name.log)"; }
+  return $rc
+}
+
+unpack_node() {
+  step "node and npm packages from $carried"
+  [ -s "$carried/node.xz" ] && [ -s "$carried/npm.tar.xz" ] || fail "run scripts/pack-gpu-check.sh first and carry .gpu-check"
+  xz -dc "$carried/node.xz" >"$tools/bin/node" && chmod +x "$tools/bin/node" || fail "cannot unpack node"
+  export PATH=$tools/bin:$PATH
+  node --version || fail "the carried node does not run here"
+  local into=$root
+  [ $dry_run = 1 ] && into=$tools/npm && mkdir -p "$into"
+  tar -xJf "$carried/npm.tar.xz" -C "$into" || fail "cannot unpack npm.tar.xz"
+  for f in node_modules/vitest/vitest.mjs node_modules/cmake-js/bin/cmake-js node_modules/node-addon-api dist/bench/loss.js; do
+    [ -e "$into/$f" ] || fail "npm.tar.xz lacks $f"
+  done
+}
+
+# Debian's dev packages, for whichever of libjpeg, libpng, zlib has no header on this image.
+image_libraries() {
+  local deps=$tools/deps missing=()
+  [ -f /usr/include/jpeglib.h ] || missing+=(libjpeg62-turbo)
+  [ -f /usr/include/png.h ] || missing+=(libpng)
+  [ -f /usr/include/zlib.h ] || missing+=(zlib1g)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  step "carried dev packages for ${missing[*]}"
+  for name in "${missing[@]}"; do
+    for deb in "$carried"/debs/"$name"*.deb; do
+      [ -f "$deb" ] || fail "no carried .deb for $name"
+      dpkg -x "$deb" "$deps" || fail "cannot unpack $deb"
+    done
+  done
+  local arch_dir=$deps/usr/lib/x86_64-linux-gnu
+  export CMAKE_PREFIX_PATH=$deps/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}
+  export CPATH=$deps/usr/include:$deps/usr/include/x86_64-linux-gnu${CPATH:+:$CPATH}
+  export LIBRARY_PATH=$arch_dir${LIBRARY_PATH:+:$LIBRARY_PATH}
+  export LD_LIBRARY_PATH=$arch_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+}
+
+# Returns non-zero when python3 cannot import torch (the build needs its libtorch).
+check_tools() {
+  step "tools"
+  (command -v cmake && cmake --version | head -n 1) || echo "gpu-check: no cmake on PATH"
+  (command -v nvcc && nvcc --version | tail -n 1) || echo "gpu-check: no nvcc on PATH"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "gpu-check: no nvidia-smi"
+  python3 -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, "devices", torch.cuda.device_count())'
+}
+
+build() {
+  step "build against PyTorch's libtorch (build-gpu/, 16 jobs)"
+  export LIBTORCH_USE_PYTORCH=1 MVFACE_BUILD_DIR=build-gpu MVFACE_BUILD_JOBS=${MVFACE_BUILD_JOBS:-16}
+  export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-8.0;9.0}
+  if command -v nvcc >/dev/null; then
+    export CUDACXX=${CUDACXX:-$(command -v nvcc)}
+    export CUDA_HOME=${CUDA_HOME:-$(dirname "$(dirname "$CUDACXX")")}
+  fi
+  logged build 300 node scripts/build-native.js || fail "build"
+  grep -E "mvface: (libtorch|CUDA)" "$out/build.log"
+  export MVFACE_NATIVE=$root/build-gpu/Release/mvface.node
+  node -e "const i = require('./dist/lib/backend').backendInfo(); console.log(JSON.stringify(i)); if (!i.cudaAvailable) process.exit(1)" ||
+    fail "the addon does not see a CUDA device"
+}
+
+run_tests() {
+  step "loss tests: CUDA vs CPU fused vs float64 truth, and the CPU suite on this libtorch"
+  logged tests 180 node node_modules/vitest/vitest.mjs run test/loss-cuda.test.ts test/loss.test.ts
+  local rc=$?
+  grep -E "Test Files|Tests |random seed" "$out/tests.log"
+  return $rc
+}
+
+benchmark() {
+  step "benchmark (fused, GEMM floor, PyTorch eager, torch.compile)"
+  export MVFACE_PYTHON=$(command -v python3)
+  logged bench 330 node dist/bench/loss.js --device cuda
+  local rc=$?
+  local table
+  table=$(ls -t bench/results/gpu-loss-*.md 2>/dev/null | head -n 1)
+  [ -n "$table" ] && cp "$table" "$out/"
+  sed -n '/^loss forward+backward on/,$p' "$out/bench.log"
+  return $rc
+}
+
+unpack_node
+check_tools || [ $dry_run = 1 ] || fail "python3 cannot import torch"
+if [ $dry_run = 1 ]; then
+  bash -n "$0" || fail "syntax"
+  echo "gpu-check: dry run OK ($(du -sh "$carried" | cut -f1) carried); on the GPU machine it would build, test and benchmark"
+  exit 0
+fi
+image_libraries
+build
+run_tests
+tests_rc=$?
+benchmark
+bench_rc=$?
+step "done"
+[ $tests_rc -eq 0 ] || fail "tests (see $out/tests.log)"
+[ $bench_rc -eq 0 ] || fail "benchmark (see $out/bench.log)"
+echo "gpu-check: OK"
