@@ -152,15 +152,30 @@ export interface LossOptions {
   device?: 'cpu' | 'cuda';
   /** On 'cuda', the dtype of embeddings and weight there (the logits are float32 either way). */
   dtype?: 'float32' | 'bfloat16';
+  /**
+   * CPU: classes per block (0, the default: all at once). With K > 0 the loss needs one B x K buffer
+   * instead of B x C (an online log-sum-exp over blocks, the cosines recomputed in the backward);
+   * the result is the same.
+   */
+  chunkClasses?: number;
+  /**
+   * CPU: Partial FC. The loss over the batch's classes plus this fraction of the others, drawn with
+   * `sampleSeed`; 1 (the default) is the full head. gradWeight stays C x D, zero where not sampled.
+   */
+  sampleRate?: number;
+  sampleSeed?: number;
 }
 
 function lossOptions(options: LossOptions | undefined): NativeLossOptions | undefined {
   if (options === undefined) return undefined;
   if (options === null || typeof options !== 'object') throw createError('E_CONFIG', 'options: must be an object', 'options');
-  const { device = 'cpu', dtype = 'float32' } = options;
+  const { device = 'cpu', dtype = 'float32', chunkClasses = 0, sampleRate = 1, sampleSeed = 0 } = options;
   if (device !== 'cpu' && device !== 'cuda') throw createError('E_CONFIG', `device: must be 'cpu' or 'cuda', got ${String(device)}`, 'device');
   if (dtype !== 'float32' && dtype !== 'bfloat16') throw createError('E_CONFIG', `dtype: must be 'float32' or 'bfloat16', got ${String(dtype)}`, 'dtype');
-  return { device, dtype };
+  if (!Number.isInteger(chunkClasses) || chunkClasses < 0) throw createError('E_CONFIG', `chunkClasses: must be an integer >= 0, got ${String(chunkClasses)}`, 'chunkClasses');
+  if (!(typeof sampleRate === 'number' && sampleRate > 0 && sampleRate <= 1)) throw createError('E_CONFIG', `sampleRate: must be in (0, 1], got ${String(sampleRate)}`, 'sampleRate');
+  if (!Number.isInteger(sampleSeed) || sampleSeed < 0) throw createError('E_CONFIG', `sampleSeed: must be an integer >= 0, got ${String(sampleSeed)}`, 'sampleSeed');
+  return { device, dtype, chunkClasses, sampleRate, sampleSeed };
 }
 
 /** The fused loss and its gradients, computed on the calling thread (multithreaded natively). */

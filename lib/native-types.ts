@@ -47,6 +47,9 @@ export interface NativeLossResult<F extends Float32Array | Float64Array = Float3
 export interface NativeLossOptions {
   device: 'cpu' | 'cuda';
   dtype: 'float32' | 'bfloat16';
+  chunkClasses: number;
+  sampleRate: number;
+  sampleSeed: number;
 }
 
 /** libtorch's CUDA caching allocator on the current device. */

@@ -206,3 +206,70 @@ describe('marginLoss API', () => {
     expect(Number.isFinite(r.loss)).toBe(true);
   });
 });
+
+describe('class-chunked loss and Partial FC (CPU)', () => {
+  const rng = new Random(seed + 3);
+
+  it.each(heads)('chunked == unchunked: %j', (head) => {
+    const p = makeProblem('spread', rng, 12, 23, 16);
+    const m = f32(p);
+    const whole = marginLoss(head, m.x, m.w, p.labels);
+    for (const chunkClasses of [1, 5, 23, 100]) {
+      const r = marginLoss(head, m.x, m.w, p.labels, { chunkClasses });
+      expect(Math.abs(r.loss - whole.loss) / Math.max(1, whole.loss), `chunk ${chunkClasses}`).toBeLessThan(1e-6);
+      expect(r.hardFraction).toBe(whole.hardFraction);
+      expectClose(r.gradEmbeddings, whole.gradEmbeddings, 1e-5, `chunk ${chunkClasses} gradEmbeddings`);
+      expectClose(r.gradWeight, whole.gradWeight, 1e-5, `chunk ${chunkClasses} gradWeight`);
+    }
+  });
+
+  it('chunked == unchunked in float64 to 1e-12', () => {
+    const p = makeProblem('random', rng, 10, 31, 8);
+    const m = f64(p);
+    const head: HeadConfig = { type: 'mv-arc', mode: 'fixed', mining: { type: 'focal' } };
+    const whole = computeLoss('fused', head, m.x, m.w, p.labels);
+    const chunked = computeLoss('fused', head, m.x, m.w, p.labels, { chunkClasses: 4 });
+    expect(Math.abs(chunked.loss - whole.loss)).toBeLessThan(1e-12);
+    expectClose(chunked.gradWeight, whole.gradWeight, 1e-12, 'float64 chunked gradWeight');
+  });
+
+  it('Partial FC with rate 1 is the full head, exactly', () => {
+    const p = makeProblem('random', rng, 16, 40, 12);
+    const m = f32(p);
+    const full = marginLoss({ type: 'mv-am' }, m.x, m.w, p.labels);
+    const pfc = marginLoss({ type: 'mv-am' }, m.x, m.w, p.labels, { sampleRate: 1, sampleSeed: 3 });
+    expect(pfc.loss).toBe(full.loss);
+    expect(pfc.gradWeight).toEqual(full.gradWeight);
+    expect(pfc.gradEmbeddings).toEqual(full.gradEmbeddings);
+  });
+
+  it('Partial FC samples the positives plus rate of the others, seeded, and is the loss over them', () => {
+    const B = 16, C = 200, D = 12;
+    const p = makeProblem('random', rng, B, C, D);
+    const m = f32(p);
+    const rowsWithGradient = (g: Float32Array) =>
+      Array.from({ length: C }, (_, k) => k).filter((k) => g.subarray(k * D, (k + 1) * D).some((v) => v !== 0));
+    const a = marginLoss({ type: 'mv-arc' }, m.x, m.w, p.labels, { sampleRate: 0.1, sampleSeed: 7 });
+    const again = marginLoss({ type: 'mv-arc' }, m.x, m.w, p.labels, { sampleRate: 0.1, sampleSeed: 7 });
+    const other = marginLoss({ type: 'mv-arc' }, m.x, m.w, p.labels, { sampleRate: 0.1, sampleSeed: 8 });
+    const sampled = rowsWithGradient(a.gradWeight);
+    const positives = new Set(p.labels);
+    expect(sampled.length).toBe(positives.size + Math.ceil(0.1 * (C - positives.size)));
+    for (const y of positives) expect(sampled).toContain(y);
+    expect(again.loss).toBe(a.loss);
+    expect(rowsWithGradient(other.gradWeight)).not.toEqual(sampled);
+    const sub = { data: Float32Array.from(sampled.flatMap((k) => Array.from(m.w.data.subarray(k * D, (k + 1) * D)))), rows: sampled.length, cols: D };
+    const local = Int32Array.from(p.labels, (y) => sampled.indexOf(y));
+    const direct = marginLoss({ type: 'mv-arc' }, m.x, sub, local);
+    expect(a.loss).toBe(direct.loss);
+    expect(a.gradEmbeddings).toEqual(direct.gradEmbeddings);
+  });
+
+  it('rejects bad chunk and sampling options', () => {
+    const p = makeProblem('random', rng, 4, 6, 4);
+    const m = f32(p);
+    expect(() => marginLoss({ type: 'am' }, m.x, m.w, p.labels, { chunkClasses: -1 })).toThrow(/chunkClasses/);
+    expect(() => marginLoss({ type: 'am' }, m.x, m.w, p.labels, { sampleRate: 0 })).toThrow(/sampleRate/);
+    expect(() => marginLoss({ type: 'am' }, m.x, m.w, p.labels, { sampleRate: 1.5 })).toThrow(/sampleRate/);
+  });
+});

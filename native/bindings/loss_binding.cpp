@@ -7,6 +7,7 @@
 #include "js_errors.h"
 #include "loss/device.h"
 #include "loss/loss.h"
+#include "loss/partial_fc.h"
 #include "loss_cuda_binding.h"
 #include "tensors.h"
 #include "worker.h"
@@ -62,8 +63,28 @@ struct LossCall {
   LossConfig config;
   at::Tensor x, weight, labels;
   loss::LossDevice device;
+  loss::FusedOptions fused;
+  double sample_rate = 1.0;
+  uint64_t sample_seed = 0;
   std::vector<Napi::Object> keep;
 };
+
+// The rest of the 5th argument: { chunkClasses, sampleRate, sampleSeed } (checked by lib/loss.ts).
+void routing_args(const Napi::CallbackInfo& info, LossCall& call) {
+  if (info.Length() < 5 || !info[4].IsObject()) return;
+  auto o = info[4].As<Napi::Object>();
+  if (!o.Get("chunkClasses").IsUndefined()) call.fused.block_classes = static_cast<int64_t>(number(o, "chunkClasses"));
+  if (!o.Get("sampleRate").IsUndefined()) call.sample_rate = number(o, "sampleRate");
+  if (!o.Get("sampleSeed").IsUndefined()) call.sample_seed = static_cast<uint64_t>(number(o, "sampleSeed"));
+  if (call.device.cuda && (call.sample_rate < 1.0 || call.fused.block_classes > 0))
+    fail("E_CONFIG", "device", "chunkClasses and sampleRate run on the CPU path only");
+}
+
+LossResult run_loss(const LossCall& c) {
+  if (c.device.cuda) return loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels);
+  if (c.sample_rate < 1.0) return loss::partial_fc_loss(c.config, c.x, c.weight, c.labels, c.sample_rate, c.sample_seed, c.fused).loss;
+  return loss::fused_loss(c.config, c.x, c.weight, c.labels, c.fused);
+}
 
 // The optional 5th argument { device: 'cpu' | 'cuda', dtype: 'float32' | 'bfloat16' }.
 loss::LossDevice device_arg(const Napi::CallbackInfo& info) {
@@ -83,6 +104,7 @@ LossCall loss_call(const Napi::CallbackInfo& info) {
   call.weight = matrix_arg(info[2], "weight");
   call.labels = labels_view(info[3], "labels");
   call.device = device_arg(info);
+  routing_args(info, call);
   for (size_t i = 1; i < 4; ++i) call.keep.push_back(info[i].As<Napi::Object>());
   return call;
 }
@@ -100,7 +122,7 @@ Napi::Value result_object(Napi::Env env, LossResult& r) {
 Napi::Value margin_loss(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) {
     LossCall c = loss_call(info);
-    LossResult r = loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels);
+    LossResult r = run_loss(c);
     return result_object(info.Env(), r);
   });
 }
@@ -109,7 +131,7 @@ Napi::Value margin_loss_async(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     LossCall c = loss_call(info);
     return PromiseWorker<LossResult>::Start(
-        info.Env(), [c]() { return loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels); },
+        info.Env(), [c]() { return run_loss(c); },
         result_object, c.keep);
   });
 }

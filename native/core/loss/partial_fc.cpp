@@ -11,7 +11,8 @@ namespace mvface::loss {
 at::Tensor sample_classes(const at::Tensor& labels, int64_t classes, double rate, uint64_t seed) {
   if (!(rate > 0 && rate <= 1)) fail("E_CONFIG", "sampleRate", "must be in (0, 1]");
   const at::Tensor positives = std::get<0>(at::_unique(labels.to(at::kLong).cpu(), /*sorted=*/true));
-  const int64_t wanted = std::max<int64_t>(positives.numel(), static_cast<int64_t>(std::ceil(rate * classes)));
+  const int64_t others = classes - positives.numel();
+  const int64_t wanted = positives.numel() + static_cast<int64_t>(std::ceil(rate * others - 1e-9));
   if (wanted >= classes) return at::arange(classes, at::kLong);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   at::Tensor score = at::rand({classes}, gen, at::kFloat);
@@ -20,20 +21,20 @@ at::Tensor sample_classes(const at::Tensor& labels, int64_t classes, double rate
 }
 
 PartialFcResult partial_fc_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
-                                const at::Tensor& labels, double rate, uint64_t seed) {
+                                const at::Tensor& labels, double rate, uint64_t seed, const FusedOptions& options) {
   validate_inputs(x, weight, labels);
   const int64_t C = weight.size(0);
   PartialFcResult out;
   out.sampled = sample_classes(labels, C, rate, seed);
   if (out.sampled.numel() == C) {
-    out.loss = fused_loss(config, x, weight, labels);
+    out.loss = fused_loss(config, x, weight, labels, options);
     return out;
   }
   at::Tensor position = at::full({C}, -1, at::kLong);
   position.index_copy_(0, out.sampled, at::arange(out.sampled.numel(), at::kLong));
   const at::Tensor index = out.sampled.to(weight.device());
   const at::Tensor local_labels = position.index_select(0, labels.to(at::kLong).cpu()).to(labels.device());
-  out.loss = fused_loss(config, x, weight.index_select(0, index), local_labels);
+  out.loss = fused_loss(config, x, weight.index_select(0, index), local_labels, options);
   at::Tensor dense = at::zeros_like(weight);
   dense.index_copy_(0, index, out.loss.grad_weight);
   out.loss.grad_weight = dense;

@@ -1,6 +1,6 @@
 #pragma once
 // Partial FC (InsightFace): per step, the loss over the batch's positive classes plus a seeded
-// sample of the others, `rate` of all classes in total. rate = 1 is exactly the full head.
+// sample of `rate` of the other classes. rate = 1 is exactly the full head.
 #include <ATen/ATen.h>
 
 #include "loss/loss.h"
@@ -12,11 +12,11 @@ struct PartialFcResult {
   at::Tensor sampled;     // the sampled class indices, ascending (int64)
 };
 
-// The classes of one step: every label, then others drawn by `seed`, ceil(rate * C) in all (at least
-// the positives), ascending.
+// The classes of one step: every label, and ceil(rate * others) more drawn by `seed`, ascending.
 at::Tensor sample_classes(const at::Tensor& labels, int64_t classes, double rate, uint64_t seed);
 
 PartialFcResult partial_fc_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
-                                const at::Tensor& labels, double rate, uint64_t seed);
+                                const at::Tensor& labels, double rate, uint64_t seed,
+                                const FusedOptions& options = {});
 
 }  // namespace mvface::loss
