@@ -1,10 +1,12 @@
 /** npm run bench -- [loss | train ...]: runs the named benchmarks (all when none is named). */
 import { benchLoss } from './loss';
+import { benchScale } from './scale';
 import { benchTrain } from './train';
 
 const benches: Record<string, () => Promise<unknown>> = {
   loss: () => benchLoss(),
   train: () => benchTrain(),
+  scale: () => benchScale(),
 };
 
 async function main() {

@@ -30,6 +30,9 @@ function normalizedRows(m: ReturnType<typeof randomMatrix>) {
   return m;
 }
 
+/** Classes per block of the chunked variant (bench/scale.ts). */
+export const scaleChunk = 16384;
+
 function stepFor(variant: string, B: number, D: number, C: number): () => unknown {
   const x = randomMatrix(B, D, 1);
   const w = randomMatrix(C, D, 2);
@@ -43,6 +46,8 @@ function stepFor(variant: string, B: number, D: number, C: number): () => unknow
     const path = variant === 'fused' ? 'fused' : 'reference';
     return () => computeLoss(path, benchHead, x, w, labels);
   }
+  if (variant === 'chunked') return () => computeLoss('fused', benchHead, x, w, labels, { chunkClasses: scaleChunk });
+  if (variant === 'pfc') return () => computeLoss('fused', benchHead, x, w, labels, { sampleRate: 0.1, sampleSeed: 1 });
   throw new Error(`unknown variant ${variant}`);
 }
 
