@@ -1,4 +1,8 @@
-/** npm run bench -- [loss | train ...]: runs the named benchmarks (all when none is named). */
+/**
+ * npm run bench -- [loss | train | scale | heads ...]: runs the named benchmarks; with none, loss, train
+ * and scale (heads, the 3-seed head comparison, takes about half an hour: name it).
+ */
+import { benchHeads } from './heads';
 import { benchLoss } from './loss';
 import { benchScale } from './scale';
 import { benchTrain } from './train';
@@ -7,6 +11,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   loss: () => benchLoss(),
   train: () => benchTrain(),
   scale: () => benchScale(),
+  heads: () => benchHeads(),
 };
 
 async function main() {
@@ -16,7 +21,7 @@ async function main() {
     console.error(`unknown benchmark ${unknown.join(', ')}; available: ${Object.keys(benches).join(', ')}`);
     process.exit(2);
   }
-  for (const name of names.length ? names : Object.keys(benches)) await benches[name]();
+  for (const name of names.length ? names : ['loss', 'train', 'scale']) await benches[name]();
 }
 
 main().catch((e) => {

@@ -33,10 +33,18 @@ function normalizedRows(m: ReturnType<typeof randomMatrix>) {
 /** Classes per block of the chunked variant (bench/scale.ts). */
 export const scaleChunk = 16384;
 
-function stepFor(variant: string, B: number, D: number, C: number): () => unknown {
-  const x = randomMatrix(B, D, 1);
-  const w = randomMatrix(C, D, 2);
-  const labels = Int32Array.from({ length: B }, (_, i) => (i * 7919) % C);
+interface Inputs {
+  x: ReturnType<typeof randomMatrix>;
+  w: ReturnType<typeof randomMatrix>;
+  labels: Int32Array;
+}
+
+function inputs(B: number, D: number, C: number): Inputs {
+  return { x: randomMatrix(B, D, 1), w: randomMatrix(C, D, 2), labels: Int32Array.from({ length: B }, (_, i) => (i * 7919) % C) };
+}
+
+// The variants share the inputs (the floor normalises them in place, which changes no loss).
+function stepFor(variant: string, { x, w, labels }: Inputs): () => unknown {
   if (variant === 'floor') {
     normalizedRows(x);
     normalizedRows(w);
@@ -53,8 +61,9 @@ function stepFor(variant: string, B: number, D: number, C: number): () => unknow
 
 /** memory <variant> B D C: peak RSS of one step above inputs and outputs. */
 function memory(variant: string, B: number, D: number, C: number) {
-  const step = stepFor(variant, B, D, C);
+  const step = stepFor(variant, inputs(B, D, C));
   step();
+  (globalThis as { gc?: () => void }).gc?.();
   const outputBytes = (B * D + C * D) * 4;
   const base = resetPeak();
   const kept = step();
@@ -65,14 +74,18 @@ function memory(variant: string, B: number, D: number, C: number) {
 
 /** time B D C repeats <variants...>: the variants interleaved round by round, median per variant. */
 function time(B: number, D: number, C: number, repeats: number, variants: string[]) {
-  const steps = variants.map((v) => stepFor(v, B, D, C));
-  steps.forEach((s) => s());
+  const shared = inputs(B, D, C);
+  const steps = variants.map((v) => stepFor(v, shared));
+  // Results (gradients as large as W) are dropped before the next step; --expose-gc frees them.
+  const collect = (globalThis as { gc?: () => void }).gc ?? (() => {});
+  steps.forEach((s) => (s(), collect()));
   const times: number[][] = variants.map(() => []);
   for (let r = 0; r < repeats; r++) {
     steps.forEach((step, i) => {
       const t0 = process.hrtime.bigint();
       step();
       times[i].push(Number(process.hrtime.bigint() - t0) / 1e6);
+      collect();
     });
   }
   console.log(JSON.stringify(Object.fromEntries(variants.map((v, i) => [v, median(times[i])]))));

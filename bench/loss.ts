@@ -33,11 +33,11 @@ export async function benchLoss(options: LossBenchOptions = {}): Promise<Row[]> 
   for (const C of options.classes ?? [10_000, 100_000]) {
     const repeats = options.repeats ?? (C > 50_000 ? 5 : 10);
     const dims = [String(B), String(D), String(C)];
-    const times = runJson<Record<string, number>>(process.execPath, [worker, 'time', ...dims, String(repeats), 'floor', 'fused', 'aten'], threads) ?? {};
+    const times = runJson<Record<string, number>>(process.execPath, ['--expose-gc', worker, 'time', ...dims, String(repeats), 'floor', 'fused', 'aten'], threads) ?? {};
     const measured: Array<{ name: string; ms?: number; extra?: number }> = Object.keys(names).map((v) => ({
       name: names[v],
       ms: times[v],
-      extra: runJson<{ peakExtraBytes: number }>(process.execPath, [worker, 'memory', v, ...dims], threads)?.peakExtraBytes,
+      extra: runJson<{ peakExtraBytes: number }>(process.execPath, ['--expose-gc', worker, 'memory', v, ...dims], threads)?.peakExtraBytes,
     }));
     const py = python();
     if (py) {

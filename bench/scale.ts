@@ -19,9 +19,9 @@ export async function benchScale(options: { classes?: number[] } = {}): Promise<
   for (const C of options.classes ?? [100_000, 1_000_000]) {
     const dims = [String(B), String(D), String(C)];
     const repeats = C > 500_000 ? 2 : 3;
-    const times = runJson<Record<string, number>>(process.execPath, [worker, 'time', ...dims, String(repeats), ...Object.keys(names)], threads) ?? {};
+    const times = runJson<Record<string, number>>(process.execPath, ['--expose-gc', worker, 'time', ...dims, String(repeats), ...Object.keys(names)], threads) ?? {};
     for (const v of Object.keys(names)) {
-      const extra = runJson<{ peakExtraBytes: number }>(process.execPath, [worker, 'memory', v, ...dims], threads)?.peakExtraBytes;
+      const extra = runJson<{ peakExtraBytes: number }>(process.execPath, ['--expose-gc', worker, 'memory', v, ...dims], threads)?.peakExtraBytes;
       rows.push({
         case: `B=${B} D=${D} C=${C >= 1e6 ? `${C / 1e6}M` : `${C / 1e3}k`}`,
         variant: names[v],

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-/** mvface: train | embed | eval | report | faces | info | demo. */
+/** mvface: train | embed | eval | report | faces | compare | info | demo. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from './backend';
+import { registerCompareCommand } from './cli-compare';
 import { registerEvalCommands } from './cli-eval';
 import { registerFacesCommand } from './cli-faces';
 import { headFromFlags, parseDataArg } from './cli-args';
@@ -167,6 +168,7 @@ export function program(): Command {
     .action(embed);
   registerEvalCommands(p);
   registerFacesCommand(p);
+  registerCompareCommand(p);
   p.command('demo')
     .description('train the small net with mv-arc on Fashion-MNIST (CPU) and write runs/demo/summary.json')
     .option('--epochs <n>', 'epochs', integer)

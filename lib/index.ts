@@ -22,3 +22,5 @@ export { Embedder } from './embedder';
 export { writeReport } from './report';
 export { Trainer, type TrainConfig, type FitOptions, type FitResult, type StepInfo, type EpochInfo } from './trainer';
 export { learningRate, type Schedule } from './schedule';
+export { ProcessGroup, classShard } from './distributed';
+export { compareHeads, defaultHeads, formatCompareTable, type CompareCell, type CompareConfig } from './compare';

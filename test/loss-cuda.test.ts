@@ -5,6 +5,7 @@
  * device: 'cuda' is checked.
  */
 import { describe, expect, it } from 'vitest';
+import { allHeads } from './heads';
 import { backendInfo } from '../lib/backend';
 import { ConfigError, MvfaceError } from '../lib/errors';
 import { computeLoss, type HeadConfig, type LossOptions, marginLoss, marginLossAsync } from '../lib/loss';
@@ -17,26 +18,7 @@ const cuda = backendInfo().cudaAvailable;
 const onCuda: LossOptions = { device: 'cuda' };
 const seed = freshSeed();
 
-const margins: HeadConfig[] = [
-  { type: 'am' },
-  { type: 'arc' },
-  { type: 'combined' },
-  { type: 'mv-am', mode: 'fixed' },
-  { type: 'mv-am', mode: 'adaptive' },
-  { type: 'mv-arc', mode: 'fixed' },
-  { type: 'mv-arc', mode: 'adaptive' },
-];
-const heads: HeadConfig[] = [
-  { type: 'softmax' },
-  ...margins,
-  ...margins.map((h) => ({ ...h, easyMargin: true }) as HeadConfig),
-  { type: 'sphereface', lambda: 5 },
-  { type: 'sphereface', m: 3, iteration: 100 },
-  { type: 'mv-arc', mode: 'adaptive', mining: { type: 'focal' } },
-  { type: 'mv-am', mode: 'fixed', mining: { type: 'hm', ratio: 0.75 } },
-  { type: 'focal', gamma: 2 },
-  { type: 'hm', base: { type: 'arc' } },
-];
+const heads = allHeads;
 
 type Result = NativeLossResult<Float32Array | Float64Array>;
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { allHeads } from './heads';
 import { computeLoss, type HeadConfig, marginLoss, marginLossAsync, resolveHeadConfig } from '../lib/loss';
 import type { NativeLossResult } from '../lib/native-types';
 import { makeProblem, type Problem, scenarios } from './problems';
@@ -7,26 +8,7 @@ import { specLoss } from './spec-loss';
 
 const seed = freshSeed();
 
-const margins: HeadConfig[] = [
-  { type: 'am' },
-  { type: 'arc' },
-  { type: 'combined' },
-  { type: 'mv-am', mode: 'fixed' },
-  { type: 'mv-am', mode: 'adaptive' },
-  { type: 'mv-arc', mode: 'fixed' },
-  { type: 'mv-arc', mode: 'adaptive' },
-];
-const heads: HeadConfig[] = [
-  { type: 'softmax' },
-  ...margins,
-  ...margins.map((h) => ({ ...h, easyMargin: true }) as HeadConfig),
-  { type: 'sphereface', lambda: 5 },
-  { type: 'sphereface', m: 3, iteration: 100 },
-  { type: 'mv-arc', mode: 'adaptive', mining: { type: 'focal' } },
-  { type: 'mv-am', mode: 'fixed', mining: { type: 'hm', ratio: 0.75 } },
-  { type: 'focal', gamma: 2 },
-  { type: 'hm', base: { type: 'arc' } },
-];
+const heads = allHeads;
 
 const name = (h: HeadConfig) => JSON.stringify(h);
 const f32 = (p: Problem) => ({

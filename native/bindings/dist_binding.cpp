@@ -14,16 +14,6 @@
 namespace mvface::bindings {
 namespace {
 
-Napi::Value result_object(Napi::Env env, loss::LossResult& r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("loss", r.loss);
-  o.Set("gradEmbeddings", to_typed_array(env, r.grad_embeddings));
-  o.Set("gradWeight", to_typed_array(env, r.grad_weight));
-  o.Set("hardFraction", r.hard_fraction);
-  o.Set("meanTargetCos", r.mean_target_cos);
-  return o;
-}
-
 class NativeComm : public Napi::ObjectWrap<NativeComm> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -69,7 +59,7 @@ class NativeComm : public Napi::ObjectWrap<NativeComm> {
           info.Env(), [comm, config, x, w, first, classes, labels]() {
             return dist::sharded_loss(*comm, config, x, w, first, classes, labels);
           },
-          result_object, {info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), info[4].As<Napi::Object>()});
+          loss_result_object, {info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), info[4].As<Napi::Object>()});
     });
   }
 

@@ -109,7 +109,9 @@ LossCall loss_call(const Napi::CallbackInfo& info) {
   return call;
 }
 
-Napi::Value result_object(Napi::Env env, LossResult& r) {
+}  // namespace
+
+Napi::Value loss_result_object(Napi::Env env, LossResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("loss", r.loss);
   o.Set("gradEmbeddings", to_typed_array(env, r.grad_embeddings));
@@ -119,11 +121,13 @@ Napi::Value result_object(Napi::Env env, LossResult& r) {
   return o;
 }
 
+namespace {
+
 Napi::Value margin_loss(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) {
     LossCall c = loss_call(info);
     LossResult r = run_loss(c);
-    return result_object(info.Env(), r);
+    return loss_result_object(info.Env(), r);
   });
 }
 
@@ -132,7 +136,7 @@ Napi::Value margin_loss_async(const Napi::CallbackInfo& info) {
     LossCall c = loss_call(info);
     return PromiseWorker<LossResult>::Start(
         info.Env(), [c]() { return run_loss(c); },
-        result_object, c.keep);
+        loss_result_object, c.keep);
   });
 }
 
@@ -140,7 +144,7 @@ Napi::Value loss_reference(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) {
     LossCall c = loss_call(info);
     LossResult r = loss::reference_loss(c.config, c.x, c.weight, c.labels);
-    return result_object(info.Env(), r);
+    return loss_result_object(info.Env(), r);
   });
 }
 
