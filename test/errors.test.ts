@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { thrown } from './expect-error';
 import { backendInfo, ConfigError, LabelError, MvfaceError, NativeError, NonFiniteError, setThreads, ShapeError } from '../lib';
 import { type HeadConfig, marginLoss, marginLossAsync } from '../lib/loss';
 import { native } from '../lib/native';
@@ -9,16 +10,6 @@ const C = 6;
 const x = () => ({ data: Float32Array.from({ length: B * D }, (_, i) => Math.sin(i + 1)), rows: B, cols: D });
 const w = () => ({ data: Float32Array.from({ length: C * D }, (_, i) => Math.cos(i * 0.7)), rows: C, cols: D });
 const labels = () => Int32Array.from([0, 1, 2, 5]);
-
-function thrown(fn: () => unknown): MvfaceError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MvfaceError);
-    return e as MvfaceError;
-  }
-  throw new Error('expected an MvfaceError, nothing was thrown');
-}
 
 function expectError(fn: () => unknown, cls: Function, code: string, argument: string) {
   const e = thrown(fn);

@@ -5,13 +5,14 @@
  * device: 'cuda' is checked.
  */
 import { describe, expect, it } from 'vitest';
+import { thrown } from './expect-error';
 import { allHeads } from './heads';
 import { backendInfo } from '../lib/backend';
 import { ConfigError, MvfaceError } from '../lib/errors';
 import { computeLoss, type HeadConfig, type LossOptions, marginLoss, marginLossAsync } from '../lib/loss';
 import { native } from '../lib/native';
 import type { NativeLossResult } from '../lib/native-types';
-import { makeProblem, type Problem, scenarios } from './problems';
+import { makeProblem, type Problem, scenarios, maxAbsTargetCos } from './problems';
 import { freshSeed, Random } from './random';
 
 const cuda = backendInfo().cudaAvailable;
@@ -71,30 +72,9 @@ function expectSameResult(a: Result, b: Result, tol: number, what: string, flips
   expect(Math.abs(a.meanTargetCos - b.meanTargetCos), `${at} meanTargetCos`).toBeLessThan(1e-5);
 }
 
-function maxAbsTargetCos(p: Problem): number {
-  let worst = 0;
-  for (let i = 0; i < p.B; i++) {
-    const x = p.x.subarray(i * p.D, (i + 1) * p.D);
-    const w = p.w.subarray(p.labels[i] * p.D, (p.labels[i] + 1) * p.D);
-    const dot = x.reduce((s, v, d) => s + v * w[d], 0);
-    worst = Math.max(worst, Math.abs(dot) / (Math.hypot(...x) * Math.hypot(...w)));
-  }
-  return worst;
-}
-
 function expectFinite(r: Result, what: string) {
   expect(Number.isFinite(r.loss), what).toBe(true);
   expect(r.gradEmbeddings.every(Number.isFinite) && r.gradWeight.every(Number.isFinite), what).toBe(true);
-}
-
-function thrown(fn: () => unknown): MvfaceError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MvfaceError);
-    return e as MvfaceError;
-  }
-  throw new Error('expected an MvfaceError, nothing was thrown');
 }
 
 const small = () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { allHeads } from './heads';
 import { computeLoss, type HeadConfig, marginLoss, marginLossAsync, resolveHeadConfig } from '../lib/loss';
 import type { NativeLossResult } from '../lib/native-types';
-import { makeProblem, type Problem, scenarios } from './problems';
+import { makeProblem, type Problem, scenarios, maxAbsTargetCos } from './problems';
 import { freshSeed, Random } from './random';
 import { specLoss } from './spec-loss';
 
@@ -36,17 +36,6 @@ function maxRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
     scale = Math.max(scale, Math.abs(b[i]));
   }
   return diff / scale;
-}
-
-function maxAbsTargetCos(p: Problem): number {
-  let worst = 0;
-  for (let i = 0; i < p.B; i++) {
-    const x = p.x.subarray(i * p.D, (i + 1) * p.D);
-    const w = p.w.subarray(p.labels[i] * p.D, (p.labels[i] + 1) * p.D);
-    const dot = x.reduce((s, v, d) => s + v * w[d], 0);
-    worst = Math.max(worst, Math.abs(dot) / (Math.hypot(...x) * Math.hypot(...w)));
-  }
-  return worst;
 }
 
 /** The same problem with inputs rounded to float32, so float32 and float64 runs see equal inputs. */

@@ -78,3 +78,15 @@ export function makeProblem(kind: Scenario, rng: Random, B = 12, C = 9, D = 16):
   }
   return { x, w, labels, B, C, D };
 }
+
+/** The largest |cos| between a row and its class vector: near 1, float32 gradients are ill-conditioned. */
+export function maxAbsTargetCos(p: Problem): number {
+  let worst = 0;
+  for (let i = 0; i < p.B; i++) {
+    const x = p.x.subarray(i * p.D, (i + 1) * p.D);
+    const w = p.w.subarray(p.labels[i] * p.D, (p.labels[i] + 1) * p.D);
+    const dot = x.reduce((s, v, d) => s + v * w[d], 0);
+    worst = Math.max(worst, Math.abs(dot) / (Math.hypot(...x) * Math.hypot(...w)));
+  }
+  return worst;
+}
