@@ -12,7 +12,7 @@ import { ConfigError, MvfaceError } from '../lib/errors';
 import { computeLoss, type HeadConfig, type LossOptions, marginLoss, marginLossAsync } from '../lib/loss';
 import { native } from '../lib/native';
 import type { NativeLossResult } from '../lib/native-types';
-import { makeProblem, type Problem, scenarios, maxAbsTargetCos } from './problems';
+import { makeProblem, type Problem, scenarios, maxAbsTargetCos, maxRelative } from './problems';
 import { freshSeed, Random } from './random';
 
 const cuda = backendInfo().cudaAvailable;
@@ -45,16 +45,6 @@ function bf16(v: number): number {
 /** The same problem with inputs rounded, so that every path sees equal inputs. */
 function rounded(p: Problem, round: (v: number) => number = Math.fround): Problem {
   return { ...p, x: Float64Array.from(p.x, round), w: Float64Array.from(p.w, round) };
-}
-
-function maxRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 /**

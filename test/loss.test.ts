@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { allHeads } from './heads';
 import { computeLoss, type HeadConfig, marginLoss, marginLossAsync, resolveHeadConfig } from '../lib/loss';
 import type { NativeLossResult } from '../lib/native-types';
-import { makeProblem, type Problem, scenarios, maxAbsTargetCos } from './problems';
+import { makeProblem, type Problem, scenarios, maxAbsTargetCos, maxRelative } from './problems';
 import { freshSeed, Random } from './random';
 import { specLoss } from './spec-loss';
 
@@ -26,16 +26,6 @@ function run(path: 'fused' | 'reference', head: HeadConfig, p: Problem, precisio
 function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string) {
   expect(a.length, what).toBe(b.length);
   expect(maxRelative(a, b), `${what} (seed ${seed})`).toBeLessThanOrEqual(tol);
-}
-
-function maxRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
 }
 
 /** The same problem with inputs rounded to float32, so float32 and float64 runs see equal inputs. */

@@ -90,3 +90,14 @@ export function maxAbsTargetCos(p: Problem): number {
   }
   return worst;
 }
+
+/** max |a - b| / max(max |b|, 1) */
+export function maxRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 1;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}

@@ -5,14 +5,9 @@
  */
 import type { NativeLossConfig } from '../lib/native-types';
 
-export interface SpecProblem {
-  x: Float64Array;
-  w: Float64Array;
-  labels: Int32Array;
-  B: number;
-  C: number;
-  D: number;
-}
+import type { Problem } from './problems';
+
+export type SpecProblem = Problem;
 
 export interface SpecResult {
   loss: number;
