@@ -17,8 +17,9 @@ export type EvalSetSpec =
   /**
    * `pairs` pairs (default 6000, half same-class) and a gallery/probe split (one gallery image per
    * class, the others probes), drawn from `seed` (default 0). The whole data set is embedded once.
+   * TAR at FAR is also measured over all pairs of `allPairsImages` (default 3000) seeded images.
    */
-  | { kind: 'data'; data: DataSpec; pairs?: number; seed?: number; name?: string };
+  | { kind: 'data'; data: DataSpec; pairs?: number; seed?: number; allPairsImages?: number; name?: string };
 
 export function evalSetName(spec: EvalSetSpec): string {
   if (spec.name) return spec.name;
@@ -179,6 +180,13 @@ export function drawPairs(labels: ArrayLike<number>, count: number, seed = 0): {
   draw(false);
   shuffle(drawn, next);
   return { pairs: Int32Array.from(drawn.flatMap(([a, b]) => [a, b])), same: drawn.map((d) => d[2]) };
+}
+
+/** `k` of the indices 0 .. n-1 (all of them when k >= n), seeded, ascending. */
+export function sampleIndices(n: number, k: number, seed = 0): Int32Array {
+  const all = Array.from({ length: n }, (_, i) => i);
+  if (k >= n) return Int32Array.from(all);
+  return Int32Array.from(shuffle(all, random(seed ^ 0x5a3b1e)).slice(0, k).sort((a, b) => a - b));
 }
 
 /** One seeded gallery image per class; every other image is a probe. */

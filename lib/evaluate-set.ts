@@ -5,8 +5,8 @@
 import { DataLoader } from './data';
 import { concatRows, type EmbedFn, type Embeddings, flipAveragedEmbeddings, flipAveragedLoader, type ImageShape } from './embeddings';
 import { createError, MvfaceError } from './errors';
-import { type DecodedImages, decodeImages, drawPairs, type EvalSetSpec, evalSetName, galleryProbeSplit, type PairList, readLfwPairs, readVerificationBin } from './eval-sets';
-import { identificationMetrics, type IdentificationMetrics, pairScores, rocCurve, tarFarCurve, verificationMetrics, type VerificationMetrics } from './metrics';
+import { type DecodedImages, decodeImages, drawPairs, sampleIndices, type EvalSetSpec, evalSetName, galleryProbeSplit, type PairList, readLfwPairs, readVerificationBin } from './eval-sets';
+import { allPairsVerification, type AllPairsVerification, identificationMetrics, type IdentificationMetrics, pairScores, rocCurve, tarFarCurve, verificationMetrics, type VerificationMetrics } from './metrics';
 
 export interface EvalSetResult {
   name: string;
@@ -17,6 +17,8 @@ export interface EvalSetResult {
   verification: VerificationMetrics & { roc: { far: number[]; tar: number[] } };
   /** Data sets only: one gallery image per class, the rest probes. */
   identification?: IdentificationMetrics;
+  /** Data sets only: TAR at FAR over every pair of (at most allPairsImages) images. */
+  allPairs?: AllPairsVerification;
   seconds: number;
 }
 
@@ -99,7 +101,9 @@ async function runDataSet(embed: EmbedFn, set: PreparedEvalSet, options: RunOpti
     const { pairs, same } = drawPairs(e.labels, spec.pairs ?? 6000, spec.seed ?? 0);
     const { gallery, probes } = galleryProbeSplit(e.labels, spec.seed ?? 0);
     const identification = identificationMetrics(rows(e, gallery), gallery.map((i) => e.labels[i]), rows(e, probes), probes.map((i) => e.labels[i]), e.dim);
-    return { name: set.name, kind: 'data', source: sourceOf(spec), images: e.count, verification: verification(e, pairs, same), identification };
+    const sample = sampleIndices(e.count, spec.allPairsImages ?? 3000, spec.seed ?? 0);
+    const allPairs = allPairsVerification(rows(e, sample), sample.map((i) => e.labels[i]), e.dim);
+    return { name: set.name, kind: 'data', source: sourceOf(spec), images: e.count, verification: verification(e, pairs, same), identification, allPairs };
   } finally {
     loader.dispose();
   }

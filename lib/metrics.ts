@@ -274,3 +274,43 @@ export function identificationRanks(
   }
   return ranks;
 }
+
+export interface AllPairsVerification {
+  images: number;
+  positives: number;
+  negatives: number;
+  /** TAR at each FAR over every pair of images (as IJB's 1:1 protocol); null below 1/negatives. */
+  tarAtFar: TarAtFar;
+}
+
+/**
+ * TAR at FAR over all n(n-1)/2 pairs of the rows of `embeddings` (cosine scores). The same operating
+ * points as tarAtFar(rocCurve(...)): "same" iff score >= t, the best TPR with at most far x negatives
+ * false accepts, i.e. the positives scoring above the (m+1)-th highest negative, m = floor(far x negatives).
+ */
+export function allPairsVerification(embeddings: Float32Array | Float64Array, labels: ArrayLike<number>, dim: number): AllPairsVerification {
+  const n = labels.length;
+  if (embeddings.length !== n * dim) throw createError('E_SHAPE', `embeddings: ${embeddings.length} values for ${n} labels x ${dim}`, 'embeddings');
+  const u = unitRows(embeddings, dim);
+  const positives: number[] = [];
+  const negatives = new Float64Array((n * (n - 1)) / 2);
+  let nNeg = 0;
+  for (let a = 0; a < n; a++) {
+    for (let b = a + 1; b < n; b++) {
+      let s = 0;
+      for (let j = 0; j < dim; j++) s += u[a * dim + j] * u[b * dim + j];
+      if (!Number.isFinite(s)) throw createError('E_NONFINITE', `embeddings: rows ${a} and ${b} score ${s}`, 'embeddings');
+      if (labels[a] === labels[b]) positives.push(s);
+      else negatives[nNeg++] = s;
+    }
+  }
+  if (positives.length === 0 || nNeg === 0) throw createError('E_SHAPE', `pairs: all-pairs verification needs same and different pairs (${positives.length} same, ${nNeg} different)`, 'labels');
+  const neg = negatives.subarray(0, nNeg).sort().reverse();
+  const tarAtFar = {} as TarAtFar;
+  for (const key of farLevels) {
+    const m = Math.floor(Number(key) * nNeg + 1e-9);
+    if (m < 1) tarAtFar[key] = null;
+    else tarAtFar[key] = m >= nNeg ? 1 : positives.filter((s) => s > neg[m]).length / positives.length;
+  }
+  return { images: n, positives: positives.length, negatives: nNeg, tarAtFar };
+}

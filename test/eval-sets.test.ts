@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, IoError, ShapeError } from '../lib/errors';
-import { decodeImages, drawPairs, galleryProbeSplit, readLfwPairs, readVerificationBin } from '../lib/eval-sets';
+import { decodeImages, drawPairs, galleryProbeSplit, readLfwPairs, sampleIndices, readVerificationBin } from '../lib/eval-sets';
 import { python2Bin } from './eval-fixtures';
 import { encodeJpeg, picture, type Picture, tempDir } from './fixtures';
 
@@ -170,5 +170,17 @@ describe('pairs and gallery/probe split drawn from labels', () => {
     expect(Array.from(gallery, (i) => labels[i])).toEqual([0, 1, 2, 3, 4]);
     expect(probes).toHaveLength(25);
     expect(new Set([...gallery, ...probes]).size).toBe(30);
+  });
+});
+
+describe('sampleIndices', () => {
+  it('draws k distinct indices, ascending, the same for the same seed; all of them when k >= n', () => {
+    const a = Array.from(sampleIndices(1000, 100, 7));
+    expect(new Set(a).size).toBe(100);
+    expect(a).toEqual([...a].sort((x, y) => x - y));
+    expect(a.every((i) => i >= 0 && i < 1000)).toBe(true);
+    expect(Array.from(sampleIndices(1000, 100, 7))).toEqual(a);
+    expect(Array.from(sampleIndices(1000, 100, 8))).not.toEqual(a);
+    expect(Array.from(sampleIndices(5, 9, 1))).toEqual([0, 1, 2, 3, 4]);
   });
 });

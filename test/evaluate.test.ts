@@ -85,6 +85,10 @@ describe('evaluation during training', () => {
     expect(v.auc).toBeGreaterThan(0.9);
     expect(v.eer).toBeLessThan(0.2);
     expect(second.sets[0].identification).toMatchObject({ probes: 42, galleryClasses: 6 });
+    // Every pair of the 48 images (6 identities x 8): 6 x 28 same, 1128 - 168 different.
+    expect(second.sets[0].allPairs).toMatchObject({ images: 48, positives: 168, negatives: 960 });
+    expect(second.sets[0].allPairs!.tarAtFar['1e-2']).toBeGreaterThan(0.3);
+    expect(second.sets[0].allPairs!.tarAtFar['1e-3']).toBeNull();
     // The same checkpoint and set as the last eval during training: the same numbers.
     const logged = logOf('trained').filter((r) => r.event === 'eval' && r.name === 'synthetic').pop()!;
     expect(v.accuracy).toBe(logged.accuracy);

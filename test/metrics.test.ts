@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { flipAveragedEmbeddings, flipWidth } from '../lib/embeddings';
 import { ShapeError } from '../lib/errors';
+import { freshSeed, Random } from './random';
 import {
-  accuracyAt, bestThreshold, equalErrorRate, foldRanges, identificationMetrics, identificationRanks, kFoldAccuracy,
+  accuracyAt, allPairsVerification, bestThreshold, equalErrorRate, foldRanges, identificationMetrics, identificationRanks, kFoldAccuracy,
   pairScores, rocAuc, rocCurve, tarAt, tarAtFar, verificationMetrics,
 } from '../lib/metrics';
 
@@ -184,5 +185,53 @@ describe('flip-averaged embeddings', () => {
     expect(calls).toEqual([8, 6, 2]);
     expect(batched.data).toEqual(all.data);
     await expect(flipAveragedEmbeddings(embed, images, 5, shape)).rejects.toThrow(ShapeError);
+  });
+});
+
+describe('all-pairs verification', () => {
+  const checkAgainstRoc = (e: Float64Array, labels: number[], dim: number) => {
+    const n = labels.length;
+    const pairs: number[] = [];
+    const same: boolean[] = [];
+    for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) pairs.push(a, b), same.push(labels[a] === labels[b]);
+    const negatives = same.filter((s) => !s).length;
+    const r = allPairsVerification(e, labels, dim);
+    expect(r).toMatchObject({ images: n, positives: same.length - negatives, negatives });
+    expect(r.tarAtFar).toEqual(tarAtFar(rocCurve(pairScores(e, dim, pairs), same), negatives));
+    expect(r.tarAtFar['1e-3']).not.toBeNull();
+    return r;
+  };
+
+  it('equals the ROC over every pair, on random embeddings', () => {
+    const rng = new Random(freshSeed());
+    const labels = Array.from({ length: 150 }, () => rng.int(8));
+    const r = checkAgainstRoc(Float64Array.from({ length: 150 * 5 }, () => rng.normal() + (rng.int(4) === 0 ? 2 : 0)), labels, 5);
+    expect(r.tarAtFar['1e-1']).toBeGreaterThan(0);
+  });
+
+  it('equals the ROC over every pair when scores tie', () => {
+    // Signed one-hot rows (scaled by 1 or 2): every score is exactly -1, 0 or 1, in both computations.
+    const rng = new Random(freshSeed());
+    const n = 150, dim = 4;
+    const e = new Float64Array(n * dim);
+    const labels = Array.from({ length: n }, (_, i) => {
+      const axis = rng.int(dim);
+      e[i * dim + axis] = (rng.int(2) ? 1 : -1) * (1 + rng.int(2));
+      return (axis + rng.int(2)) % 5;
+    });
+    checkAgainstRoc(e, labels, dim);
+  });
+
+  it('counts the positives above the (m+1)-th highest negative', () => {
+    // Rows on the unit circle at angles 0, 10, 20, 90, 100 degrees; classes A A B B C.
+    const rad = (d: number) => (d * Math.PI) / 180;
+    const e = new Float64Array([0, 10, 20, 90, 100].flatMap((d) => [Math.cos(rad(d)), Math.sin(rad(d))]));
+    const r = allPairsVerification(e, [0, 0, 1, 1, 2], 2);
+    // Positives: (0,10) cos 10, (20,90) cos 70. The highest negative is (10,20) at cos 10 (ties the
+    // positive, which then cannot pass with no false accept); at FAR 1e-1 of 8 negatives m = 0.
+    expect(r).toMatchObject({ positives: 2, negatives: 8 });
+    expect(r.tarAtFar['1e-1']).toBeNull();
+    expect(() => allPairsVerification(e, [0, 0, 0, 0, 0], 2)).toThrow(ShapeError);
+    expect(() => allPairsVerification(e, [0, 1], 2)).toThrow(ShapeError);
   });
 });
