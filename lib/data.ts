@@ -42,6 +42,12 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /** 'skip' drops corrupt samples and counts them in `skipped`; 'fail' (default) throws an IoError naming the file. */
   onCorrupt?: OnCorrupt;
+  /**
+   * Data parallel: global batches of worldSize x batchSize samples, of which this loader yields the
+   * slice of `rank`; the last incomplete global batch is dropped. Default rank 0 of 1.
+   */
+  rank?: number;
+  worldSize?: number;
 }
 
 export interface Batch {
@@ -157,7 +163,7 @@ export function resolveDataSpec(spec: DataSpec): Record<string, unknown> {
   }
 }
 
-const optionKeys = ['batchSize', 'shuffle', 'flip', 'seed', 'workers', 'prefetch', 'dropLast', 'onCorrupt'];
+const optionKeys = ['batchSize', 'shuffle', 'flip', 'seed', 'workers', 'prefetch', 'dropLast', 'onCorrupt', 'rank', 'worldSize'];
 
 /** The options with every field checked and filled in. */
 export function resolveLoaderOptions(options: LoaderOptions = {}): Required<LoaderOptions> {
@@ -165,6 +171,7 @@ export function resolveLoaderOptions(options: LoaderOptions = {}): Required<Load
   checkKeys(options, optionKeys, 'loader');
   const onCorrupt = options.onCorrupt ?? 'fail';
   if (onCorrupt !== 'skip' && onCorrupt !== 'fail') throw configError('onCorrupt', `must be 'skip' or 'fail', got ${String(onCorrupt)}`);
+  const worldSize = integer(options.worldSize, 1, 'worldSize', 1, 65536);
   return {
     batchSize: integer(options.batchSize, 128, 'batchSize', 1, 2 ** 31 - 1),
     shuffle: boolean(options.shuffle, true, 'shuffle'),
@@ -174,6 +181,8 @@ export function resolveLoaderOptions(options: LoaderOptions = {}): Required<Load
     prefetch: integer(options.prefetch, 4, 'prefetch', 1, 1024),
     dropLast: boolean(options.dropLast, false, 'dropLast'),
     onCorrupt,
+    worldSize,
+    rank: integer(options.rank, 0, 'rank', 0, worldSize - 1),
   };
 }
 

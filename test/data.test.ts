@@ -228,6 +228,8 @@ describe('bad paths and options', () => {
       [{ onCorrupt: 'ignore' as 'skip' }, 'onCorrupt'],
       [{ shuffle: 'yes' as unknown as boolean }, 'shuffle'],
       [{ batchsize: 4 } as LoaderOptions, 'batchsize'],
+      [{ worldSize: 0 }, 'worldSize'],
+      [{ worldSize: 2, rank: 2 }, 'rank'],
     ];
     for (const [options, name] of bad) {
       const error = await DataLoader.open(synthetic, options).catch((e) => e);
@@ -253,6 +255,21 @@ describe('shuffle, flip and resume', () => {
     const one = await readEpoch(synthetic, { ...options, workers: 1 }, 3);
     const four = await readEpoch(synthetic, { ...options, workers: 4 }, 3);
     expect(firstDifference(four, one)).toBe('same');
+  });
+
+  it('gives each rank its slice of every global batch and drops the incomplete one', async () => {
+    const options = { shuffle: true, flip: true, seed: 7, workers: 2 };
+    // 40 samples, global batches of 3 x 4 = 12: three of them, the last 4 samples dropped.
+    const whole = await readEpoch(spec, { ...options, batchSize: 12 }, 2);
+    const ranks = await Promise.all([0, 1, 2].map((rank) => readEpoch(spec, { ...options, batchSize: 4, rank, worldSize: 3 }, 2)));
+    for (const [rank, batches] of ranks.entries()) {
+      expect(batches).toHaveLength(3);
+      batches.forEach((b, i) => {
+        const all = samples([whole[i]]).slice(4 * rank, 4 * rank + 4);
+        expect(samples([b]).map((x) => x.label)).toEqual(all.map((x) => x.label));
+        expect(samples([b]).every((x, j) => maxAbsDiff(x.pixels, all[j].pixels) === 0)).toBe(true);
+      });
+    }
   });
 
   it('shuffles by seed and epoch', async () => {

@@ -66,6 +66,8 @@ data::LoaderOptions loader_options(const Napi::Object& options) {
   const std::string on_corrupt = text(options, "onCorrupt");
   if (on_corrupt != "skip" && on_corrupt != "fail") fail("E_CONFIG", "onCorrupt", "must be 'skip' or 'fail'");
   o.on_corrupt = on_corrupt == "skip" ? data::OnCorrupt::Skip : data::OnCorrupt::Fail;
+  o.rank = static_cast<int>(std::min<int64_t>(integer(options, "rank"), 1 << 20));
+  o.world_size = static_cast<int>(std::min<int64_t>(integer(options, "worldSize"), 1 << 20));
   return o;
 }
 

@@ -26,6 +26,21 @@ void check_options(const LoaderOptions& o) {
   if (o.batch_size < 1) fail("E_CONFIG", "batchSize", "must be at least 1");
   if (o.workers < 1 || o.workers > 256) fail("E_CONFIG", "workers", "must be in [1, 256]");
   if (o.prefetch < 1 || o.prefetch > 1024) fail("E_CONFIG", "prefetch", "must be in [1, 1024]");
+  if (o.world_size < 1) fail("E_CONFIG", "worldSize", "must be at least 1");
+  if (o.rank < 0 || o.rank >= o.world_size) fail("E_CONFIG", "rank", "must be in [0, worldSize)");
+}
+
+// This rank's slice of every complete global batch, in order.
+std::vector<int64_t> rank_slices(const std::vector<int64_t>& order, const LoaderOptions& o) {
+  const int64_t b = o.batch_size, global = b * o.world_size;
+  const int64_t batches = static_cast<int64_t>(order.size()) / global;
+  std::vector<int64_t> mine;
+  mine.reserve(static_cast<size_t>(batches * b));
+  for (int64_t i = 0; i < batches; ++i) {
+    const auto first = order.begin() + i * global + o.rank * b;
+    mine.insert(mine.end(), first, first + b);
+  }
+  return mine;
 }
 
 }  // namespace
@@ -54,7 +69,8 @@ struct BatchLoader::Claim {
 BatchLoader::BatchLoader(std::shared_ptr<Source> source, LoaderOptions options)
     : source_(std::move(source)), options_(options), shape_(source_->shape()) {
   check_options(options_);
-  const int64_t n = source_->size(), b = options_.batch_size;
+  const int64_t b = options_.batch_size, world = options_.world_size;
+  const int64_t n = world == 1 ? source_->size() : source_->size() / (b * world) * b;
   batches_per_epoch_ = options_.drop_last ? n / b : (n + b - 1) / b;
   end_position_ = options_.drop_last ? batches_per_epoch_ * b : n;
   try {
@@ -82,10 +98,10 @@ void BatchLoader::stop() {
 std::vector<int64_t> BatchLoader::permutation(int64_t epoch) const {
   std::vector<int64_t> order(static_cast<size_t>(source_->size()));
   std::iota(order.begin(), order.end(), 0);
-  if (!options_.shuffle) return order;
+  if (!options_.shuffle) return options_.world_size == 1 ? order : rank_slices(order, options_);
   Stream s(hash_keys(options_.seed, 0x5EED, static_cast<uint64_t>(epoch)));
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[s.below(i)]);
-  return order;
+  return options_.world_size == 1 ? order : rank_slices(order, options_);
 }
 
 void BatchLoader::start_epoch(int64_t epoch, int64_t skip_batches) {

@@ -30,6 +30,10 @@ struct LoaderOptions {
   int workers = 1;
   int prefetch = 4;  // batches decoded ahead of the consumer
   OnCorrupt on_corrupt = OnCorrupt::Fail;
+  // Data parallel: each global batch is world_size x batch_size samples of the (seed, epoch)
+  // permutation, and this rank gets its slice [rank x batch_size, (rank + 1) x batch_size); the last
+  // incomplete global batch is dropped. world_size 1: the whole permutation.
+  int rank = 0, world_size = 1;
 };
 
 struct Batch {
