@@ -1,7 +1,8 @@
 /**
  * Multi-process training pieces on libtorch's c10d (Gloo): join the process group described by
- * torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) and compute the
- * model-parallel MV-Softmax head, class weights sharded by rank.
+ * torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), pass it to
+ * Trainer.create for data-parallel training, or compute the model-parallel MV-Softmax head, class
+ * weights sharded by rank.
  */
 import { type HeadConfig, type LossResult, resolveHeadConfig } from './loss';
 import { type Matrix, toLabels } from './matrix';
@@ -24,6 +25,17 @@ export function classShard(classes: number, rank: number, worldSize: number): { 
 
 export class ProcessGroup {
   private constructor(private readonly comm: NativeComm) {}
+
+  /** The native object, for the Trainer (data parallel). */
+  get nativeHandle(): unknown {
+    return this.comm;
+  }
+
+  /** True on every rank when `flag` is true on any rank (so that all ranks stop at the same step). */
+  async any(flag: boolean): Promise<boolean> {
+    const sum = await this.allReduceSum(Float32Array.of(flag ? 1 : 0));
+    return sum[0] > 0;
+  }
 
   /** Joins the group (blocks until every rank has joined, or fails with an IoError after the timeout). */
   static join(): ProcessGroup {

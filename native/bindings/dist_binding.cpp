@@ -14,6 +14,8 @@
 namespace mvface::bindings {
 namespace {
 
+constexpr napi_type_tag kCommTag = {0x6d76666163652d63ull, 0x6f6d6d756e696361ull};
+
 class NativeComm : public Napi::ObjectWrap<NativeComm> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -27,16 +29,17 @@ class NativeComm : public Napi::ObjectWrap<NativeComm> {
   explicit NativeComm(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeComm>(info) {
     guarded(info, [this](const Napi::CallbackInfo& info) {
       comm_ = std::make_shared<dist::Comm>(dist::rendezvous_from_environment());
+      info.This().As<Napi::Object>().TypeTag(&kCommTag);
       return info.Env().Undefined();
     });
   }
 
- private:
   std::shared_ptr<dist::Comm> live() const {
     if (!comm_) fail("E_CONFIG", "comm", "was disposed");
     return comm_;
   }
 
+ private:
   Napi::Value Info(const Napi::CallbackInfo& info) {
     return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
       Napi::Object o = Napi::Object::New(info.Env());
@@ -84,5 +87,11 @@ class NativeComm : public Napi::ObjectWrap<NativeComm> {
 }  // namespace
 
 void register_dist(Napi::Env env, Napi::Object exports) { exports.Set("NativeComm", NativeComm::Define(env)); }
+
+std::shared_ptr<dist::Comm> unwrap_comm(const Napi::Value& value) {
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kCommTag))
+    fail("E_CONFIG", "processGroup", "expected a ProcessGroup's native handle");
+  return NativeComm::Unwrap(value.As<Napi::Object>())->live();
+}
 
 }  // namespace mvface::bindings

@@ -62,6 +62,15 @@ void Comm::all_reduce_sum(at::Tensor& t) {
   wait(group_->allreduce(ts, c10d::AllreduceOptions{c10d::ReduceOp::SUM}));
 }
 
+void Comm::all_reduce_sum_each(std::vector<at::Tensor>& tensors) {
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  for (auto& t : tensors) {
+    std::vector<at::Tensor> one{t};
+    works.push_back(group_->allreduce(one, c10d::AllreduceOptions{c10d::ReduceOp::SUM}));
+  }
+  for (auto& w : works) wait(w);
+}
+
 void Comm::all_reduce_max(at::Tensor& t) {
   std::vector<at::Tensor> ts{t};
   wait(group_->allreduce(ts, c10d::AllreduceOptions{c10d::ReduceOp::MAX}));

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace c10d {
 class ProcessGroup;
@@ -33,6 +34,8 @@ class Comm {
   int world_size() const { return world_size_; }
 
   void all_reduce_sum(at::Tensor& t);
+  // One all-reduce per tensor, all in flight together, then waits for every one.
+  void all_reduce_sum_each(std::vector<at::Tensor>& tensors);
   void all_reduce_max(at::Tensor& t);
   // Concatenates every rank's `local` (equal shapes) along dim 0, in rank order.
   at::Tensor all_gather(const at::Tensor& local);

@@ -1,0 +1,20 @@
+#pragma once
+// Data parallelism over a Comm: every rank holds the same parameters, computes gradients on its own
+// slice of the global batch, and the gradients are averaged over the ranks before the update (as
+// PyTorch's DistributedDataParallel: flattened buckets, all-reduced together).
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "dist/comm.h"
+
+namespace mvface::dist {
+
+// Replaces each tensor by the mean over the ranks of its value (same shapes, same order on every rank).
+// Tensors are packed by dtype and device into buckets of at most about bucket_bytes.
+void average_over_ranks(Comm& comm, const std::vector<at::Tensor>& tensors, int64_t bucket_bytes = 25 << 20);
+
+// Sets each tensor to rank 0's value.
+void broadcast_from_rank0(Comm& comm, const std::vector<at::Tensor>& tensors);
+
+}  // namespace mvface::dist
