@@ -30,6 +30,11 @@ export interface BackboneConfig {
   block?: 'ir' | 'ir_se';
   /** Dropout before the embedding layer, in [0, 1); default 0. */
   dropout?: number;
+  /**
+   * small only: 'none' replaces its batch norms by identities (no batch statistics, so data-parallel
+   * training equals one process on the global batch). Default 'batch'.
+   */
+  norm?: 'batch' | 'none';
 }
 
 /** The config with every field present, as native code reads it. */
@@ -65,6 +70,7 @@ export function resolveBackboneConfig(config: BackboneConfig): ResolvedBackboneC
     inChannels: config.inChannels ?? (small ? 1 : 3),
     block: config.block ?? 'ir',
     dropout: config.dropout ?? 0,
+    norm: config.norm ?? 'batch',
   };
 }
 

@@ -79,6 +79,18 @@ describe('backbones', () => {
     },
   );
 
+  it("small with norm 'none' has no batch norms; other backbones keep theirs", async () => {
+    const config: BackboneConfig = { name: 'small', embeddingSize: 16, inputSize: 28, inChannels: 1 };
+    const withBn = await backboneInfo(config, { forward: false });
+    const without = await backboneInfo({ ...config, norm: 'none' });
+    // BN weights and biases: 2 x (32 + 64 + 128 + 128) in the stages and the output layer, 2 x 16 on the embedding.
+    expect(withBn.parameters - without.parameters).toBe(2 * (32 + 64 + 128 + 128) + 2 * 16);
+    expect(Object.keys(without.stateShapes).some((k) => k.includes('running_mean'))).toBe(false);
+    expect(without.outputShape).toEqual([2, 16]);
+    await expect(backboneInfo({ name: 'iresnet18', norm: 'none' }, { forward: false })).rejects.toMatchObject({ code: 'E_CONFIG' });
+    await expect(backboneInfo({ ...config, norm: 'group' as 'none' }, { forward: false })).rejects.toMatchObject({ code: 'E_CONFIG' });
+  });
+
   it('a seed fixes the initial weights; the embeddings depend on the image', async () => {
     const config: BackboneConfig = { name: 'small', embeddingSize: 16, inputSize: 28, inChannels: 1 };
     const images = Float32Array.from({ length: 3 * 28 * 28 }, (_, i) => Math.sin(i * 0.37));

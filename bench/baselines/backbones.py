@@ -39,7 +39,10 @@ class SEModule(nn.Module):
         return x * torch.sigmoid(self.fc2(F.relu(self.fc1(w))))
 
 
-def output_layer(channels, spatial, embedding_size, dropout):
+def output_layer(channels, spatial, embedding_size, dropout, norm='batch'):
+    if norm == 'none':
+        return nn.Sequential(nn.Identity(), nn.Dropout(dropout), nn.Flatten(),
+                             nn.Linear(channels * spatial * spatial, embedding_size), nn.Identity())
     return nn.Sequential(nn.BatchNorm2d(channels), nn.Dropout(dropout), nn.Flatten(),
                          nn.Linear(channels * spatial * spatial, embedding_size),
                          nn.BatchNorm1d(embedding_size))
@@ -247,14 +250,15 @@ class Attention56(nn.Module):
 # ---- small ----
 
 class SmallNet(nn.Module):
-    def __init__(self, embedding_size, input_size, in_channels, dropout):
+    def __init__(self, embedding_size, input_size, in_channels, dropout, norm='batch'):
         super().__init__()
         widths = [in_channels, 32, 64, 128]
         for i in range(3):
             setattr(self, f'stage{i + 1}', nn.Sequential(
-                conv(widths[i], widths[i + 1], 3, 1, 1), nn.BatchNorm2d(widths[i + 1]),
+                conv(widths[i], widths[i + 1], 3, 1, 1),
+                nn.Identity() if norm == 'none' else nn.BatchNorm2d(widths[i + 1]),
                 nn.PReLU(widths[i + 1]), nn.MaxPool2d(2)))
-        self.output_layer = output_layer(128, input_size // 8, embedding_size, dropout)
+        self.output_layer = output_layer(128, input_size // 8, embedding_size, dropout, norm)
 
     def forward(self, x):
         return self.output_layer(self.stage3(self.stage2(self.stage1(x))))
@@ -270,7 +274,7 @@ def init_parameters(model):
     return model
 
 
-def build(name, embedding_size=512, input_size=112, in_channels=3, block='ir', dropout=0.0):
+def build(name, embedding_size=512, input_size=112, in_channels=3, block='ir', dropout=0.0, norm='batch'):
     if name == 'mobilefacenet':
         model = MobileFaceNet(embedding_size, input_size, in_channels)
     elif name.startswith('iresnet') and name[7:].isdigit() and int(name[7:]) in IRESNET_LAYERS:
@@ -278,7 +282,7 @@ def build(name, embedding_size=512, input_size=112, in_channels=3, block='ir', d
     elif name == 'attention56':
         model = Attention56(embedding_size, input_size, in_channels, dropout)
     elif name == 'small':
-        model = SmallNet(embedding_size, input_size, in_channels, dropout)
+        model = SmallNet(embedding_size, input_size, in_channels, dropout, norm)
     else:
         raise ValueError(f'unknown backbone {name}')
     return init_parameters(model)
@@ -295,12 +299,14 @@ STANDARD_CONFIGS = {
     'attention56': {'name': 'attention56'},
     'small': {'name': 'small', 'embeddingSize': 128, 'inputSize': 28, 'inChannels': 1},
     'small-32': {'name': 'small', 'embeddingSize': 128, 'inputSize': 32, 'inChannels': 3},
+    'small-no-norm': {'name': 'small', 'embeddingSize': 128, 'inputSize': 28, 'inChannels': 1, 'norm': 'none'},
 }
 
 
 def build_config(config):
     return build(config['name'], config.get('embeddingSize', 512), config.get('inputSize', 112),
-                 config.get('inChannels', 3), config.get('block', 'ir'), config.get('dropout', 0.0))
+                 config.get('inChannels', 3), config.get('block', 'ir'), config.get('dropout', 0.0),
+                 config.get('norm', 'batch'))
 
 
 def main():

@@ -138,6 +138,7 @@ backbones::BackboneOptions backbone_options_arg(const Napi::Value& value) {
   b.in_channels = integer(o, "inChannels");
   b.block = o.Get("block").As<Napi::String>().Utf8Value();
   b.dropout = o.Get("dropout").As<Napi::Number>().DoubleValue();
+  if (o.Get("norm").IsString()) b.norm = o.Get("norm").As<Napi::String>().Utf8Value();
   return b;
 }
 

@@ -31,6 +31,9 @@ at::Tensor SEModule::forward(const at::Tensor& x) {
 }
 
 nn::Sequential embedding_layer(int64_t channels, int64_t spatial, const BackboneOptions& options) {
+  if (options.norm == "none")
+    return nn::Sequential(nn::Identity(), nn::Dropout(nn::DropoutOptions(options.dropout)), nn::Flatten(),
+                          nn::Linear(channels * spatial * spatial, options.embedding_size), nn::Identity());
   return nn::Sequential(batch_norm(channels), nn::Dropout(nn::DropoutOptions(options.dropout)), nn::Flatten(),
                         nn::Linear(channels * spatial * spatial, options.embedding_size),
                         nn::BatchNorm1d(nn::BatchNorm1dOptions(options.embedding_size)));
@@ -38,15 +41,19 @@ nn::Sequential embedding_layer(int64_t channels, int64_t spatial, const Backbone
 
 namespace {
 
-// Three conv3x3-BN-PReLU-maxpool2 stages (32, 64, 128 channels), then the embedding layer.
+// Three conv3x3-BN-PReLU-maxpool2 stages (32, 64, 128 channels), then the embedding layer. With norm
+// "none" (no batch statistics: data-parallel training then equals one process on the whole batch)
+// each BN is an identity.
 struct SmallNet : Backbone {
   explicit SmallNet(const BackboneOptions& o) {
     const int64_t widths[] = {o.in_channels, 32, 64, 128};
     for (int i = 0; i < 3; ++i) {
-      stages[i] = register_module(
-          "stage" + std::to_string(i + 1),
-          nn::Sequential(conv(widths[i], widths[i + 1], 3, 1, 1), batch_norm(widths[i + 1]), prelu(widths[i + 1]),
-                         nn::MaxPool2d(nn::MaxPool2dOptions(2))));
+      nn::AnyModule norm = o.norm == "none" ? nn::AnyModule(nn::Identity()) : nn::AnyModule(batch_norm(widths[i + 1]));
+      stages[i] = register_module("stage" + std::to_string(i + 1), nn::Sequential());
+      stages[i]->push_back(conv(widths[i], widths[i + 1], 3, 1, 1));
+      stages[i]->push_back(std::move(norm));
+      stages[i]->push_back(prelu(widths[i + 1]));
+      stages[i]->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));
     }
     output_layer = register_module("output_layer", embedding_layer(128, o.input_size / 8, o));
   }
@@ -125,6 +132,8 @@ void validate_options(const BackboneOptions& o) {
   if (o.embedding_size < 1 || o.embedding_size > 65536) fail("E_CONFIG", "backbone", "embeddingSize must be in [1, 65536]");
   if (o.in_channels < 1 || o.in_channels > 64) fail("E_CONFIG", "backbone", "inChannels must be in [1, 64]");
   if (!(o.dropout >= 0 && o.dropout < 1)) fail("E_CONFIG", "backbone", "dropout must be in [0, 1)");
+  if (o.norm != "batch" && o.norm != "none") fail("E_CONFIG", "backbone", "norm must be 'batch' or 'none', got '" + o.norm + "'");
+  if (o.norm == "none" && !small) fail("E_CONFIG", "backbone", "norm 'none' is for the small backbone only");
   if (o.block != "ir" && o.block != "ir_se") {
     fail("E_CONFIG", "backbone", "block must be 'ir' or 'ir_se', got '" + o.block + "'");
   }

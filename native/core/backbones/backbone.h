@@ -19,6 +19,7 @@ struct BackboneOptions {
   int64_t in_channels = 3;
   std::string block = "ir";  // iresnet*: "ir" or "ir_se" (squeeze-excitation in each block)
   double dropout = 0.0;      // before the embedding layer (iresnet*, attention56, small)
+  std::string norm = "batch";  // small only: "none" puts identities where the batch norms were
 };
 
 struct Backbone : torch::nn::Module {
