@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-/** mvface: train | embed | eval | report | faces | compare | info | demo. */
+/** mvface: train | embed | eval | report | faces | compare | bench | info | demo. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from './backend';
+import { registerBenchCommand } from './cli-bench';
 import { registerCompareCommand } from './cli-compare';
 import { registerEvalCommands } from './cli-eval';
 import { registerFacesCommand } from './cli-faces';
 import { headFromFlags, parseDataArg } from './cli-args';
 import { DataLoader } from './data';
+import { ProcessGroup } from './distributed';
+import { launchLocal, withoutNproc } from './launch';
 import { runDemo } from './demo';
 import { MvfaceError } from './errors';
 import { createProgress } from './progress';
@@ -59,8 +62,10 @@ interface TrainFlags {
   lr?: number;
   seed?: number;
   device?: 'cpu' | 'cuda' | 'auto';
+  precision?: 'fp32' | 'bf16' | 'fp16';
   workers?: number;
   resume?: boolean;
+  nproc?: number;
 }
 
 function trainConfig(f: TrainFlags): TrainConfig {
@@ -79,6 +84,7 @@ function trainConfig(f: TrainFlags): TrainConfig {
   if (f.lr) c.optimizer = { ...(base.optimizer ?? {}), lr: f.lr };
   if (f.seed !== undefined) c.seed = f.seed;
   if (f.device) c.device = f.device;
+  if (f.precision) c.precision = f.precision;
   if (f.workers) c.workers = f.workers;
   for (const key of ['name', 'backbone', 'head', 'data', 'epochs']) {
     if (c[key] === undefined) throw new MvfaceError('E_CONFIG', `${key}: missing (give --${key} or a --config file)`, key);
@@ -86,21 +92,35 @@ function trainConfig(f: TrainFlags): TrainConfig {
   return c as unknown as TrainConfig;
 }
 
+/** The process group of a torchrun-style launch (WORLD_SIZE > 1), else none. */
+function joinIfLaunched(): ProcessGroup | undefined {
+  return Number(process.env.WORLD_SIZE ?? 1) > 1 ? ProcessGroup.join() : undefined;
+}
+
 async function train(f: TrainFlags): Promise<void> {
-  const trainer = await Trainer.create(trainConfig(f), { resume: f.resume });
-  const progress = createProgress();
+  if (f.nproc !== undefined && f.nproc > 1) {
+    const config = trainConfig(f); // bad flags fail here, once, not in every rank
+    console.error(`mvface: ${f.nproc} data-parallel processes, batch ${config.batchSize ?? 256} each`);
+    process.exitCode = await launchLocal({ nproc: f.nproc, argv: [process.argv[1], ...withoutNproc(process.argv.slice(2))] });
+    return;
+  }
+  const group = joinIfLaunched();
+  const trainer = await Trainer.create(trainConfig(f), { resume: f.resume, processGroup: group });
+  const main = trainer.isMain;
+  const progress = main ? createProgress() : undefined;
   try {
-    console.error(`mvface: ${trainer.paths.dir}, ${trainer.parameters.toLocaleString()} parameters, step ${trainer.step}/${trainer.totalSteps}`);
-    const r = await trainer.fit({ signal: interruptSignal(), onStep: progress.step, onEpoch: progress.epoch });
-    progress.stop();
-    console.log(JSON.stringify(r, null, 2));
+    if (main) console.error(`mvface: ${trainer.paths.dir}, ${trainer.parameters.toLocaleString()} parameters, step ${trainer.step}/${trainer.totalSteps}${group ? `, ${group.worldSize} ranks` : ''}`);
+    const r = await trainer.fit({ signal: interruptSignal(), onStep: progress?.step, onEpoch: progress?.epoch });
+    progress?.stop();
+    if (main) console.log(JSON.stringify(r, null, 2));
     if (r.cancelled) {
-      console.error(`mvface: cancelled; resume with: mvface train --config ${trainer.paths.config} --resume`);
+      if (main) console.error(`mvface: cancelled; resume with: mvface train --config ${trainer.paths.config} --resume${group ? ` --nproc ${group.worldSize}` : ''}`);
       process.exitCode = 130;
     }
   } finally {
-    progress.stop();
+    progress?.stop();
     trainer.dispose();
+    group?.dispose();
   }
 }
 
@@ -156,8 +176,10 @@ export function program(): Command {
     .option('--lr <lr>', 'base learning rate', number)
     .option('--seed <n>', 'seed', integer)
     .addOption(new Option('--device <device>', 'device').choices(['cpu', 'cuda', 'auto']))
+    .addOption(new Option('--precision <p>', 'autocast of the backbone: fp32 | bf16 | fp16 (CUDA)').choices(['fp32', 'bf16', 'fp16']))
     .option('--workers <n>', 'native decoding threads', integer)
     .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--nproc <n>', 'data parallel: N local processes (batch size per process); several machines: set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT', integer)
     .action(train);
   p.command('embed')
     .description('embed a data set with a trained run; writes <out>.f32 and <out>.json')
@@ -169,6 +191,7 @@ export function program(): Command {
   registerEvalCommands(p);
   registerFacesCommand(p);
   registerCompareCommand(p);
+  registerBenchCommand(p);
   p.command('demo')
     .description('train the small net with mv-arc on Fashion-MNIST (CPU) and write runs/demo/summary.json')
     .option('--epochs <n>', 'epochs', integer)

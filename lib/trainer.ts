@@ -9,13 +9,15 @@ import { type DataSpec, DataLoader, type DataInfo } from './data';
 import { createError, MvfaceError, NonFiniteError } from './errors';
 import { type HeadConfig, resolveHeadConfig } from './loss';
 import { native } from './native';
+import { type PrecisionConfig, resolvePrecisionOptions } from './precision';
 import { learningRate, checkSchedule, type Schedule, type ScheduleSettings } from './schedule';
 import { ensureDir, JsonlLog, readJson, runPaths, type RunPaths, writeJsonAtomic } from './run-files';
 import { checkTrainEvalConfig, TrainEval, type TrainEvalConfig } from './train-eval';
+import type { ProcessGroup } from './distributed';
 
 export type Device = 'cpu' | 'cuda' | 'auto';
 
-export interface TrainConfig {
+export interface TrainConfig extends PrecisionConfig {
   /** Run name: the run folder is <runsDir>/<name>. */
   name: string;
   /** Default 'runs'. */
@@ -40,6 +42,12 @@ export interface TrainConfig {
   seed?: number;
   /** Default 'auto': CUDA where available, else CPU. */
   device?: Device;
+  /**
+   * Benchmarks: on CUDA, batches of random images and labels generated on the GPU replace the
+   * data's (which then only gives the shapes, classes and steps per epoch); no loader, no copy.
+   * On the CPU the data is read as usual. Default false.
+   */
+  syntheticOnDevice?: boolean;
   /** Random horizontal flip. Default true. */
   flip?: boolean;
   /** Native decoding threads. Default: the machine's cores. */
@@ -67,6 +75,10 @@ export interface StepInfo {
   skipped: number;
   /** Throughput over the run so far (steps only). */
   samplesPerSecond: number;
+  /** The loss scale this step used (1 without a scaler). */
+  lossScale: number;
+  /** The scaled gradients overflowed: no update this step, and the scale backed off. */
+  updateSkipped: boolean;
 }
 
 export interface EpochInfo {
@@ -101,15 +113,19 @@ interface StepResult {
   epoch: number;
   index: number;
   step: number;
+  lossScale: number;
+  updateSkipped: boolean;
 }
 
 interface NativeTrainer {
   step(loader: unknown, lr: number, head: unknown): Promise<StepResult | null>;
+  stepSynthetic(batchSize: number, lr: number, head: unknown): Promise<StepResult>;
   embed(images: { data: Float32Array; rows: number; cols: number }, c: number, h: number, w: number): Promise<Float32Array>;
   closedSetAccuracy(loader: unknown): Promise<{ correct: number; total: number }>;
   save(path: string, meta: string): Promise<void>;
   load(path: string): Promise<string>;
   exportBackbone(path: string): Promise<void>;
+  setProcessGroup(comm: unknown): Promise<void>;
   info(): { parameters: number; steps: number };
   dispose(): void;
 }
@@ -142,6 +158,19 @@ function configKey(c: TrainConfig): string {
   return JSON.stringify(sortedKeys(rest));
 }
 
+export interface CreateOptions {
+  /** Continue from the run folder's checkpoint (every rank reads it: a shared folder). */
+  resume?: boolean;
+  /**
+   * Data parallel over this group (ProcessGroup.join()): `batchSize` is per rank, each rank trains on
+   * its slice of every global batch and gradients are averaged. Rank 0 alone writes the run folder.
+   */
+  processGroup?: ProcessGroup;
+}
+
+/** The log of ranks other than 0: nothing is written. */
+const silentLog = { write: (): void => undefined, close: (): void => undefined } as unknown as JsonlLog;
+
 function pickDevice(device: Device): 'cpu' | 'cuda' {
   if (device === 'cpu' || device === 'cuda') return device;
   return native().backendInfo().cudaAvailable ? 'cuda' : 'cpu';
@@ -158,20 +187,23 @@ export class Trainer {
     private readonly train: DataLoader,
     readonly dataInfo: DataInfo,
     private readonly schedule: ScheduleSettings,
+    private readonly group?: ProcessGroup,
   ) {
     this.paths = runPaths(path.join(config.runsDir ?? 'runs', config.name));
   }
 
   /** Builds the model and opens the data; with `resume`, continues from the run folder's checkpoint. */
-  static async create(config: TrainConfig, options: { resume?: boolean } = {}): Promise<Trainer> {
+  static async create(config: TrainConfig, options: CreateOptions = {}): Promise<Trainer> {
     const c = { batchSize: 256, seed: 0, ...config };
     if (typeof c.name !== 'string' || !/^[\w.-]+$/.test(c.name)) throw createError('E_CONFIG', 'name: letters, digits, ., _ and - only', 'name');
     if (!Number.isInteger(c.epochs) || c.epochs < 1) throw createError('E_CONFIG', 'epochs: must be an integer >= 1', 'epochs');
     resolveHeadConfig(c.head);
+    const precision = resolvePrecisionOptions(c);
     if (c.eval) checkTrainEvalConfig(c.eval);
     const backbone = resolveBackboneConfig(c.backbone);
     const train = await DataLoader.open(c.data, {
       batchSize: c.batchSize, shuffle: true, flip: c.flip ?? true, seed: c.seed, workers: c.workers, dropLast: true, onCorrupt: c.onCorrupt,
+      rank: options.processGroup?.rank, worldSize: options.processGroup?.worldSize,
     });
     const info = train.info;
     const schedule: ScheduleSettings = {
@@ -186,17 +218,21 @@ export class Trainer {
       if (c.numClasses !== undefined && c.numClasses !== info.numClasses) {
         throw createError('E_CONFIG', `numClasses: the config says ${c.numClasses}, the data has ${info.numClasses} classes`, 'numClasses');
       }
-      if (info.batchesPerEpoch < 1) throw createError('E_CONFIG', `batchSize: larger than the data set (${info.size} images)`, 'batchSize');
+      if (info.batchesPerEpoch < 1) {
+        const ranks = options.processGroup ? ` x ${options.processGroup.worldSize} ranks` : '';
+        throw createError('E_CONFIG', `batchSize: ${c.batchSize}${ranks} is larger than the data set (${info.size} images)`, 'batchSize');
+      }
       if (backbone.inputSize !== info.height || backbone.inChannels !== info.channels) {
         throw createError('E_CONFIG', `backbone: expects ${backbone.inChannels} x ${backbone.inputSize} x ${backbone.inputSize} images, the data has ${info.channels} x ${info.height} x ${info.width}`, 'backbone');
       }
       const Native = (native() as unknown as { NativeTrainer: new (o: unknown) => NativeTrainer }).NativeTrainer;
       const nt = new Native({
-        backbone, numClasses: info.numClasses, seed: c.seed, device: pickDevice(c.device ?? 'auto'),
+        backbone, numClasses: info.numClasses, seed: c.seed, device: pickDevice(c.device ?? 'auto'), ...precision,
         momentum: c.optimizer?.momentum ?? 0.9, weightDecay: c.optimizer?.weightDecay ?? 5e-4,
       });
-      const trainer = new Trainer(c, nt, train, info, schedule);
+      const trainer = new Trainer(c, nt, train, info, schedule, options.processGroup);
       await trainer.start(options.resume ?? false);
+      if (options.processGroup) await nt.setProcessGroup(options.processGroup.nativeHandle);
       return trainer;
     } catch (e) {
       train.dispose();
@@ -215,7 +251,18 @@ export class Trainer {
     } else if (resume) {
       throw createError('E_IO', `${this.paths.checkpoint}: no checkpoint to resume from`, this.paths.checkpoint);
     }
-    writeJsonAtomic(this.paths.config, this.config);
+    if (this.isMain) writeJsonAtomic(this.paths.config, this.config);
+  }
+
+  /** Rank 0 (or the only process): the one that writes logs, checkpoints and the model. */
+  get isMain(): boolean {
+    return !this.group || this.group.rank === 0;
+  }
+
+  /** Whether to stop before the next step: on any rank's signal, every rank stops at the same step. */
+  private async stopRequested(signal?: AbortSignal): Promise<boolean> {
+    const local = signal?.aborted ?? false;
+    return this.group ? this.group.any(local) : local;
   }
 
   get step(): number {
@@ -229,7 +276,7 @@ export class Trainer {
   /** Trains to the configured number of epochs, or until `signal` aborts (then checkpoints and returns). */
   async fit(options: FitOptions = {}): Promise<FitResult> {
     return this.exclusive(async () => {
-      const log = new JsonlLog(this.paths.log);
+      const log = this.isMain ? new JsonlLog(this.paths.log) : silentLog;
       try {
         let accuracy: number | undefined;
         while (this.position.epoch < this.config.epochs) {
@@ -247,11 +294,11 @@ export class Trainer {
   /** Runs the rest of the current epoch; false when cancelled (after checkpointing). */
   private async runEpoch(log: JsonlLog, options: FitOptions): Promise<boolean> {
     const p = this.position;
-    this.train.startEpoch(p.epoch, p.index);
+    if (!this.onDeviceSource) this.train.startEpoch(p.epoch, p.index);
     let lossSum = 0;
     let count = 0;
     for (;;) {
-      if (options.signal?.aborted) {
+      if (await this.stopRequested(options.signal)) {
         await this.checkpoint();
         log.write({ event: 'cancelled', step: p.step, epoch: p.epoch });
         return false;
@@ -268,7 +315,7 @@ export class Trainer {
       count += 1;
       const info: StepInfo = {
         step: p.step, epoch: p.epoch, index: r.index, stepsPerEpoch: this.schedule.stepsPerEpoch, totalSteps: this.totalSteps,
-        loss: r.loss, lr, hardFraction: r.hardFraction, meanTargetCos: r.meanTargetCos, samples: r.samples, skipped: r.skipped,
+        loss: r.loss, lr, hardFraction: r.hardFraction, meanTargetCos: r.meanTargetCos, samples: r.samples, skipped: r.skipped, lossScale: r.lossScale, updateSkipped: r.updateSkipped,
         samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9),
       };
       log.write({ event: 'step', ...info });
@@ -286,7 +333,7 @@ export class Trainer {
 
   /** Runs the configured eval sets when `step` is due (eval mode; training state is untouched). */
   private async evalHook(step: number, log: JsonlLog): Promise<void> {
-    if (!this.config.eval) return;
+    if (!this.config.eval || !this.isMain) return;
     this.trainEval ??= new TrainEval(this.config.eval, (images, count) => this.embed(images, count), this.dataInfo, this.config.workers);
     await this.trainEval.maybeRun(step, log);
   }
@@ -294,6 +341,7 @@ export class Trainer {
   private async nativeStep(lr: number): Promise<StepResult | null> {
     const head = resolveHeadConfig(this.headAt(this.position.step));
     try {
+      if (this.onDeviceSource) return await this.syntheticStep(lr, head);
       return await this.nativeTrainer.step(this.train.nativeHandle, lr, head);
     } catch (e) {
       if (e instanceof NonFiniteError) {
@@ -305,6 +353,21 @@ export class Trainer {
     }
   }
 
+  private deviceSource: boolean | undefined;
+
+  /** syntheticOnDevice on a CUDA trainer: batches come from the GPU, not from the loader. */
+  private get onDeviceSource(): boolean {
+    this.deviceSource ??= this.config.syntheticOnDevice === true && pickDevice(this.config.device ?? 'auto') === 'cuda';
+    return this.deviceSource;
+  }
+
+  private async syntheticStep(lr: number, head: unknown): Promise<StepResult | null> {
+    const p = this.position;
+    if (p.index >= this.schedule.stepsPerEpoch) return null;
+    const r = await this.nativeTrainer.stepSynthetic(this.config.batchSize, lr, head);
+    return { ...r, epoch: p.epoch, index: p.index };
+  }
+
   /** SphereFace anneals lambda with the iteration; other heads are the same every step. */
   private headAt(step: number): HeadConfig {
     const h = this.config.head;
@@ -313,7 +376,7 @@ export class Trainer {
 
   private async endEpoch(log: JsonlLog, options: FitOptions): Promise<number | undefined> {
     const p = this.position;
-    const accuracy = this.config.evalData ? await this.closedSetAccuracy(this.config.evalData) : undefined;
+    const accuracy = this.config.evalData && this.isMain ? await this.closedSetAccuracy(this.config.evalData) : undefined;
     const info: EpochInfo = { epoch: p.epoch, meanLoss: this.epochLoss, samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9), closedSetAccuracy: accuracy };
     p.epoch += 1;
     p.index = 0;
@@ -324,7 +387,7 @@ export class Trainer {
   }
 
   private async finish(cancelled: boolean, accuracy?: number): Promise<FitResult> {
-    if (!cancelled) await this.exportModel(this.paths.model);
+    if (!cancelled && this.isMain) await this.exportModel(this.paths.model);
     return {
       cancelled,
       steps: this.position.step,
@@ -336,8 +399,9 @@ export class Trainer {
     };
   }
 
-  /** Writes the checkpoint (model, head, optimizer, position, RNG) atomically. */
+  /** Writes the checkpoint (model, head, optimizer, position, RNG) atomically; rank 0 only. */
   async checkpoint(): Promise<string> {
+    if (!this.isMain) return this.paths.checkpoint;
     const meta: CheckpointMeta = { format: 'mvface-run-1', configKey: configKey(this.config), position: { ...this.position } };
     await this.nativeTrainer.save(this.paths.checkpoint, JSON.stringify(meta));
     writeJsonAtomic(this.paths.checkpointMeta, meta);

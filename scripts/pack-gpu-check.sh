@@ -7,7 +7,8 @@
 #                  lacks those headers
 # Then run it through the device tool with `.gpu-check` carried:
 #   run(command="bash scripts/gpu-check.sh", carry=[".gpu-check"], timeout_s=600)
-# What it prints last is the benchmark table; logs and the table come back under $OUT.
+# What it prints last are the benchmark tables (loss, then training); logs and tables come back
+# under $OUT. Both parts in one call, or one each: bash scripts/gpu-check.sh --only loss|train
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=.gpu-check
@@ -27,7 +28,9 @@ fi
 say "compiling TypeScript into $dir/stage/dist"
 rm -rf "$dir/stage"
 npx tsc -p tsconfig.json --outDir "$dir/stage/dist" || say "tsc reported errors (output written anyway)"
-[ -f "$dir/stage/dist/bench/loss.js" ] || { say "no dist/bench/loss.js: cannot pack the benchmark"; exit 1; }
+for f in bench/loss.js bench/train-gpu.js lib/bench-train.js; do
+  [ -f "$dir/stage/dist/$f" ] || { say "no dist/$f: cannot pack the benchmarks"; exit 1; }
+done
 say "packing node_modules and dist"
 tar -cf - --exclude=node_modules/typescript --exclude=node_modules/.cache node_modules \
   -C "$dir/stage" dist | xz -T0 -6 >"$dir/npm.tar.xz"

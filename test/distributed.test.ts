@@ -99,3 +99,64 @@ describe('model-parallel head on Gloo over loopback, 2 processes', () => {
     expect(shards).toEqual([{ first: 0, count: 4 }, { first: 4, count: 3 }, { first: 7, count: 3 }]);
   });
 });
+
+// Each rank trains 20 steps on its half of every global batch; rank 0 writes the step losses and the
+// embeddings of fixed images.
+const dpWorker = `
+const fs = require('fs');
+const { ProcessGroup } = require('./dist/lib/distributed.js');
+const { Trainer } = require('./dist/lib/trainer.js');
+const [file, out] = process.argv.slice(1);
+const { config, probe } = JSON.parse(fs.readFileSync(file, 'utf8'));
+(async () => {
+  const group = ProcessGroup.join();
+  const trainer = await Trainer.create({ ...config, name: 'dp' }, { processGroup: group });
+  const losses = [];
+  const fit = await trainer.fit({ onStep: (s) => losses.push(s.loss) });
+  const embeddings = await trainer.embed(Float32Array.from(probe), probe.length / 784);
+  fs.writeFileSync(out + group.rank, JSON.stringify({ losses, embeddings: Array.from(embeddings), steps: fit.steps, files: fs.readdirSync(fit.runDir) }));
+  trainer.dispose();
+  group.dispose();
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+describe('data-parallel training on Gloo over loopback, 2 processes', () => {
+  it('equals one process with the double batch for 20 steps', async () => {
+    const { Trainer } = await import('../lib/trainer');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-dp-'));
+    const config = {
+      runsDir: dir, backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32, norm: 'none' },
+      head: { type: 'mv-am', mode: 'adaptive' },
+      data: { kind: 'synthetic', classes: 10, perClass: 16, height: 28, width: 28, channels: 1, seed: 5 },
+      epochs: 2, batchSize: 8, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, seed: 3, workers: 1, device: 'cpu',
+    } as const;
+    const rng = new Random(11);
+    const probe = Array.from({ length: 3 * 784 }, () => rng.normal());
+    const file = path.join(dir, 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ config, probe }));
+    const port = await freePort();
+    const env = (rank: number) => ({ ...process.env, RANK: `${rank}`, WORLD_SIZE: '2', LOCAL_RANK: `${rank}`, MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${port}`, MVFACE_NUM_THREADS: '1' });
+    await Promise.all([0, 1].map((r) => run(process.execPath, ['-e', dpWorker, file, path.join(dir, 'out')], { cwd: root, env: env(r), timeout: 120_000 })));
+    const ranks = [0, 1].map((r) => JSON.parse(fs.readFileSync(path.join(dir, `out${r}`), 'utf8')));
+
+    const single = await Trainer.create({ ...config, name: 'single', batchSize: 16 });
+    const losses: number[] = [];
+    await single.fit({ onStep: (s) => losses.push(s.loss) });
+    const embeddings = await single.embed(Float32Array.from(probe), 3);
+    single.dispose();
+
+    // 160 samples, global batch 16: 10 steps per epoch, 2 epochs.
+    expect(losses).toHaveLength(20);
+    for (const r of ranks) {
+      expect(r.steps).toBe(20);
+      expectRelative(r.losses, losses, 1e-5);
+      expectRelative(r.embeddings, Array.from(embeddings), 1e-4);
+    }
+    // Training moved the model (the comparison is not between two untrained models).
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    expect(mean(losses.slice(15))).toBeLessThan(0.8 * mean(losses.slice(0, 5)));
+    // Rank 0 alone writes the run folder; both ranks saw the same step count.
+    expect(fs.readdirSync(path.join(dir, 'dp')).sort()).toEqual(expect.arrayContaining(['checkpoint.pt', 'config.json', 'log.jsonl', 'model.pt']));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 180_000);
+});

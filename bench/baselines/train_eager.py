@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """The training step as peers write it in PyTorch: a backbone (the twin of mvface's, from
-backbones.py), FaceX-Zoo's MV-Softmax head (am margin, adaptive re-weighting) in eager ops, SGD with
-momentum and weight decay (none on BN weights and biases). Feeds one fixed random batch, so data
-loading costs it nothing. Prints {"samplesPerSecond", "stepMs"}.
+backbones.py), FaceX-Zoo's MV-Softmax head (am or arc margin, adaptive re-weighting) in float32, SGD
+with momentum and weight decay (none on BN weights and biases). Feeds one fixed random batch that is
+already on the device, so data loading costs it nothing. Optional: CUDA, autocast of the backbone
+(bf16, or fp16 with a GradScaler), channels-last, torch.compile of backbone + head. Prints
+{"samplesPerSecond", "stepMs", "peakBytes", ...}: peakBytes is CUDA's max allocated, or the peak RSS.
 
 Usage: train_eager.py --backbone mobilefacenet --batch 32 --classes 100 --threads 2 --steps 8
+       train_eager.py --device cuda --backbone iresnet50 --batch 256 --precision bf16 --head mv-arc [--compile]
 """
 import argparse
+import contextlib
 import json
+import math
 import os
+import resource
 import sys
 import time
 
@@ -19,23 +25,36 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import backbones  # noqa: E402
 
 
-class MvSoftmaxAm(torch.nn.Module):
-    """FaceX-Zoo's MV_Softmax with is_am=1: cos - m for the target, t cos + t - 1 for hard negatives."""
+class MvSoftmax(torch.nn.Module):
+    """FaceX-Zoo's MV_Softmax, adaptive: the target gets the margin (am: cos - m; arc: cos(theta + m)
+    with the ArcFace threshold), negatives above the target's margined cosine become t cos + t - 1.
+    Written with torch.where instead of boolean indexing, so that torch.compile sees static shapes."""
 
-    def __init__(self, feat_dim, num_class, s=32.0, m=0.35, t=1.2):
+    def __init__(self, feat_dim, num_class, margin_type='mv-am', s=32.0, m=None, t=1.2):
         super().__init__()
         self.weight = torch.nn.Parameter(torch.empty(num_class, feat_dim).uniform_(-1, 1))
         with torch.no_grad():
             self.weight.div_(self.weight.norm(dim=1, keepdim=True))
-        self.s, self.m, self.t = s, m, t
+        self.arc = margin_type == 'mv-arc'
+        self.s, self.t = s, t
+        self.m = m if m is not None else (0.5 if self.arc else 0.35)
+        self.cos_m, self.sin_m = math.cos(self.m), math.sin(self.m)
+        self.threshold = math.cos(math.pi - self.m)
+        self.mm = math.sin(math.pi - self.m) * self.m
 
     def forward(self, x, labels):
         cos_theta = torch.mm(F.normalize(x), F.normalize(self.weight).t()).clamp(-1, 1)
-        gt = cos_theta[torch.arange(x.size(0)), labels].view(-1, 1)
-        mask = cos_theta > gt - self.m
-        hard_vector = cos_theta[mask]
-        cos_theta[mask] = self.t * hard_vector + self.t - 1.0
-        cos_theta.scatter_(1, labels.view(-1, 1), gt - self.m)
+        gt = cos_theta.gather(1, labels.view(-1, 1))
+        if self.arc:
+            sin_theta = torch.sqrt((1.0 - gt * gt).clamp(min=0))
+            margined = gt * self.cos_m - sin_theta * self.sin_m
+            target = torch.where(gt > self.threshold, margined, gt - self.mm)
+        else:
+            margined = gt - self.m
+            target = margined
+        mask = cos_theta > margined
+        cos_theta = torch.where(mask, self.t * cos_theta + self.t - 1.0, cos_theta)
+        cos_theta = cos_theta.scatter(1, labels.view(-1, 1), target)
         return F.cross_entropy(cos_theta * self.s, labels)
 
 
@@ -56,31 +75,73 @@ def main():
     p.add_argument('--embedding-size', type=int, default=512)
     p.add_argument('--batch', type=int, default=32)
     p.add_argument('--classes', type=int, default=100)
+    p.add_argument('--head', default='mv-am', choices=['mv-am', 'mv-arc'])
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--steps', type=int, default=8)
+    p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    p.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'])
+    p.add_argument('--channels-last', action='store_true')
+    p.add_argument('--compile', action='store_true', help='torch.compile of backbone + head (the optimizer stays eager)')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = backbones.build(a.backbone, a.embedding_size, a.input_size, a.channels)
-    head = MvSoftmaxAm(a.embedding_size, a.classes)
+    device = torch.device(a.device)
+    cuda = device.type == 'cuda'
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+    model = backbones.build(a.backbone, a.embedding_size, a.input_size, a.channels).to(device)
+    head = MvSoftmax(a.embedding_size, a.classes, a.head).to(device)
+    images = torch.randn(a.batch, a.channels, a.input_size, a.input_size, device=device)
+    labels = torch.randint(0, a.classes, (a.batch,), device=device)
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.SGD(param_groups(model, head, 5e-4), lr=0.01, momentum=0.9)
-    images = torch.randn(a.batch, a.channels, a.input_size, a.input_size)
-    labels = torch.randint(0, a.classes, (a.batch,))
+    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(a.precision)
+    if dtype is torch.float16 and not cuda:
+        raise SystemExit('--precision fp16 needs --device cuda')
+    scaler = torch.cuda.amp.GradScaler() if dtype is torch.float16 else None
     model.train()
+
+    def loss_of(images, labels):
+        with torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext():
+            embeddings = model(images)
+        return head(embeddings.float(), labels)  # the loss in float32, outside autocast
+
+    forward = torch.compile(loss_of) if a.compile else loss_of
 
     def step():
         opt.zero_grad(set_to_none=True)
-        head(model(images), labels).backward()
-        opt.step()
+        loss = forward(images, labels)
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
 
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
+    t_compile = time.perf_counter()
     for _ in range(a.warmup):
         step()
+    sync()
+    warmup_seconds = time.perf_counter() - t_compile
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     for _ in range(a.steps):
         step()
+    sync()
     seconds = time.perf_counter() - t0
-    print(json.dumps({'samplesPerSecond': a.steps * a.batch / seconds, 'stepMs': 1000 * seconds / a.steps, 'torch': torch.__version__}))
+    peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({'samplesPerSecond': a.steps * a.batch / seconds, 'stepMs': 1000 * seconds / a.steps, 'peakBytes': peak,
+                      'warmupSeconds': warmup_seconds, 'torch': torch.__version__, 'device': a.device, 'precision': a.precision,
+                      'compile': a.compile, 'head': a.head}))
 
 
 if __name__ == '__main__':

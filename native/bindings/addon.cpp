@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include "backbone_binding.h"
+#include "bench_binding.h"
 #include "backend.h"
 #include "data_binding.h"
 #include "dist_binding.h"
@@ -74,6 +75,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_trainer(env, exports);
   register_eval(env, exports);
   register_dist(env, exports);
+  register_bench(env, exports);
   return exports;
 }
 

@@ -8,6 +8,7 @@
 #include "backbone_binding.h"
 #include "data/loader.h"
 #include "data_binding.h"
+#include "dist_binding.h"
 #include "errors.h"
 #include "js_errors.h"
 #include "loss_binding.h"
@@ -28,6 +29,34 @@ double number_or(const Napi::Object& o, const char* key, double fallback) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
+bool boolean_or(const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) fail("E_CONFIG", key, "must be true or false");
+  return v.As<Napi::Boolean>().Value();
+}
+
+// precision, channelsLast, cudaGraph, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
+void precision_options(const Napi::Object& o, train::TrainerOptions& t) {
+  Napi::Value precision = o.Get("precision");
+  if (!precision.IsUndefined() && !precision.IsString()) fail("E_CONFIG", "precision", "must be a string");
+  if (precision.IsString()) t.precision = precision.As<Napi::String>().Utf8Value();
+  t.channels_last = boolean_or(o, "channelsLast", false);
+  t.cuda_graph = boolean_or(o, "cudaGraph", false);
+  Napi::Value scale = o.Get("lossScale");
+  if (scale.IsUndefined() || scale.IsNull()) return;
+  if (!scale.IsObject()) fail("E_CONFIG", "lossScale", "must be an object");
+  auto s = scale.As<Napi::Object>();
+  t.scaler.enabled = true;
+  t.scaler.init_scale = number_or(s, "initScale", t.scaler.init_scale);
+  t.scaler.growth_factor = number_or(s, "growthFactor", t.scaler.growth_factor);
+  t.scaler.backoff_factor = number_or(s, "backoffFactor", t.scaler.backoff_factor);
+  const double interval = number_or(s, "growthInterval", static_cast<double>(t.scaler.growth_interval));
+  if (interval != static_cast<double>(static_cast<int64_t>(interval)))
+    fail("E_CONFIG", "growthInterval", "must be an integer >= 1");
+  t.scaler.growth_interval = static_cast<int64_t>(interval);
+}
+
 train::TrainerOptions trainer_options(const Napi::Value& value) {
   if (!value.IsObject()) fail("E_CONFIG", "options", "must be an object");
   auto o = value.As<Napi::Object>();
@@ -39,6 +68,7 @@ train::TrainerOptions trainer_options(const Napi::Value& value) {
   t.seed = static_cast<uint64_t>(number_or(o, "seed", 0));
   Napi::Value device = o.Get("device");
   if (device.IsString()) t.device = device.As<Napi::String>().Utf8Value();
+  precision_options(o, t);
   return t;
 }
 
@@ -58,6 +88,8 @@ Napi::Value step_object(Napi::Env env, std::optional<StepResult>& r) {
   o.Set("epoch", static_cast<double>(r->epoch));
   o.Set("index", static_cast<double>(r->index));
   o.Set("step", static_cast<double>(r->step));
+  o.Set("lossScale", r->loss_scale);
+  o.Set("updateSkipped", r->update_skipped);
   return o;
 }
 
@@ -69,6 +101,8 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
                         InstanceMethod("closedSetAccuracy", &NativeTrainer::ClosedSet),
                         InstanceMethod("save", &NativeTrainer::Save), InstanceMethod("load", &NativeTrainer::Load),
                         InstanceMethod("exportBackbone", &NativeTrainer::Export),
+                        InstanceMethod("setProcessGroup", &NativeTrainer::SetProcessGroup),
+                        InstanceMethod("stepSynthetic", &NativeTrainer::StepSynthetic),
                         InstanceMethod("info", &NativeTrainer::Info), InstanceMethod("dispose", &NativeTrainer::Dispose)});
   }
 
@@ -83,6 +117,17 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
   std::shared_ptr<Trainer> live() const {
     if (!trainer_) fail("E_CONFIG", "trainer", "was disposed");
     return trainer_;
+  }
+
+  // setProcessGroup(nativeComm) -> Promise<void>: data parallel from now on (broadcasts rank 0's state).
+  Napi::Value SetProcessGroup(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto trainer = live();
+      auto comm = unwrap_comm(info[0]);
+      return PromiseWorker<bool>::Start(
+          info.Env(), [trainer, comm]() { return trainer->set_comm(comm), true; },
+          [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+    });
   }
 
   // step(loader, lr, headConfig) -> Promise<StepResult | null> (null at the end of the epoch)
@@ -100,6 +145,23 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
             if (!batch) return std::nullopt;
             return trainer->step(*batch, lr, head);
           },
+          step_object);
+    });
+  }
+
+  // stepSynthetic(batchSize, lr, headConfig) -> Promise<StepResult>: a batch generated on the
+  // trainer's device (benchmarks of the step alone; no loader, no host-to-device copy).
+  Napi::Value StepSynthetic(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto trainer = live();
+      if (!info[0].IsNumber()) fail("E_CONFIG", "batchSize", "must be a number");
+      if (!info[1].IsNumber()) fail("E_CONFIG", "lr", "must be a number");
+      const int64_t batch = info[0].As<Napi::Number>().Int64Value();
+      const double lr = info[1].As<Napi::Number>().DoubleValue();
+      const loss::LossConfig head = loss_config_arg(info[2]);
+      return PromiseWorker<std::optional<StepResult>>::Start(
+          info.Env(),
+          [trainer, batch, lr, head]() -> std::optional<StepResult> { return trainer->step_synthetic(batch, lr, head); },
           step_object);
     });
   }

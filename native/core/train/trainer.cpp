@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "dist/data_parallel.h"
 #include "errors.h"
 #include "loss/loss.h"
 
@@ -77,6 +78,7 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options), device_(par
   at::manual_seed(options.seed);
   model_ = backbones::make_backbone(options.backbone);
   model_->to(device_);
+  setup_precision();
   head_ = initial_head(options.num_classes, options.backbone.embedding_size).to(device_);
   for (auto& p : backbones::decay_parameters(*model_)) params_.push_back(p), decays_.push_back(true);
   for (auto& p : backbones::no_decay_parameters(*model_)) params_.push_back(p), decays_.push_back(false);
@@ -86,15 +88,23 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options), device_(par
 
 StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossConfig& head) {
   model_->train();
-  const at::Tensor images = batch.images.to(device_), labels = batch.labels.to(device_);
+  const auto [images, labels] = device_inputs(batch);
   for (size_t i = 0; i + 1 < params_.size(); ++i) params_[i].mutable_grad() = at::Tensor();
-  at::Tensor embeddings = model_->forward(images);
+  if (comm_) dist::broadcast_from_rank0(*comm_, model_->buffers());  // as DDP: rank 0's BN statistics
+  at::Tensor embeddings = forward_for_loss(images);
   loss::LossResult r = loss::fused_loss(head, embeddings.detach(), head_, labels);
+  const double loss_scale = scaler_.scale();
+  r.grad_embeddings = scaler_.scaled(r.grad_embeddings);
+  if (comm_) {
+    embeddings.backward(r.grad_embeddings);
+    average_over_ranks(r);  // every rank then sees the same loss, so all stop together on NaN
+  }
   if (!std::isfinite(r.loss))
     fail("E_NONFINITE", "loss", "is " + std::to_string(r.loss) + " at step " + std::to_string(steps_ + 1) +
                                     ": training diverged (lower the learning rate)");
-  embeddings.backward(r.grad_embeddings);
-  sgd_update(lr, r.grad_weight);
+  if (!comm_) embeddings.backward(r.grad_embeddings);
+  const bool apply = unscale_gradients();
+  if (apply) sgd_update(lr, r.grad_weight);
   ++steps_;
   StepResult s;
   s.loss = r.loss;
@@ -105,7 +115,37 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
   s.epoch = batch.epoch;
   s.index = batch.index;
   s.step = steps_;
+  s.loss_scale = loss_scale;
+  s.update_skipped = !apply;
   return s;
+}
+
+void Trainer::set_comm(std::shared_ptr<dist::Comm> comm) {
+  comm_ = std::move(comm);
+  std::vector<at::Tensor> state;
+  for (auto& [name, t] : named_state()) state.push_back(t);
+  state.push_back(head_);
+  for (auto& m : momentum_)
+    if (m.defined()) state.push_back(m);
+  dist::broadcast_from_rank0(*comm_, state);
+}
+
+// Gradients of this rank's mean loss, averaged: the gradient of the mean over the global batch (the
+// ranks' batches are equal in size). Batch-norm statistics stay per rank, as in PyTorch's DDP.
+void Trainer::average_over_ranks(loss::LossResult& r) {
+  std::vector<at::Tensor> grads;
+  for (size_t i = 0; i + 1 < params_.size(); ++i) {
+    if (!params_[i].grad().defined()) params_[i].mutable_grad() = at::zeros_like(params_[i]);
+    grads.push_back(params_[i].grad());
+  }
+  grads.push_back(r.grad_weight);
+  at::Tensor stats = at::tensor({r.loss, r.hard_fraction, r.mean_target_cos}, at::kDouble).to(device_);
+  grads.push_back(stats);
+  dist::average_over_ranks(*comm_, grads);
+  stats = stats.to(at::kCPU);
+  r.loss = stats[0].item<double>();
+  r.hard_fraction = stats[1].item<double>();
+  r.mean_target_cos = stats[2].item<double>();
 }
 
 // PyTorch's SGD: d = g + wd p (decayed parameters), buf = d then buf = m buf + d, p -= lr buf.
@@ -166,6 +206,7 @@ void Trainer::save(const std::string& path, const std::string& meta) const {
   d.insert("momentum", tensor_dict(momentum));
   at::Generator rng = at::detail::getDefaultCPUGenerator();
   d.insert("rng", rng.get_state());
+  d.insert("scaler", at::tensor({scaler_.scale(), static_cast<double>(scaler_.growth_tracker())}, at::kDouble));
   write_atomically(path, torch::jit::pickle_save(c10::IValue(d)));
 }
 
@@ -196,6 +237,11 @@ std::string Trainer::load(const std::string& path) {
   steps_ = entry(d, "steps", path).toInt();
   at::Generator rng = at::detail::getDefaultCPUGenerator();
   rng.set_state(entry(d, "rng", path).toTensor());
+  auto scaler = d.find(c10::IValue(std::string("scaler")));  // absent in checkpoints before issue 7
+  if (scaler != d.end()) {
+    const at::Tensor state = scaler->value().toTensor();
+    scaler_.set_state(state[0].item<double>(), static_cast<int64_t>(state[1].item<double>()));
+  }
   return entry(d, "meta", path).toStringRef();
 }
 

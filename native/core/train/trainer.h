@@ -9,8 +9,11 @@
 #include <vector>
 
 #include "backbones/backbone.h"
+#include "dist/comm.h"
 #include "data/loader.h"
 #include "loss/config.h"
+#include "loss/loss.h"
+#include "train/precision.h"
 
 namespace mvface::train {
 
@@ -21,11 +24,17 @@ struct TrainerOptions {
   double weight_decay = 5e-4;
   uint64_t seed = 0;
   std::string device = "cpu";
+  std::string precision = "fp32";  // autocast of the backbone: fp32 | bf16 | fp16 (CUDA only)
+  ScalerOptions scaler;            // dynamic loss scaling (for fp16; usable with any precision)
+  bool channels_last = false;      // NHWC images and conv weights
+  bool cuda_graph = false;         // not implemented: E_CONFIG says so
 };
 
 struct StepResult {
   double loss = 0, hard_fraction = 0, mean_target_cos = 0;
   int64_t samples = 0, skipped = 0, epoch = 0, index = 0, step = 0;
+  double loss_scale = 1;        // the scale this step's backward used (1 without a scaler)
+  bool update_skipped = false;  // the scaled gradients overflowed: no update, the scale backed off
 };
 
 class Trainer {
@@ -46,13 +55,27 @@ class Trainer {
   // The backbone's state dict alone (names as bench/baselines/backbones.py), for PyTorch.
   void export_backbone(const std::string& path) const;
 
+  // Data parallel: every later step averages gradients (and the reported loss) over the ranks of
+  // `comm`; the model, head and optimizer state are first set to rank 0's.
+  void set_comm(std::shared_ptr<dist::Comm> comm);
+
+  // One step on a batch generated on the training device (train/synthetic_batch.h).
+  StepResult step_synthetic(int64_t batch_size, double lr, const loss::LossConfig& head);
+
   int64_t steps() const { return steps_; }
+  const at::Device& device() const { return device_; }
   int64_t parameter_count() const;
   const at::Tensor& head_weight() const { return head_; }
 
  private:
   std::vector<std::pair<std::string, at::Tensor>> named_state() const;
   void sgd_update(double lr, const at::Tensor& head_grad);
+  // train/trainer_precision.cpp: precision, memory format and transfer to the device.
+  void setup_precision();
+  std::pair<at::Tensor, at::Tensor> device_inputs(const data::Batch& batch) const;
+  at::Tensor forward_for_loss(const at::Tensor& images);  // autocast forward, float32 embeddings
+  bool unscale_gradients();  // false: skip this step's update (loss scaler overflow)
+  void average_over_ranks(loss::LossResult& r);
 
   TrainerOptions options_;
   std::shared_ptr<backbones::Backbone> model_;
@@ -62,6 +85,9 @@ class Trainer {
   std::vector<at::Tensor> momentum_;
   int64_t steps_ = 0;
   at::Device device_;
+  std::shared_ptr<dist::Comm> comm_;
+  Precision precision_ = Precision::Fp32;
+  LossScaler scaler_;
 };
 
 }  // namespace mvface::train

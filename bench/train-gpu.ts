@@ -1,0 +1,98 @@
+/**
+ * node dist/bench/train-gpu.js: GPU training throughput, side by side from one run (scripts/gpu-check.sh
+ * runs it): IResNet-50 and MobileFaceNet at 112 x 112, batch 256, bf16, mv-arc, 1000 classes:
+ * mvface (batches generated on the GPU, the native step from Node) against the same model, head,
+ * batch, precision and optimizer in PyTorch eager and with torch.compile
+ * (bench/baselines/train_eager.py --device cuda [--compile]), as ratios; the input pipeline alone
+ * (RecordIO JPEG decode + flip + normalise on every core) against what the IResNet-50 step consumes;
+ * and a long run (2,000 MobileFaceNet steps) sampling host RSS and device memory.
+ * Writes bench/results/gpu-train-<date>-<card>.md (and .json).
+ *   --steps n --warmup n --memory-steps n --backbones iresnet50,mobilefacenet --no-compile --out dir
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { backendInfo } from '../lib/backend';
+import { benchTrainStep, type TrainBenchResult } from '../lib/bench-train';
+import { formatTable, python, type Row } from './report';
+import { runJson } from './run-json';
+
+interface PyTorchRun {
+  samplesPerSecond: number;
+  stepMs: number;
+  peakBytes: number;
+  warmupSeconds: number;
+  torch: string;
+}
+
+const script = path.join(__dirname, '..', '..', 'bench', 'baselines', 'train_eager.py');
+const mib = (b: number | undefined) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
+
+function value(argv: string[], flag: string): string | undefined {
+  const at = argv.indexOf(flag);
+  return at >= 0 ? argv[at + 1] : undefined;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const info = backendInfo();
+  if (!info.cudaAvailable) throw new Error('bench/train-gpu: no CUDA device visible to the addon (build against a CUDA libtorch)');
+  const steps = Number(value(argv, '--steps') ?? 30);
+  const warmup = Number(value(argv, '--warmup') ?? 10);
+  const memorySteps = Number(value(argv, '--memory-steps') ?? 2000);
+  const backbones = (value(argv, '--backbones') ?? 'iresnet50,mobilefacenet').split(',');
+  const compile = !argv.includes('--no-compile');
+  const batch = 256;
+  const classes = 1000;
+  const threads = os.cpus().length;
+  const py = python();
+  const rows: Row[] = [];
+  const json: Record<string, unknown> = { steps, warmup, batch, classes, device: info.cudaDevices[0], libtorch: info.libtorchVersion };
+  let iresnetRate: number | undefined;
+  let pipeline: TrainBenchResult['pipeline'];
+
+  for (const backbone of backbones) {
+    const name = `${backbone} 112x112, batch ${batch}, bf16, mv-arc`;
+    const args = [script, '--device', 'cuda', '--backbone', backbone, '--batch', `${batch}`, '--classes', `${classes}`, '--head', 'mv-arc',
+      '--precision', 'bf16', '--threads', `${threads}`, '--warmup', `${warmup}`, '--steps', `${steps}`];
+    const eager = py ? runJson<PyTorchRun>(py, args, threads, 240_000) : undefined;
+    const compiled = py && compile ? runJson<PyTorchRun>(py, [...args, '--compile'], threads, 400_000) : undefined;
+    const first = backbone === backbones[0];
+    const ours = await benchTrainStep({
+      backbone, batch, precision: 'bf16', device: 'cuda', steps, warmup, classes, source: 'device',
+      pipeline: first ? 'recordio' : 'none', log: (l) => console.error(l),
+    });
+    if (backbone === 'iresnet50') iresnetRate = ours.samplesPerSecond;
+    if (first) pipeline = ours.pipeline;
+    json[backbone] = { mvface: ours, eager, compiled };
+    rows.push({ case: name, variant: 'PyTorch eager', samplesPerSecond: eager?.samplesPerSecond, peakMiB: mib(eager?.peakBytes), 'mvface / this': eager && ours.samplesPerSecond / eager.samplesPerSecond });
+    rows.push({ case: name, variant: 'PyTorch torch.compile', samplesPerSecond: compiled?.samplesPerSecond, peakMiB: mib(compiled?.peakBytes), 'mvface / this': compiled && ours.samplesPerSecond / compiled.samplesPerSecond });
+    rows.push({ case: name, variant: 'mvface (GPU-generated batches, native step from Node)', samplesPerSecond: ours.samplesPerSecond, peakMiB: mib(ours.peakMemory.bytes), 'mvface / this': 1 });
+  }
+  if (pipeline) {
+    const consumer = iresnetRate ?? (rows.find((r) => String(r.variant).startsWith('mvface'))?.samplesPerSecond as number);
+    rows.push({ case: `input pipeline alone: ${pipeline.kind} JPEG 112x112 decode + flip + normalise, ${pipeline.workers} threads`, variant: `vs the ${iresnetRate ? 'iresnet50' : backbones[0]} step's consumption`, samplesPerSecond: pipeline.samplesPerSecond, peakMiB: undefined, 'mvface / this': consumer ? pipeline.samplesPerSecond / consumer : undefined });
+  }
+  let memoryLine = 'long run: not run (--memory-steps 0)';
+  if (memorySteps > 0) {
+    const long = await benchTrainStep({ backbone: 'mobilefacenet', batch, precision: 'bf16', device: 'cuda', steps: 1, warmup: 1, classes, source: 'device', pipeline: 'none', memorySteps, log: (l) => console.error(l) });
+    const m = long.memoryCheck!;
+    json.memoryCheck = m;
+    memoryLine = `long run: ${m.steps} MobileFaceNet steps (batch ${batch}, bf16): host RSS ${(m.rssGrowthBytes / 2 ** 20).toFixed(1)} MiB, device allocated ${((m.deviceGrowthBytes ?? 0) / 2 ** 20).toFixed(1)} MiB from step ${m.samples.find((s) => s.step >= m.steps * 0.1)?.step} to ${m.steps}: ${m.flat ? 'flat' : 'GROWING'}`;
+  }
+  const title = `GPU training throughput on ${info.cudaDevices[0]} (libtorch ${info.libtorchVersion}; ${warmup} warm-up + ${steps} timed steps, ${classes} classes; ratio = mvface samples/s over the row's)`;
+  const table = formatTable(rows);
+  console.log(`\n${title}\n${table}\n${memoryLine}\n`);
+  const dir = value(argv, '--out') ?? path.join(__dirname, '..', '..', 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const card = (info.cudaDevices[0] ?? 'gpu').replace(/^NVIDIA\s+/, '').replace(/[^\w.-]+/g, '-').toLowerCase();
+  const file = path.join(dir, `gpu-train-${new Date().toISOString().slice(0, 10)}-${card}`);
+  fs.writeFileSync(`${file}.md`, `# GPU training benchmark\n\n${title}\n\n${table}\n\n${memoryLine}\n`);
+  fs.writeFileSync(`${file}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  console.log(`saved ${path.relative(process.cwd(), file)}.md`);
+  if (json.memoryCheck && !(json.memoryCheck as { flat: boolean }).flat) process.exitCode = 1;
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

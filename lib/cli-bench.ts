@@ -1,0 +1,85 @@
+/** `mvface bench train`: training throughput, peak memory and the input pipeline alone (lib/bench-train.ts). */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import * as fs from 'node:fs';
+import { benchTrainStep, type PipelineKind, type TrainBenchResult } from './bench-train';
+import { headFromFlags } from './cli-args';
+import type { Precision } from './precision';
+import type { Device } from './trainer';
+
+interface BenchTrainFlags {
+  backbone: string;
+  inputSize: number;
+  batch?: number;
+  precision?: Precision;
+  device: Device;
+  steps?: number;
+  warmup?: number;
+  head: string;
+  classes: number;
+  channelsLast?: boolean;
+  source: 'device' | 'loader';
+  pipeline: PipelineKind;
+  pipelineImages: number;
+  workers?: number;
+  memorySteps: number;
+  json?: string;
+}
+
+function integer(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
+  return n;
+}
+
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+export function formatTrainBench(r: TrainBenchResult): string {
+  const lines = [
+    `${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head}, ${r.classes} classes, ${r.device}${r.channelsLast ? ', channels-last' : ''}, source ${r.device === 'cpu' && r.source === 'device' ? 'synthetic loader (CPU)' : r.source === 'device' ? 'generated on the GPU' : 'loader'}`,
+    `  step:     ${r.samplesPerSecond.toFixed(1)} samples/s (${r.stepMs.toFixed(1)} ms/step over ${r.steps} steps after ${r.warmup})`,
+    `  memory:   peak ${mib(r.peakMemory.bytes)} (${r.peakMemory.kind === 'cuda-allocated' ? 'CUDA caching allocator, max allocated' : 'host peak RSS'})`,
+  ];
+  if (r.pipeline) {
+    lines.push(`  pipeline: ${r.pipeline.samplesPerSecond.toFixed(1)} samples/s alone (${r.pipeline.kind} JPEG decode + flip + normalise, ${r.pipeline.workers} threads) = ${r.pipeline.versusStep.toFixed(2)}x the step's consumption`);
+  }
+  if (r.memoryCheck) {
+    const m = r.memoryCheck;
+    const device = m.deviceGrowthBytes === undefined ? '' : `, device allocated ${m.deviceGrowthBytes >= 0 ? '+' : ''}${mib(m.deviceGrowthBytes)}`;
+    lines.push(`  long run: ${m.steps} steps, host RSS ${m.rssGrowthBytes >= 0 ? '+' : ''}${mib(m.rssGrowthBytes)}${device}: ${m.flat ? 'flat' : 'GROWING'}`);
+  }
+  return lines.join('\n');
+}
+
+export function registerBenchCommand(p: Command): void {
+  const bench = p.command('bench').description('benchmarks');
+  bench
+    .command('train')
+    .description('training samples/s and peak memory of one configuration, and the input pipeline alone')
+    .option('--backbone <name>', 'mobilefacenet | iresnet18|34|50|100 | attention56', 'mobilefacenet')
+    .option('--input-size <n>', 'input side in pixels', integer, 112)
+    .option('--batch <n>', 'batch size (default 256 on CUDA, 32 on the CPU)', integer)
+    .addOption(new Option('--precision <p>', 'autocast of the backbone (default bf16 on CUDA, fp32 on the CPU)').choices(['fp32', 'bf16', 'fp16']))
+    .addOption(new Option('--device <device>', 'device').choices(['cpu', 'cuda', 'auto']).default('auto'))
+    .option('--steps <n>', 'timed steps (default 50 on CUDA, 5 on the CPU)', integer)
+    .option('--warmup <n>', 'untimed steps first (default 10 on CUDA, 2 on the CPU)', integer)
+    .option('--head <type>', 'head type (mv-arc: adaptive, t 1.2, s 32, m 0.5)', 'mv-arc')
+    .option('--classes <n>', 'classes', integer, 1000)
+    .option('--channels-last', 'NHWC images and conv weights')
+    .addOption(new Option('--source <s>', 'device: batches generated on the GPU (CPU: the synthetic loader); loader: the native loader').choices(['device', 'loader']).default('device'))
+    .addOption(new Option('--pipeline <kind>', 'the input pipeline alone on a generated JPEG set').choices(['recordio', 'imagefolder', 'none']).default('recordio'))
+    .option('--pipeline-images <n>', 'images in the generated set', integer, 4096)
+    .option('--workers <n>', 'native decoding threads (default: every core)', integer)
+    .option('--memory-steps <n>', 'a further run of n steps sampling host and device memory', integer, 0)
+    .option('--json <file>', 'also write the result as JSON')
+    .action(async (f: BenchTrainFlags) => {
+      const head = f.head === 'mv-arc' ? undefined : headFromFlags({ head: f.head });
+      const r = await benchTrainStep({
+        backbone: f.backbone, inputSize: f.inputSize, batch: f.batch, precision: f.precision, device: f.device, steps: f.steps,
+        warmup: f.warmup, head, classes: f.classes, channelsLast: f.channelsLast, source: f.source, pipeline: f.pipeline,
+        pipelineImages: f.pipelineImages, workers: f.workers, memorySteps: f.memorySteps, log: (line) => console.error(line),
+      });
+      console.log(formatTrainBench(r));
+      if (f.json) fs.writeFileSync(f.json, `${JSON.stringify(r, null, 2)}\n`);
+      if (r.memoryCheck && !r.memoryCheck.flat) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,81 @@
+/**
+ * Mixed precision, memory format and CUDA-graph options of training (TrainConfig), checked and
+ * resolved into what the native trainer reads.
+ */
+import { createError } from './errors';
+
+/** Autocast of the backbone's forward; master weights, optimizer state and the loss stay float32. */
+export type Precision = 'fp32' | 'bf16' | 'fp16';
+
+/** Dynamic loss scaling, PyTorch's GradScaler rules. */
+export interface LossScaleConfig {
+  /** Default 65536 (2^16). A scale above float32's range makes every step overflow. */
+  initScale?: number;
+  /** Scale *= growthFactor after growthInterval finite steps in a row. Default 2. */
+  growthFactor?: number;
+  /** Scale *= backoffFactor after a step whose gradients overflowed; that step is skipped. Default 0.5. */
+  backoffFactor?: number;
+  /** Default 2000. */
+  growthInterval?: number;
+}
+
+export interface PrecisionConfig {
+  /** Default 'fp32'. 'bf16' runs on the CPU and CUDA, 'fp16' on CUDA only. */
+  precision?: Precision;
+  /** Default: on for 'fp16' (true, or the scaler's settings), off otherwise; false turns it off. */
+  lossScale?: boolean | LossScaleConfig;
+  /** NHWC images and convolution weights. Default false. */
+  channelsLast?: boolean;
+  /** Capture the step in a CUDA graph (not implemented yet: true is refused with E_CONFIG). */
+  cudaGraph?: boolean;
+}
+
+/** What the native trainer reads (absent lossScale: no scaler). */
+export interface NativePrecisionOptions {
+  precision: Precision;
+  channelsLast: boolean;
+  cudaGraph: boolean;
+  lossScale?: Required<LossScaleConfig>;
+}
+
+const precisions: readonly Precision[] = ['fp32', 'bf16', 'fp16'];
+
+function flag(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw createError('E_CONFIG', `${name}: must be true or false, got ${String(value)}`, name);
+  return value;
+}
+
+function positive(value: unknown, fallback: number, name: string, check: (v: number) => boolean, range: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) {
+    throw createError('E_CONFIG', `lossScale.${name}: must be ${range}, got ${String(value)}`, name);
+  }
+  return value;
+}
+
+export function resolvePrecisionOptions(c: PrecisionConfig): NativePrecisionOptions {
+  const precision = c.precision ?? 'fp32';
+  if (!precisions.includes(precision)) {
+    throw createError('E_CONFIG', `precision: must be one of ${precisions.join(', ')}, got ${String(precision)}`, 'precision');
+  }
+  const out: NativePrecisionOptions = { precision, channelsLast: flag(c.channelsLast, 'channelsLast'), cudaGraph: flag(c.cudaGraph, 'cudaGraph') };
+  const scale = c.lossScale ?? precision === 'fp16';
+  if (scale === false) return out;
+  if (scale !== true && (scale === null || typeof scale !== 'object')) {
+    throw createError('E_CONFIG', `lossScale: must be true, false or an object, got ${String(scale)}`, 'lossScale');
+  }
+  const s: LossScaleConfig = scale === true ? {} : scale;
+  for (const key of Object.keys(s)) {
+    if (!['initScale', 'growthFactor', 'backoffFactor', 'growthInterval'].includes(key)) {
+      throw createError('E_CONFIG', `lossScale.${key}: unknown option (expected initScale, growthFactor, backoffFactor, growthInterval)`, key);
+    }
+  }
+  out.lossScale = {
+    initScale: positive(s.initScale, 65536, 'initScale', (v) => v > 0, 'a finite number > 0'),
+    growthFactor: positive(s.growthFactor, 2, 'growthFactor', (v) => v >= 1, 'a number >= 1'),
+    backoffFactor: positive(s.backoffFactor, 0.5, 'backoffFactor', (v) => v > 0 && v < 1, 'a number in (0, 1)'),
+    growthInterval: positive(s.growthInterval, 2000, 'growthInterval', (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
+  };
+  return out;
+}

@@ -1,0 +1,7 @@
+#pragma once
+#include <napi.h>
+
+namespace mvface::bindings {
+// drainLoader(loader, batches) -> Promise<{batches, samples, seconds}>: the input pipeline alone.
+void register_bench(Napi::Env env, Napi::Object exports);
+}

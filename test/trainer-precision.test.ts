@@ -1,0 +1,248 @@
+/**
+ * Mixed precision, the loss scaler, channels-last and the device options of the Trainer (issue 7).
+ * On the CPU: bf16 autocast against fp32, the scaler's exactness, skip and back-off, its checkpointed
+ * state, channels-last against contiguous, and the typed errors for what needs CUDA. The CUDA part
+ * runs where backendInfo().cudaAvailable (scripts/gpu-check.sh) and is skipped elsewhere.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { backendInfo } from '../lib/backend';
+import type { BackboneConfig } from '../lib/backbones';
+import { benchTrainStep } from '../lib/bench-train';
+import { ConfigError } from '../lib/errors';
+import { resolvePrecisionOptions } from '../lib/precision';
+import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+import { thrown } from './expect-error';
+
+const cuda = backendInfo().cudaAvailable;
+const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-precision-'));
+afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
+
+const small: BackboneConfig = { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32 };
+const data = { kind: 'synthetic', classes: 6, perClass: 16, height: 28, width: 28, channels: 1, seed: 5 } as const;
+let counter = 0;
+const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
+  name: `p-${counter++}`,
+  runsDir,
+  backbone: small,
+  head: { type: 'mv-arc', mode: 'adaptive' },
+  data,
+  epochs: 2,
+  batchSize: 16,
+  optimizer: { lr: 0.05 },
+  seed: 11,
+  workers: 2,
+  device: 'cpu',
+  ...over,
+});
+
+async function train(config: TrainConfig, abortAt?: number, resume = false): Promise<{ steps: StepInfo[]; accuracy?: number }> {
+  const trainer = await Trainer.create(config, { resume });
+  const controller = new AbortController();
+  const steps: StepInfo[] = [];
+  try {
+    const r = await trainer.fit({
+      signal: controller.signal,
+      onStep: (s) => {
+        steps.push(s);
+        if (s.step === abortAt) controller.abort();
+      },
+    });
+    return { steps, accuracy: r.closedSetAccuracy };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+const losses = (r: { steps: StepInfo[] }) => r.steps.map((s) => s.loss);
+const maxRelDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.max(Math.abs(b[i]), 1e-6)));
+const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+const epochMeans = (r: { steps: StepInfo[] }) => [...new Set(r.steps.map((s) => s.epoch))].map((e) => mean(r.steps.filter((s) => s.epoch === e).map((s) => s.loss)));
+
+describe('precision options', () => {
+  it('resolve with defaults: no scaler except for fp16', () => {
+    expect(resolvePrecisionOptions({})).toEqual({ precision: 'fp32', channelsLast: false, cudaGraph: false });
+    expect(resolvePrecisionOptions({ precision: 'fp16' }).lossScale).toEqual({ initScale: 65536, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000 });
+    expect(resolvePrecisionOptions({ precision: 'fp16', lossScale: false }).lossScale).toBeUndefined();
+    expect(resolvePrecisionOptions({ precision: 'bf16', lossScale: { initScale: 8 } }).lossScale?.initScale).toBe(8);
+  });
+
+  it('refuse bad values with a ConfigError naming the option', () => {
+    const cases: Array<[Parameters<typeof resolvePrecisionOptions>[0], string]> = [
+      [{ precision: 'fp8' as never }, 'precision'],
+      [{ channelsLast: 'yes' as never }, 'channelsLast'],
+      [{ lossScale: { backoffFactor: 1 } }, 'backoffFactor'],
+      [{ lossScale: { growthInterval: 0.5 } }, 'growthInterval'],
+      [{ lossScale: { initScale: -1 } }, 'initScale'],
+      [{ lossScale: { bogus: 1 } as never }, 'bogus'],
+    ];
+    for (const [config, argument] of cases) {
+      const e = thrown(() => resolvePrecisionOptions(config));
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as ConfigError).argument).toBe(argument);
+    }
+  });
+
+  it.skipIf(cuda)('fp16 and cudaGraph without CUDA: a ConfigError that says why', async () => {
+    for (const [over, argument, words] of [
+      [{ precision: 'fp16' }, 'precision', /'cuda' only.*bf16/],
+      [{ precision: 'fp16', device: 'auto' }, 'precision', /'cuda' only/],
+      [{ cudaGraph: true }, 'cudaGraph', /need device 'cuda'/],
+    ] as const) {
+      const e = await Trainer.create(tiny(over as Partial<TrainConfig>)).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as ConfigError).argument).toBe(argument);
+      expect((e as Error).message).toMatch(words);
+    }
+  });
+});
+
+describe('bf16 autocast on the CPU', () => {
+  it('tracks fp32 and learns', async () => {
+    const fp32 = await train(tiny({ epochs: 5, evalData: data }));
+    const bf16 = await train(tiny({ epochs: 5, evalData: data, precision: 'bf16' }));
+    expect(bf16.steps).toHaveLength(fp32.steps.length);
+    // Same batches, bf16 convolutions: the first steps agree closely; per-step losses then wander
+    // (small batches), so the curves are compared per epoch, against the scale of the initial loss.
+    expect(maxRelDiff(losses(bf16).slice(0, 3), losses(fp32).slice(0, 3))).toBeLessThan(0.05);
+    expect(losses(bf16).slice(0, 3)).not.toEqual(losses(fp32).slice(0, 3));  // autocast did run
+    const a = epochMeans(fp32);
+    const b = epochMeans(bf16);
+    expect(Math.max(...b.map((v, i) => Math.abs(v - a[i])))).toBeLessThan(0.15 * a[0]);
+    expect(b[b.length - 1]).toBeLessThan(0.3 * b[0]);
+    expect(bf16.accuracy).toBeGreaterThan(0.7);
+    expect(bf16.steps.every((s) => s.lossScale === 1 && !s.updateSkipped)).toBe(true);
+  });
+});
+
+describe('dynamic loss scaler (fp32 on the CPU)', () => {
+  it('changes nothing while the gradients stay finite, and grows after growthInterval steps', async () => {
+    const plain = await train(tiny());
+    const scaled = await train(tiny({ lossScale: { initScale: 2 ** 16, growthInterval: 3 } }));
+    expect(maxRelDiff(losses(scaled), losses(plain))).toBeLessThan(1e-5);
+    expect(scaled.steps.map((s) => s.lossScale).slice(0, 7)).toEqual([16, 16, 16, 17, 17, 17, 18].map((e) => 2 ** e));
+    expect(scaled.steps.some((s) => s.updateSkipped)).toBe(false);
+  });
+
+  it('skips the step and backs off when the scaled gradients overflow', async () => {
+    const config = tiny({ lossScale: { initScale: 2 ** 140, backoffFactor: 2 ** -20, growthInterval: 1000 } });
+    const r = await train(config);
+    expect(r.steps[0]).toMatchObject({ updateSkipped: true, lossScale: 2 ** 140 });
+    expect(r.steps[1]).toMatchObject({ updateSkipped: false, lossScale: 2 ** 120 });
+    expect(r.steps.slice(1).every((s) => !s.updateSkipped && s.lossScale === 2 ** 120)).toBe(true);
+    expect(mean(losses(r).slice(-3))).toBeLessThan(mean(losses(r).slice(0, 3)));
+    const log = fs.readFileSync(path.join(runsDir, config.name, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.find((l) => l.event === 'step' && l.step === 1)).toMatchObject({ updateSkipped: true, lossScale: 2 ** 140 });
+  });
+
+  it('resumes with the scale and growth count of the checkpoint', async () => {
+    const over = { lossScale: { initScale: 4, growthInterval: 3 }, epochs: 2 };
+    const straight = await train(tiny(over));
+    const name = `p-resume-${counter++}`;
+    const first = await train(tiny({ ...over, name }), 4);
+    const rest = await train(tiny({ ...over, name }), undefined, true);
+    const both = [...first.steps, ...rest.steps];
+    expect(both.map((s) => [s.step, s.lossScale, s.loss])).toEqual(straight.steps.map((s) => [s.step, s.lossScale, s.loss]));
+  });
+});
+
+describe('channels-last', () => {
+  it('gives the step results of the contiguous layout on the CPU', async () => {
+    const rgb: BackboneConfig = { name: 'small', inputSize: 28, inChannels: 3, embeddingSize: 32 };
+    const rgbData = { ...data, channels: 3 } as const;
+    const a = await train(tiny({ backbone: rgb, data: rgbData, epochs: 1 }));
+    const b = await train(tiny({ backbone: rgb, data: rgbData, epochs: 1, channelsLast: true }));
+    expect(maxRelDiff(losses(b), losses(a))).toBeLessThan(1e-4);
+    expect(b.steps.map((s) => s.meanTargetCos)).toEqual(a.steps.map((s) => expect.closeTo(s.meanTargetCos, 4)));
+  });
+});
+
+describe('bench train', () => {
+  it('reports samples/s, peak memory, the pipeline alone and a memory series', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bench-data-'));
+    try {
+      const r = await benchTrainStep({
+        backbone: 'small', inputSize: 32, batch: 8, steps: 2, warmup: 1, classes: 10, device: 'cpu', workers: 2,
+        pipeline: 'recordio', pipelineImages: 48, dataDir, memorySteps: 4,
+      });
+      expect(r).toMatchObject({ device: 'cpu', backbone: 'small', batch: 8, precision: 'fp32', head: 'mv-arc', steps: 2 });
+      expect(r.samplesPerSecond).toBeGreaterThan(0);
+      expect(r.peakMemory.kind).toBe('host-rss');
+      expect(r.peakMemory.bytes).toBeGreaterThan(10 * 2 ** 20);
+      expect(r.pipeline?.samplesPerSecond).toBeGreaterThan(0);
+      expect(r.pipeline?.versusStep).toBeCloseTo(r.pipeline!.samplesPerSecond / r.samplesPerSecond, 6);
+      expect(r.memoryCheck?.samples.map((s) => s.step)).toEqual([1, 2, 3, 4]);
+      expect(r.memoryCheck?.samples.every((s) => s.rssBytes > 0 && s.deviceBytes === undefined)).toBe(true);
+      const imagefolder = await benchTrainStep({
+        backbone: 'small', inputSize: 32, batch: 8, steps: 1, warmup: 1, classes: 10, device: 'cpu', workers: 2, pipeline: 'imagefolder', pipelineImages: 16, dataDir,
+      });
+      expect(imagefolder.pipeline?.kind).toBe('imagefolder');
+      expect(fs.readdirSync(path.join(dataDir, 'imagefolder-16-32')).filter((d) => d.startsWith('id'))).toHaveLength(16);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('mvface bench train (CLI)', () => {
+  const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
+  it('prints the step, memory and pipeline lines and writes --json; refuses what the machine cannot run', async () => {
+    const json = path.join(runsDir, 'bench.json');
+    const args = [cli, 'bench', 'train', '--backbone', 'small', '--input-size', '32', '--batch', '8', '--steps', '2', '--warmup', '1', '--classes', '10', '--device', 'cpu', '--pipeline-images', '16', '--workers', '2', '--json', json];
+    const { stdout } = await promisify(execFile)(process.execPath, args, { env: process.env });
+    expect(stdout).toMatch(/step: +[\d.]+ samples\/s/);
+    expect(stdout).toMatch(/memory: +peak \d+ MiB \(host peak RSS\)/);
+    expect(stdout).toMatch(/pipeline: +[\d.]+ samples\/s alone \(recordio/);
+    expect(JSON.parse(fs.readFileSync(json, 'utf8'))).toMatchObject({ backbone: 'small', batch: 8, device: 'cpu' });
+    if (!cuda) {
+      const e = await promisify(execFile)(process.execPath, [cli, 'bench', 'train', '--backbone', 'small', '--input-size', '32', '--precision', 'fp16', '--pipeline', 'none'], { env: process.env }).catch((x: { code: number; stderr: string }) => x);
+      expect((e as { code: number }).code).toBe(1);
+      expect((e as { stderr: string }).stderr).toMatch(/precision: 'fp16' runs on device 'cuda' only.*\[E_CONFIG\]/);
+    }
+  });
+});
+
+describe.skipIf(!cuda)('CUDA training', () => {
+  const face: BackboneConfig = { name: 'mobilefacenet', inputSize: 112, inChannels: 3, embeddingSize: 128 };
+  const faces = { kind: 'synthetic', classes: 8, perClass: 16, height: 112, width: 112, channels: 3, seed: 3 } as const;
+  const onGpu = (over: Partial<TrainConfig> = {}) => tiny({ backbone: face, data: faces, device: 'cuda', epochs: 3, ...over });
+
+  it('matches the CPU step in fp32 and learns in bf16', async () => {
+    const gpu = await train(onGpu({ epochs: 1 }));
+    const cpu = await train(onGpu({ epochs: 1, device: 'cpu' }));
+    expect(Math.abs(gpu.steps[0].loss - cpu.steps[0].loss) / cpu.steps[0].loss).toBeLessThan(1e-3);
+    const bf16 = await train(onGpu({ precision: 'bf16', evalData: faces }));
+    expect(mean(losses(bf16).slice(-4))).toBeLessThan(0.7 * mean(losses(bf16).slice(0, 4)));
+    expect(Math.abs(bf16.steps[0].loss - gpu.steps[0].loss) / gpu.steps[0].loss).toBeLessThan(0.02);
+  });
+
+  it('fp16 with the default scaler trains; channels-last matches contiguous', async () => {
+    const fp16 = await train(onGpu({ precision: 'fp16' }));
+    expect(fp16.steps[0].lossScale).toBe(65536);
+    expect(fp16.steps.filter((s) => !s.updateSkipped).length).toBeGreaterThan(fp16.steps.length / 2);
+    expect(fp16.steps.every((s) => Number.isFinite(s.loss))).toBe(true);
+    const a = await train(onGpu({ epochs: 1 }));
+    const b = await train(onGpu({ epochs: 1, channelsLast: true }));
+    expect(maxRelDiff(losses(b), losses(a))).toBeLessThan(1e-3);
+  });
+
+  it('syntheticOnDevice steps without the loader; cudaGraph is refused as not implemented', async () => {
+    const r = await train(onGpu({ epochs: 1, syntheticOnDevice: true, precision: 'bf16' }));
+    expect(r.steps).toHaveLength(8);
+    expect(r.steps.every((s) => s.samples === 16 && Number.isFinite(s.loss))).toBe(true);
+    const e = await Trainer.create(onGpu({ cudaGraph: true })).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as Error).message).toMatch(/not implemented/);
+  });
+
+  it('bench train reports the caching allocator peak and a flat device memory series', async () => {
+    const r = await benchTrainStep({ backbone: 'mobilefacenet', batch: 32, steps: 5, warmup: 2, device: 'cuda', pipeline: 'none', memorySteps: 40 });
+    expect(r.peakMemory.kind).toBe('cuda-allocated');
+    expect(r.peakMemory.bytes).toBeGreaterThan(2 ** 20);
+    expect(r.memoryCheck?.deviceGrowthBytes).toBeLessThan(2 ** 20);
+  });
+});
