@@ -98,7 +98,7 @@ function joinIfLaunched(): ProcessGroup | undefined {
 }
 
 async function train(f: TrainFlags): Promise<void> {
-  if (f.nproc !== undefined && f.nproc > 1) {
+  if (f.nproc !== undefined && f.nproc !== 1) {
     const config = trainConfig(f); // bad flags fail here, once, not in every rank
     console.error(`mvface: ${f.nproc} data-parallel processes, batch ${config.batchSize ?? 256} each`);
     process.exitCode = await launchLocal({ nproc: f.nproc, argv: [process.argv[1], ...withoutNproc(process.argv.slice(2))] });

@@ -59,6 +59,35 @@ describe('mvface CLI', () => {
     expect(JSON.parse(stdout)).toMatchObject({ cancelled: false, steps: 300, epochs: 60 });
   }, 60_000);
 
+  it('train --nproc 2 trains data parallel: half the steps, one run folder; Ctrl-C stops both ranks, --resume continues', async () => {
+    const { stdout } = await run(process.execPath, [...trainArgs('dp', 2), '--batch-size', '4', '--nproc', '2']);
+    // 40 samples, global batch 2 x 4: 5 steps per epoch.
+    expect(JSON.parse(stdout)).toMatchObject({ cancelled: false, steps: 10, epochs: 2 });
+    expect(fs.readFileSync(path.join(runsDir, 'dp', 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"step"'))).toHaveLength(10);
+
+    const child = spawn(process.execPath, [...trainArgs('dp2', 60), '--batch-size', '4', '--nproc', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = path.join(runsDir, 'dp2', 'log.jsonl');
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) clearInterval(poll), resolve();
+      }, 50);
+    });
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(130);
+    const saved = JSON.parse(fs.readFileSync(path.join(runsDir, 'dp2', 'checkpoint.json'), 'utf8'));
+    expect(saved.position.step).toBeGreaterThan(0);
+    expect(saved.position.step).toBeLessThan(300);
+    const resumed = await run(process.execPath, [cli, 'train', '--config', path.join(runsDir, 'dp2', 'config.json'), '--resume', '--nproc', '2']);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ cancelled: false, steps: 300, epochs: 60 });
+  }, 120_000);
+
+  it('--nproc must be a positive integer', async () => {
+    const err = await run(process.execPath, [...trainArgs('bad', 1), '--nproc', '0']).catch((e) => e);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toMatch(/nproc.*\[E_CONFIG\]/);
+  });
+
   it('bad arguments give a readable error and exit code 1', async () => {
     const err = await run(process.execPath, [cli, 'train', '--name', 'x', '--backbone', 'small', '--head', 'mv-am', '--data', 'nope:1', '--epochs', '1']).catch((e) => e);
     expect(err.code).toBe(1);
