@@ -66,6 +66,7 @@ interface TrainFlags {
   workers?: number;
   resume?: boolean;
   nproc?: number;
+  shardHead?: boolean;
 }
 
 function trainConfig(f: TrainFlags): TrainConfig {
@@ -86,6 +87,7 @@ function trainConfig(f: TrainFlags): TrainConfig {
   if (f.device) c.device = f.device;
   if (f.precision) c.precision = f.precision;
   if (f.workers) c.workers = f.workers;
+  if (f.shardHead) c.shardHead = true;
   for (const key of ['name', 'backbone', 'head', 'data', 'epochs']) {
     if (c[key] === undefined) throw new MvfaceError('E_CONFIG', `${key}: missing (give --${key} or a --config file)`, key);
   }
@@ -179,6 +181,7 @@ export function program(): Command {
     .addOption(new Option('--precision <p>', 'autocast of the backbone: fp32 | bf16 | fp16 (CUDA)').choices(['fp32', 'bf16', 'fp16']))
     .option('--workers <n>', 'native decoding threads', integer)
     .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--shard-head', 'with --nproc (or WORLD_SIZE): each process holds its shard of the class weights')
     .option('--nproc <n>', 'data parallel: N local processes (batch size per process); several machines: set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT', integer)
     .action(train);
   p.command('embed')

@@ -56,6 +56,11 @@ export interface TrainConfig extends PrecisionConfig {
   onCorrupt?: 'skip' | 'fail';
   /** Checkpoint every N steps as well as after each epoch. Default: epochs only. */
   checkpointEverySteps?: number;
+  /**
+   * Data parallel (Trainer.create with a processGroup) only: each rank holds its shard of the class
+   * weights (model-parallel head, exact MV-Softmax over all classes) instead of all of them. Default false.
+   */
+  shardHead?: boolean;
   /** Verification sets evaluated every `every` steps, each logged as an {event: 'eval'} record. */
   eval?: TrainEvalConfig;
 }
@@ -228,7 +233,7 @@ export class Trainer {
       const Native = (native() as unknown as { NativeTrainer: new (o: unknown) => NativeTrainer }).NativeTrainer;
       const nt = new Native({
         backbone, numClasses: info.numClasses, seed: c.seed, device: pickDevice(c.device ?? 'auto'), ...precision,
-        momentum: c.optimizer?.momentum ?? 0.9, weightDecay: c.optimizer?.weightDecay ?? 5e-4,
+        momentum: c.optimizer?.momentum ?? 0.9, weightDecay: c.optimizer?.weightDecay ?? 5e-4, shardHead: c.shardHead ?? false,
       });
       const trainer = new Trainer(c, nt, train, info, schedule, options.processGroup);
       await trainer.start(options.resume ?? false);
@@ -376,7 +381,9 @@ export class Trainer {
 
   private async endEpoch(log: JsonlLog, options: FitOptions): Promise<number | undefined> {
     const p = this.position;
-    const accuracy = this.config.evalData && this.isMain ? await this.closedSetAccuracy(this.config.evalData) : undefined;
+    // With a sharded head every rank takes part (the head is gathered); otherwise rank 0 alone.
+    const evaluates = this.config.evalData && (this.isMain || this.config.shardHead);
+    const accuracy = evaluates ? await this.closedSetAccuracy(this.config.evalData!) : undefined;
     const info: EpochInfo = { epoch: p.epoch, meanLoss: this.epochLoss, samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9), closedSetAccuracy: accuracy };
     p.epoch += 1;
     p.index = 0;
@@ -399,12 +406,11 @@ export class Trainer {
     };
   }
 
-  /** Writes the checkpoint (model, head, optimizer, position, RNG) atomically; rank 0 only. */
+  /** Writes the checkpoint (model, head, optimizer, position, RNG) atomically; in a group, every rank calls it and rank 0 writes. */
   async checkpoint(): Promise<string> {
-    if (!this.isMain) return this.paths.checkpoint;
     const meta: CheckpointMeta = { format: 'mvface-run-1', configKey: configKey(this.config), position: { ...this.position } };
-    await this.nativeTrainer.save(this.paths.checkpoint, JSON.stringify(meta));
-    writeJsonAtomic(this.paths.checkpointMeta, meta);
+    await this.nativeTrainer.save(this.paths.checkpoint, JSON.stringify(meta)); // collective in a group; rank 0 writes
+    if (this.isMain) writeJsonAtomic(this.paths.checkpointMeta, meta);
     return this.paths.checkpoint;
   }
 

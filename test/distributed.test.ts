@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -110,7 +110,7 @@ const [file, out] = process.argv.slice(1);
 const { config, probe } = JSON.parse(fs.readFileSync(file, 'utf8'));
 (async () => {
   const group = ProcessGroup.join();
-  const trainer = await Trainer.create({ ...config, name: 'dp' }, { processGroup: group });
+  const trainer = await Trainer.create(config, { processGroup: group });
   const losses = [];
   const fit = await trainer.fit({ onStep: (s) => losses.push(s.loss) });
   const embeddings = await trainer.embed(Float32Array.from(probe), probe.length / 784);
@@ -120,43 +120,70 @@ const { config, probe } = JSON.parse(fs.readFileSync(file, 'utf8'));
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
+/** The first python3 here with torch (Debian's python3-torch), to read checkpoints; undefined if none. */
+const torchPython = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch']).status === 0);
+
+/** The class weights ('head') saved in a checkpoint, through torch.load. */
+function checkpointHead(file: string): number[] {
+  const script = 'import sys, json, torch; print(json.dumps(torch.load(sys.argv[1])["head"].flatten().tolist()))';
+  const r = spawnSync(torchPython!, ['-c', script, file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
+
 describe('data-parallel training on Gloo over loopback, 2 processes', () => {
-  it('equals one process with the double batch for 20 steps', async () => {
-    const { Trainer } = await import('../lib/trainer');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-dp-'));
-    const config = {
-      runsDir: dir, backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32, norm: 'none' },
-      head: { type: 'mv-am', mode: 'adaptive' },
-      data: { kind: 'synthetic', classes: 10, perClass: 16, height: 28, width: 28, channels: 1, seed: 5 },
-      epochs: 2, batchSize: 8, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, seed: 3, workers: 1, device: 'cpu',
-    } as const;
-    const rng = new Random(11);
-    const probe = Array.from({ length: 3 * 784 }, () => rng.normal());
-    const file = path.join(dir, 'config.json');
-    fs.writeFileSync(file, JSON.stringify({ config, probe }));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-dp-'));
+  const config = {
+    runsDir: dir, backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32, norm: 'none' },
+    head: { type: 'mv-am', mode: 'adaptive' },
+    // 10 x 16 = 160 samples, global batch 16: 10 steps per epoch, 2 epochs; 10 classes over 2 ranks
+    // and 7 over 2 (shards of 4 and 3, for the sharded head).
+    data: { kind: 'synthetic', classes: 10, perClass: 16, height: 28, width: 28, channels: 1, seed: 5 },
+    epochs: 2, batchSize: 8, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, seed: 3, workers: 1, device: 'cpu',
+  } as const;
+  const rng = new Random(11);
+  const probe = Array.from({ length: 3 * 784 }, () => rng.normal());
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+  async function twoRanks(name: string, overrides: Record<string, unknown>) {
+    const file = path.join(dir, `${name}.json`);
+    fs.writeFileSync(file, JSON.stringify({ config: { ...config, ...overrides, name }, probe }));
     const port = await freePort();
     const env = (rank: number) => ({ ...process.env, RANK: `${rank}`, WORLD_SIZE: '2', LOCAL_RANK: `${rank}`, MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${port}`, MVFACE_NUM_THREADS: '1' });
-    await Promise.all([0, 1].map((r) => run(process.execPath, ['-e', dpWorker, file, path.join(dir, 'out')], { cwd: root, env: env(r), timeout: 120_000 })));
-    const ranks = [0, 1].map((r) => JSON.parse(fs.readFileSync(path.join(dir, `out${r}`), 'utf8')));
+    await Promise.all([0, 1].map((r) => run(process.execPath, ['-e', dpWorker, file, path.join(dir, `${name}-out`)], { cwd: root, env: env(r), timeout: 120_000 })));
+    return [0, 1].map((r) => JSON.parse(fs.readFileSync(path.join(dir, `${name}-out${r}`), 'utf8'))) as Array<{ losses: number[]; embeddings: number[]; steps: number }>;
+  }
 
-    const single = await Trainer.create({ ...config, name: 'single', batchSize: 16 });
+  async function oneProcess(name: string, overrides: Record<string, unknown>) {
+    const { Trainer } = await import('../lib/trainer');
+    const single = await Trainer.create({ ...config, ...overrides, name, batchSize: 16 } as never);
     const losses: number[] = [];
     await single.fit({ onStep: (s) => losses.push(s.loss) });
-    const embeddings = await single.embed(Float32Array.from(probe), 3);
+    const embeddings = Array.from(await single.embed(Float32Array.from(probe), 3));
     single.dispose();
+    return { losses, embeddings };
+  }
 
-    // 160 samples, global batch 16: 10 steps per epoch, 2 epochs.
-    expect(losses).toHaveLength(20);
+  it.each([
+    ['replicated head', {}],
+    ['sharded head', { shardHead: true }],
+    ['sharded head, uneven shards', { shardHead: true, data: { ...config.data, classes: 7, perClass: 16 }, epochs: 3 }],
+  ] as const)('equals one process with the double batch (%s)', async (label, overrides) => {
+    const name = label.replace(/[^a-z]+/g, '-');
+    const ranks = await twoRanks(name, overrides);
+    const single = await oneProcess(`${name}-single`, overrides);
+    expect(single.losses.length).toBeGreaterThanOrEqual(20);
     for (const r of ranks) {
-      expect(r.steps).toBe(20);
-      expectRelative(r.losses, losses, 1e-5);
-      expectRelative(r.embeddings, Array.from(embeddings), 1e-4);
+      expect(r.steps).toBe(single.losses.length);
+      expectRelative(r.losses, single.losses, 1e-5);
+      expectRelative(r.embeddings, single.embeddings, 1e-4);
     }
     // Training moved the model (the comparison is not between two untrained models).
-    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-    expect(mean(losses.slice(15))).toBeLessThan(0.8 * mean(losses.slice(0, 5)));
-    // Rank 0 alone writes the run folder; both ranks saw the same step count.
-    expect(fs.readdirSync(path.join(dir, 'dp')).sort()).toEqual(expect.arrayContaining(['checkpoint.pt', 'config.json', 'log.jsonl', 'model.pt']));
-    fs.rmSync(dir, { recursive: true, force: true });
+    expect(mean(single.losses.slice(-5))).toBeLessThan(0.8 * mean(single.losses.slice(0, 5)));
+    // Rank 0 alone writes the run folder; the checkpoint holds the whole head, gathered from the shards.
+    expect(fs.readdirSync(path.join(dir, name))).toEqual(expect.arrayContaining(['checkpoint.pt', 'config.json', 'log.jsonl', 'model.pt']));
+    if (torchPython) {
+      expectRelative(checkpointHead(path.join(dir, name, 'checkpoint.pt')), checkpointHead(path.join(dir, `${name}-single`, 'checkpoint.pt')), 1e-4);
+    }
   }, 180_000);
 });

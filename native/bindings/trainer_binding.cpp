@@ -69,6 +69,7 @@ train::TrainerOptions trainer_options(const Napi::Value& value) {
   Napi::Value device = o.Get("device");
   if (device.IsString()) t.device = device.As<Napi::String>().Utf8Value();
   precision_options(o, t);
+  t.shard_head = o.Get("shardHead").ToBoolean();
   return t;
 }
 

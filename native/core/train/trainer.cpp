@@ -92,7 +92,12 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
   for (size_t i = 0; i + 1 < params_.size(); ++i) params_[i].mutable_grad() = at::Tensor();
   if (comm_) dist::broadcast_from_rank0(*comm_, model_->buffers());  // as DDP: rank 0's BN statistics
   at::Tensor embeddings = forward_for_loss(images);
-  loss::LossResult r = loss::fused_loss(head, embeddings.detach(), head_, labels);
+  loss::LossResult r = sharded() ? dist::sharded_loss(*comm_, head, embeddings.detach(), head_, shard_.first,
+                                                     options_.num_classes, labels)
+                                 : loss::fused_loss(head, embeddings.detach(), head_, labels);
+  // The sharded loss is already the global batch's: scaled by the world size, its gradients come
+  // out of the averaging below as the sum over the ranks, which is the global gradient.
+  if (sharded()) r.grad_embeddings = r.grad_embeddings * static_cast<double>(comm_->world_size());
   const double loss_scale = scaler_.scale();
   r.grad_embeddings = scaler_.scaled(r.grad_embeddings);
   if (comm_) {
@@ -128,6 +133,23 @@ void Trainer::set_comm(std::shared_ptr<dist::Comm> comm) {
   for (auto& m : momentum_)
     if (m.defined()) state.push_back(m);
   dist::broadcast_from_rank0(*comm_, state);
+  if (!options_.shard_head || comm_->world_size() == 1) return;
+  shard_ = dist::shard_of(options_.num_classes, comm_->rank(), comm_->world_size());
+  head_ = head_.narrow(0, shard_.first, shard_.count).clone();
+  params_.back() = head_;
+  at::Tensor& head_momentum = momentum_.back();
+  if (head_momentum.defined()) head_momentum = head_momentum.narrow(0, shard_.first, shard_.count).clone();
+}
+
+at::Tensor Trainer::whole_head_rows(const at::Tensor& shard) const {
+  const int world = comm_->world_size();
+  const int64_t rows = (options_.num_classes + world - 1) / world;  // all_gather needs equal shapes
+  at::Tensor padded = at::zeros({rows, shard.size(1)}, shard.options());
+  padded.narrow(0, 0, shard.size(0)).copy_(shard);
+  const at::Tensor all = comm_->all_gather(padded);
+  std::vector<at::Tensor> parts;
+  for (int r = 0; r < world; ++r) parts.push_back(all.narrow(0, r * rows, dist::shard_of(options_.num_classes, r, world).count));
+  return at::cat(parts);
 }
 
 // Gradients of this rank's mean loss, averaged: the gradient of the mean over the global batch (the
@@ -138,7 +160,7 @@ void Trainer::average_over_ranks(loss::LossResult& r) {
     if (!params_[i].grad().defined()) params_[i].mutable_grad() = at::zeros_like(params_[i]);
     grads.push_back(params_[i].grad());
   }
-  grads.push_back(r.grad_weight);
+  if (!sharded()) grads.push_back(r.grad_weight);  // a shard's gradient is its own rank's alone
   at::Tensor stats = at::tensor({r.loss, r.hard_fraction, r.mean_target_cos}, at::kDouble).to(device_);
   grads.push_back(stats);
   dist::average_over_ranks(*comm_, grads);
@@ -173,7 +195,8 @@ at::Tensor Trainer::embed(const at::Tensor& images) {
 }
 
 std::pair<int64_t, int64_t> Trainer::closed_set_correct(data::BatchLoader& loader) {
-  const at::Tensor classes = head_ / head_.norm(2, {1}, true).clamp_min(1e-12);
+  const at::Tensor head = sharded() ? whole_head_rows(head_) : head_;
+  const at::Tensor classes = head / head.norm(2, {1}, true).clamp_min(1e-12);
   int64_t correct = 0, total = 0;
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
@@ -197,12 +220,15 @@ void Trainer::save(const std::string& path, const std::string& meta) const {
   std::vector<std::pair<std::string, at::Tensor>> momentum;
   for (size_t i = 0; i < momentum_.size(); ++i)
     if (momentum_[i].defined()) momentum.emplace_back(std::to_string(i), momentum_[i]);
+  const at::Tensor head = sharded() ? whole_head_rows(head_) : head_;
+  if (sharded() && momentum_.back().defined()) momentum.back().second = whole_head_rows(momentum_.back());
+  if (comm_ && comm_->rank() != 0) return;
   c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
   d.insert("format", std::string(kFormat));
   d.insert("meta", meta);
   d.insert("steps", steps_);
   d.insert("model", tensor_dict(named_state()));
-  d.insert("head", head_.to(at::kCPU));
+  d.insert("head", head.to(at::kCPU));
   d.insert("momentum", tensor_dict(momentum));
   at::Generator rng = at::detail::getDefaultCPUGenerator();
   d.insert("rng", rng.get_state());
@@ -211,6 +237,7 @@ void Trainer::save(const std::string& path, const std::string& meta) const {
 }
 
 std::string Trainer::load(const std::string& path) {
+  if (sharded()) fail("E_CONFIG", "checkpoint", "load it before joining the process group (the head is sharded)");
   c10::IValue v;
   try {
     v = torch::jit::pickle_load(read_file(path));

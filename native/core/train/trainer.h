@@ -10,6 +10,7 @@
 
 #include "backbones/backbone.h"
 #include "dist/comm.h"
+#include "dist/sharded_head.h"
 #include "data/loader.h"
 #include "loss/config.h"
 #include "loss/loss.h"
@@ -28,6 +29,9 @@ struct TrainerOptions {
   ScalerOptions scaler;            // dynamic loss scaling (for fp16; usable with any precision)
   bool channels_last = false;      // NHWC images and conv weights
   bool cuda_graph = false;         // not implemented: E_CONFIG says so
+  // With a comm of several ranks: rank r holds only the classes dist::shard_of(C, r, world) of the
+  // head (model parallel, dist::sharded_loss); the backbone stays data parallel.
+  bool shard_head = false;
 };
 
 struct StepResult {
@@ -56,7 +60,9 @@ class Trainer {
   void export_backbone(const std::string& path) const;
 
   // Data parallel: every later step averages gradients (and the reported loss) over the ranks of
-  // `comm`; the model, head and optimizer state are first set to rank 0's.
+  // `comm`; the model, head and optimizer state are first set to rank 0's (then, with shard_head,
+  // each rank keeps its shard of the head). From then on save() and closed_set_correct() are
+  // collective: every rank calls them, rank 0 alone writes the checkpoint.
   void set_comm(std::shared_ptr<dist::Comm> comm);
 
   // One step on a batch generated on the training device (train/synthetic_batch.h).
@@ -76,6 +82,8 @@ class Trainer {
   at::Tensor forward_for_loss(const at::Tensor& images);  // autocast forward, float32 embeddings
   bool unscale_gradients();  // false: skip this step's update (loss scaler overflow)
   void average_over_ranks(loss::LossResult& r);
+  bool sharded() const { return comm_ && shard_.count > 0; }
+  at::Tensor whole_head_rows(const at::Tensor& shard) const;  // every rank's shard, gathered
 
   TrainerOptions options_;
   std::shared_ptr<backbones::Backbone> model_;
@@ -86,6 +94,7 @@ class Trainer {
   int64_t steps_ = 0;
   at::Device device_;
   std::shared_ptr<dist::Comm> comm_;
+  dist::ClassShard shard_;  // count 0: the whole head
   Precision precision_ = Precision::Fp32;
   LossScaler scaler_;
 };
