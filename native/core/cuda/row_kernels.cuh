@@ -59,14 +59,16 @@ __device__ __forceinline__ void store_quad(float* row, int64_t k0, int64_t end, 
   }
 }
 
-// Per row: the target cosine (read before the gradient pass overwrites it) and its margin.
+// Per row: the target cosine (from target_raw, or read from the buffer before the gradient pass
+// overwrites it) and its margin; the running log-sum-exp starts at the target's term.
 __global__ void prepare_rows(RowPassArgs a) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= a.B) return;
   const loss::HeadParams& p = a.head;
   const int64_t y = a.labels[i];
   const double lo = p.normalized ? -1.0 : -INFINITY, hi = p.normalized ? 1.0 : INFINITY;
-  const double raw = static_cast<float>(a.buffer[i * a.C + y] * a.col[y]);
+  const float dot = a.target_raw ? a.target_raw[i] : a.buffer[i * a.C + y];
+  const double raw = static_cast<float>(dot * a.col[y]);
   RowInfo r{};
   r.g_live = raw > lo && raw < hi;
   r.g = p.normalized ? (raw < -1.0 ? -1.0 : (1.0 < raw ? 1.0 : raw)) : raw;  // std::clamp
@@ -77,7 +79,14 @@ __global__ void prepare_rows(RowPassArgs a) {
   r.scale = p.type == loss::HeadType::SphereFace ? static_cast<double>(a.row_norm[i])
                                                  : (p.normalized ? p.scale : 1.0);
   r.z_target = r.scale * r.tau;
+  r.run_max = r.z_target;
+  r.run_sum = 1.0;
   a.rows[i] = r;
+}
+
+// The row's label as a class of the buffer: outside [0, C) when the target is in another chunk.
+__device__ __forceinline__ int64_t local_label(const RowPassArgs& a, int64_t i) {
+  return a.labels[i] - a.class_offset;
 }
 
 // Per piece: (max, sum e^(z - max)) over its negatives, the running max starting at the target.
@@ -85,7 +94,7 @@ template <bool kVec>
 __global__ void __launch_bounds__(kThreads) lse_parts(RowPassArgs a) {
   const Piece part = piece(a);
   const RowInfo info = a.rows[part.i];
-  const RowConstants k = row_constants(a.head, info, a.labels[part.i]);
+  const RowConstants k = row_constants(a.head, info, local_label(a, part.i));
   const float* row = a.buffer + part.i * a.C;
   float2 state = make_float2(static_cast<float>(info.z_target), 0.0f);
 #pragma unroll 2
@@ -110,21 +119,27 @@ __global__ void __launch_bounds__(kThreads) lse_parts(RowPassArgs a) {
   if (threadIdx.x == 0) a.lse_parts[blockIdx.x] = state;
 }
 
-// Per row: the pieces merged in double with the target term: lse, CE, p_target.
-__global__ void finish_rows(RowPassArgs a) {
+// Per row: the chunk's pieces merged in double into the running (max, sum); after the last chunk
+// (kFinish), lse, CE and p_target.
+template <bool kFinish>
+__global__ void merge_rows(RowPassArgs a) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= a.B) return;
   RowInfo r = a.rows[i];
-  double run_max = r.z_target, run_sum = 1.0;
+  double run_max = r.run_max, run_sum = r.run_sum;
   for (int s = 0; s < a.plan.segments; ++s) {
     const float2 part = a.lse_parts[i * a.plan.segments + s];
     const double top = fmax(run_max, static_cast<double>(part.x));
     run_sum = run_sum * exp(run_max - top) + part.y * exp(part.x - top);
     run_max = top;
   }
-  r.lse = run_max + log(run_sum);
-  r.ce = r.lse - r.z_target;
-  r.p_target = exp(r.z_target - r.lse);
+  r.run_max = run_max;
+  r.run_sum = run_sum;
+  if (kFinish) {
+    r.lse = run_max + log(run_sum);
+    r.ce = r.lse - r.z_target;
+    r.p_target = exp(r.z_target - r.lse);
+  }
   a.rows[i] = r;
 }
 
@@ -138,11 +153,13 @@ template <bool kVec>
 __global__ void __launch_bounds__(kThreads) gradient_parts(RowPassArgs a) {
   const Piece part = piece(a);
   const RowInfo info = a.rows[part.i];
-  const RowConstants k = row_constants(a.head, info, a.labels[part.i]);
+  const RowConstants k = row_constants(a.head, info, local_label(a, part.i));
   const double weight = row_weight(a, part.i);
   const float wt = static_cast<float>(weight), shift = static_cast<float>(info.lse);
   const double dz_target = info.g_live ? info.scale * info.dtau : 0.0;
-  const float target_grad = static_cast<float>(weight * (info.p_target - 1.0) * dz_target * a.col[k.y]);
+  const bool has_target = k.y >= 0 && k.y < a.C;  // the target is in this chunk
+  const float target_grad =
+      has_target ? static_cast<float>(weight * (info.p_target - 1.0) * dz_target * a.col[k.y]) : 0.0f;
   float* row = a.buffer + part.i * a.C;
   int hard = 0;
   float expected = 0.0f;
@@ -170,8 +187,10 @@ __global__ void __launch_bounds__(kThreads) gradient_parts(RowPassArgs a) {
   }
 }
 
-// Per row: hard count and sphereface's dL/d‖x_i‖ = w (E_p[value] + p_y tau - tau).
-__global__ void finish_gradient(RowPassArgs a) {
+// Per row: the chunk's hard counts and sums of p_k value_k accumulated; after the last chunk
+// (kFinish), sphereface's dL/d‖x_i‖ = w (E_p[value] + p_y tau - tau).
+template <bool kFinish>
+__global__ void accumulate_gradient(RowPassArgs a) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i >= a.B) return;
   RowInfo r = a.rows[i];
@@ -181,9 +200,12 @@ __global__ void finish_gradient(RowPassArgs a) {
     hard += a.hard_parts[i * a.plan.segments + s];
     expected += a.expected_parts[i * a.plan.segments + s];
   }
-  r.hard = hard;
-  r.norm_grad = row_weight(a, i) * (expected + r.p_target * r.tau - r.tau);
-  if (a.norm_grad) a.norm_grad[i] = static_cast<float>(r.norm_grad);
+  r.hard += hard;
+  r.expected += expected;
+  if (kFinish) {
+    r.norm_grad = row_weight(a, i) * (r.expected + r.p_target * r.tau - r.tau);
+    if (a.norm_grad) a.norm_grad[i] = static_cast<float>(r.norm_grad);
+  }
   a.rows[i] = r;
 }
 

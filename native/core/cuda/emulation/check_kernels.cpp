@@ -1,6 +1,7 @@
 // The CUDA driver (cuda/host/fused_loss.cpp, built with MVFACE_CUDA_EMULATION) with its kernels run
 // on the CPU by emulate.h, against the fused CPU path, for every head type, MV mode, easy margin and
-// mining, and for row layouts that take the vector and scalar loads over several blocks per row.
+// mining, and for row layouts that take the vector and scalar loads over several blocks per row; and
+// the class-chunked driver on every head, against the CPU and the unchunked driver.
 // Built and run by scripts/check-cuda-emulated.sh; exits 1 on a mismatch.
 #include "cuda/emulation/emulate.h"
 // The kernels, after the emulation's definitions.
@@ -8,6 +9,7 @@
 #include "cuda/row_ops.cuh"
 
 #include <cstdio>
+#include <initializer_list>
 #include <random>
 #include <string>
 
@@ -16,22 +18,30 @@
 namespace mvface::cuda {
 
 // The launchers of row_kernels.cu and row_ops.cu, emulated.
-cudaError_t launch_row_stats(const RowPassArgs& a, cudaStream_t) {
+cudaError_t launch_row_prepare(const RowPassArgs& a, cudaStream_t) {
   const unsigned rows = (a.B + kernels::kRowThreads - 1) / kernels::kRowThreads;
-  const unsigned pieces = a.B * a.plan.segments;
   emulation::launch(rows, kernels::kRowThreads, [&] { kernels::prepare_rows(a); });
-  emulation::launch(pieces, kernels::kThreads,
-                    [&] { a.plan.vectorized ? kernels::lse_parts<true>(a) : kernels::lse_parts<false>(a); });
-  emulation::launch(rows, kernels::kRowThreads, [&] { kernels::finish_rows(a); });
   return cudaSuccess;
 }
 
-cudaError_t launch_row_gradient(const RowPassArgs& a, cudaStream_t) {
+cudaError_t launch_chunk_stats(const RowPassArgs& a, bool last, cudaStream_t) {
+  const unsigned rows = (a.B + kernels::kRowThreads - 1) / kernels::kRowThreads;
+  const unsigned pieces = a.B * a.plan.segments;
+  emulation::launch(pieces, kernels::kThreads,
+                    [&] { a.plan.vectorized ? kernels::lse_parts<true>(a) : kernels::lse_parts<false>(a); });
+  emulation::launch(rows, kernels::kRowThreads,
+                    [&] { last ? kernels::merge_rows<true>(a) : kernels::merge_rows<false>(a); });
+  return cudaSuccess;
+}
+
+cudaError_t launch_chunk_gradient(const RowPassArgs& a, bool last, cudaStream_t) {
   const unsigned rows = (a.B + kernels::kRowThreads - 1) / kernels::kRowThreads;
   const unsigned pieces = a.B * a.plan.segments;
   emulation::launch(pieces, kernels::kThreads,
                     [&] { a.plan.vectorized ? kernels::gradient_parts<true>(a) : kernels::gradient_parts<false>(a); });
-  emulation::launch(rows, kernels::kRowThreads, [&] { kernels::finish_gradient(a); });
+  emulation::launch(rows, kernels::kRowThreads, [&] {
+    last ? kernels::accumulate_gradient<true>(a) : kernels::accumulate_gradient<false>(a);
+  });
   return cudaSuccess;
 }
 
@@ -146,12 +156,37 @@ bool same(const std::string& what, const LossResult& gpu, const LossResult& cpu,
   return ok;
 }
 
+// Gradients are compared where max |g| < 0.98 (see same()).
+bool compare_gradients(const Problem& p) {
+  const at::Tensor wy = p.W.index_select(0, p.labels);
+  const at::Tensor g = (p.x * wy).sum(1) / (p.x.norm(2, {1}) * wy.norm(2, {1}));
+  return g.abs().max().item<double>() < 0.98;
+}
+
 bool check(const std::string& what, const LossConfig& config, const Problem& p, int flips = 0) {
   const LossResult cpu = mvface::loss::fused_loss(config, p.x, p.W, p.labels);
   const LossResult gpu = mvface::cuda::fused_loss_cuda(config, p.x, p.W, p.labels);
-  const at::Tensor g = (p.x * p.W.index_select(0, p.labels)).sum(1) / (p.x.norm(2, {1}) * p.W.index_select(0, p.labels).norm(2, {1}));
-  const bool gradients = g.abs().max().item<double>() < 0.98;
-  return same(what, gpu, cpu, p.x.size(0) * (p.W.size(0) - 1), flips, gradients);
+  return same(what, gpu, cpu, p.x.size(0) * (p.W.size(0) - 1), flips, compare_gradients(p));
+}
+
+// The class-chunked driver (chunks of K classes) against the fused CPU path and the unchunked
+// driver; returns the number of failures among the chunk sizes.
+int check_chunked(const std::string& what, const LossConfig& config, const Problem& p,
+                  std::initializer_list<int64_t> chunks, int flips = 0) {
+  const LossResult cpu = mvface::loss::fused_loss(config, p.x, p.W, p.labels);
+  const LossResult whole = mvface::cuda::fused_loss_cuda(config, p.x, p.W, p.labels);
+  const int64_t negatives = p.x.size(0) * (p.W.size(0) - 1);
+  const bool gradients = compare_gradients(p);
+  int failures = 0;
+  for (const int64_t K : chunks) {
+    mvface::loss::FusedOptions options;
+    options.block_classes = K;
+    const LossResult gpu = mvface::cuda::fused_loss_cuda(config, p.x, p.W, p.labels, options);
+    const std::string at = what + " chunk " + std::to_string(K);
+    failures += !(same(at + " vs cpu", gpu, cpu, negatives, flips, gradients) &&
+                  same(at + " vs unchunked", gpu, whole, negatives, flips, gradients));
+  }
+  return failures;
 }
 
 }  // namespace
@@ -175,6 +210,20 @@ int main() {
     failures += !check(what, mv, make_problem(rng, l.B, l.C, l.D, false), 3);
     ++cases;
   }
+  // Class chunks on every head: sizes that divide C = 12 (1, 4, 6) and do not (5, 7), the whole head
+  // (12) and more (40); 4 takes the vector loads on aligned chunks.
+  const std::initializer_list<int64_t> chunks = {1, 4, 5, 6, 7, 12, 40};
+  int chunked = 0;
+  for (const auto& [name, config] : heads()) {
+    const bool spread = chunked++ % 2;
+    failures += check_chunked(name + (spread ? " spread" : " random"), config, make_problem(rng, 10, 12, 16, spread), chunks);
+    cases += static_cast<int>(chunks.size());
+  }
+  // Chunks over several blocks per row, with the last chunk narrower (fewer blocks), vector loads
+  // (B=2) and scalar ones (B=3).
+  failures += check_chunked("chunked layout B=2 C=40000", mv, make_problem(rng, 2, 40'000, 4, false), {33'000}, 3);
+  failures += check_chunked("chunked layout B=3 C=40001", mv, make_problem(rng, 3, 40'001, 4, false), {32'999}, 3);
+  cases += 2;
   std::printf("%d passed, %d failed\n", cases - failures, failures);
   return failures ? 1 : 0;
 }
