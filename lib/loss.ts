@@ -153,13 +153,15 @@ export interface LossOptions {
   /** On 'cuda', the dtype of embeddings and weight there (the logits are float32 either way). */
   dtype?: 'float32' | 'bfloat16';
   /**
-   * CPU: classes per block (0, the default: all at once). With K > 0 the loss needs one B x K buffer
-   * instead of B x C (an online log-sum-exp over blocks, the cosines recomputed in the backward);
-   * the result is the same.
+   * CPU and 'cuda': classes per block (0, the default: all at once). With K > 0 the loss needs one
+   * B x K buffer instead of B x C (an online log-sum-exp over blocks, the cosines recomputed in the
+   * backward; each row's target cosine comes first, so the MV mask is exact); the result is the same
+   * to float32 rounding. On 'cuda', K >= C is the unchunked path, and bfloat16 chunks are also bounded
+   * by a 256 MiB float32 copy of their weight rows.
    */
   chunkClasses?: number;
   /**
-   * CPU: Partial FC. The loss over the batch's classes plus this fraction of the others, drawn with
+   * CPU only ('cuda' -> ConfigError naming 'device'): Partial FC. The loss over the batch's classes plus this fraction of the others, drawn with
    * `sampleSeed`; 1 (the default) is the full head. gradWeight stays C x D, zero where not sampled.
    */
   sampleRate?: number;

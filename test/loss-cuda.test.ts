@@ -83,6 +83,11 @@ describe('device option', () => {
     expect(thrown(() => native().cudaMemoryStats()).argument).toBe('device');
   });
 
+  it.skipIf(cuda)("chunkClasses with device: 'cuda' without CUDA -> the same ConfigError naming 'device'", () => {
+    const { x, w, labels } = small();
+    expect(thrown(() => marginLoss({ type: 'mv-arc' }, x, w, labels, { device: 'cuda', chunkClasses: 2 })).argument).toBe('device');
+  });
+
   it('an unknown device or dtype -> ConfigError naming it; the default is the CPU path', () => {
     const { x, w, labels } = small();
     expect(thrown(() => marginLoss({ type: 'am' }, x, w, labels, { device: 'tpu' as never })).argument).toBe('device');
@@ -138,6 +143,77 @@ describe.skipIf(!cuda)('fused CUDA path', () => {
     ])('B=%i C=%i D=%i', (B, C, D) => {
       const p = rounded(makeProblem('random', rng, B, C, D));
       expectSameResult(run(p, head, 'cuda'), run(p, head, 'cpu32'), 2e-4, `B=${B} C=${C}`, 3, B * (C - 1));
+    });
+  });
+
+  describe('class-chunked CUDA loss (chunkClasses) == unchunked', () => {
+    const rng = new Random(seed + 5);
+    const chunks = [1, 4, 5, 23, 100];
+
+    it.each(heads)('chunks of 1, 4, 5, 23 and 100 of C = 23 == unchunked CUDA == CPU: %j', (head) => {
+      const p = rounded(makeProblem('spread', rng, 12, 23, 16));
+      const whole = run(p, head, 'cuda');
+      const cpu = run(p, head, 'cpu32');
+      const negatives = p.B * (p.C - 1);
+      for (const chunkClasses of chunks) {
+        const r = run(p, head, 'cuda', undefined, { device: 'cuda', chunkClasses });
+        expectFinite(r, `chunk ${chunkClasses}`);
+        expect(Math.abs(r.loss - whole.loss) / Math.max(1, whole.loss), `chunk ${chunkClasses} loss (seed ${seed})`).toBeLessThan(1e-5);
+        if (maxAbsTargetCos(p) < 0.98) {
+          expectSameResult(r, whole, 2e-5, `chunk ${chunkClasses} vs unchunked`, 0, negatives);
+          expectSameResult(r, cpu, 2e-4, `chunk ${chunkClasses} vs cpu float32`, 0, negatives);
+        }
+      }
+    });
+
+    it.each([
+      [64, 500, 32, 128],
+      [3, 100_003, 16, 40_000],
+      [2, 300_000, 8, 65_537],
+    ])('B=%i C=%i D=%i in chunks of %i (several blocks per row, a narrower last chunk)', (B, C, D, chunkClasses) => {
+      const head: HeadConfig = { type: 'mv-arc', mode: 'adaptive', easyMargin: true };
+      const p = rounded(makeProblem('random', rng, B, C, D));
+      const chunked = run(p, head, 'cuda', undefined, { device: 'cuda', chunkClasses });
+      expectSameResult(chunked, run(p, head, 'cuda'), 2e-4, `B=${B} C=${C} chunk ${chunkClasses} vs unchunked`, 3, B * (C - 1));
+      expectSameResult(chunked, run(p, head, 'cpu32'), 2e-4, `B=${B} C=${C} chunk ${chunkClasses} vs cpu`, 3, B * (C - 1));
+    });
+
+    it('bfloat16 inputs, chunked == unchunked (to the bfloat16 gradients)', () => {
+      const head: HeadConfig = { type: 'mv-am', mode: 'fixed', mining: { type: 'hm', ratio: 0.75 } };
+      const p = rounded(makeProblem('random', rng, 32, 300, 16), bf16);
+      const bf: LossOptions = { device: 'cuda', dtype: 'bfloat16' };
+      const whole = run(p, head, 'cuda', bf16, bf);
+      const chunked = run(p, head, 'cuda', bf16, { ...bf, chunkClasses: 64 });
+      expect(Math.abs(chunked.loss - whole.loss) / Math.max(1, whole.loss), `loss (seed ${seed})`).toBeLessThan(1e-5);
+      expect(maxRelative(chunked.gradEmbeddings, whole.gradEmbeddings), `gradEmbeddings (seed ${seed})`).toBeLessThan(1e-2);
+      expect(maxRelative(chunked.gradWeight, whole.gradWeight), `gradWeight (seed ${seed})`).toBeLessThan(1e-2);
+    });
+
+    it('the chunked loss peaks below the unchunked one by most of a B x C buffer', () => {
+      const B = 64, C = 200_000, D = 32;
+      const p = makeProblem('random', rng, B, C, D);
+      const m = f32(p);
+      const peak = (options: LossOptions) => {
+        native().cudaMemoryStats(true);
+        const base = native().cudaMemoryStats().allocatedBytes;
+        marginLoss({ type: 'mv-arc' }, m.x, m.w, p.labels, options);
+        return native().cudaMemoryStats().peakAllocatedBytes - base;
+      };
+      const whole = peak(onCuda);
+      const chunked = peak({ device: 'cuda', chunkClasses: 10_000 });
+      expect(chunked, `chunked ${chunked} vs unchunked ${whole} bytes`).toBeLessThan(whole - 0.5 * B * C * 4);
+    });
+
+    it('async gives the same result as sync; sampleRate stays CPU-only', async () => {
+      const p = makeProblem('random', rng, 16, 50, 8);
+      const m = f32(p);
+      const options: LossOptions = { device: 'cuda', chunkClasses: 7 };
+      const sync = marginLoss({ type: 'mv-am' }, m.x, m.w, p.labels, options);
+      const asyncResult = await marginLossAsync({ type: 'mv-am' }, m.x, m.w, p.labels, options);
+      expect(asyncResult.loss).toBe(sync.loss);
+      expect(asyncResult.gradWeight).toEqual(sync.gradWeight);
+      const e = thrown(() => marginLoss({ type: 'mv-am' }, m.x, m.w, p.labels, { device: 'cuda', sampleRate: 0.5 }));
+      expect([e.code, e.argument]).toEqual(['E_CONFIG', 'device']);
     });
   });
 

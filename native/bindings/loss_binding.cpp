@@ -11,6 +11,9 @@
 #include "loss_cuda_binding.h"
 #include "tensors.h"
 #include "worker.h"
+#ifdef MVFACE_WITH_CUDA
+#include "cuda/host/fused_loss.h"
+#endif
 
 namespace mvface::bindings {
 namespace {
@@ -76,11 +79,14 @@ void routing_args(const Napi::CallbackInfo& info, LossCall& call) {
   if (!o.Get("chunkClasses").IsUndefined()) call.fused.block_classes = static_cast<int64_t>(number(o, "chunkClasses"));
   if (!o.Get("sampleRate").IsUndefined()) call.sample_rate = number(o, "sampleRate");
   if (!o.Get("sampleSeed").IsUndefined()) call.sample_seed = static_cast<uint64_t>(number(o, "sampleSeed"));
-  if (call.device.cuda && (call.sample_rate < 1.0 || call.fused.block_classes > 0))
-    fail("E_CONFIG", "device", "chunkClasses and sampleRate run on the CPU path only");
+  if (call.device.cuda && call.sample_rate < 1.0) fail("E_CONFIG", "device", "sampleRate runs on the CPU path only");
 }
 
 LossResult run_loss(const LossCall& c) {
+#ifdef MVFACE_WITH_CUDA
+  if (c.device.cuda && c.fused.block_classes > 0)
+    return cuda::fused_loss_cuda_from_host(c.device, c.config, c.x, c.weight, c.labels, c.fused);
+#endif
   if (c.device.cuda) return loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels);
   if (c.sample_rate < 1.0) return loss::partial_fc_loss(c.config, c.x, c.weight, c.labels, c.sample_rate, c.sample_seed, c.fused).loss;
   return loss::fused_loss(c.config, c.x, c.weight, c.labels, c.fused);
