@@ -169,12 +169,12 @@ bool check(const std::string& what, const LossConfig& config, const Problem& p, 
   return same(what, gpu, cpu, p.x.size(0) * (p.W.size(0) - 1), flips, compare_gradients(p));
 }
 
-// The class-chunked driver (chunks of K classes) against the fused CPU path and the unchunked
-// driver; returns the number of failures among the chunk sizes.
+// The class-chunked driver (chunks of K classes) against the fused CPU path and, unless
+// `cpu_only`, the unchunked driver; returns the number of failures among the chunk sizes.
 int check_chunked(const std::string& what, const LossConfig& config, const Problem& p,
-                  std::initializer_list<int64_t> chunks, int flips = 0) {
+                  std::initializer_list<int64_t> chunks, int flips = 0, bool cpu_only = false) {
   const LossResult cpu = mvface::loss::fused_loss(config, p.x, p.W, p.labels);
-  const LossResult whole = mvface::cuda::fused_loss_cuda(config, p.x, p.W, p.labels);
+  const LossResult whole = cpu_only ? cpu : mvface::cuda::fused_loss_cuda(config, p.x, p.W, p.labels);
   const int64_t negatives = p.x.size(0) * (p.W.size(0) - 1);
   const bool gradients = compare_gradients(p);
   int failures = 0;
@@ -210,20 +210,19 @@ int main() {
     failures += !check(what, mv, make_problem(rng, l.B, l.C, l.D, false), 3);
     ++cases;
   }
-  // Class chunks on every head: sizes that divide C = 12 (1, 4, 6) and do not (5, 7), the whole head
-  // (12) and more (40); 4 takes the vector loads on aligned chunks.
-  const std::initializer_list<int64_t> chunks = {1, 4, 5, 6, 7, 12, 40};
+  // Class chunks on every head: sizes that divide C = 12 (1, 4) and do not (5), the whole head (12)
+  // and more (40); 4 takes the vector loads on aligned chunks.
+  const std::initializer_list<int64_t> chunks = {1, 4, 5, 12, 40};
   int chunked = 0;
   for (const auto& [name, config] : heads()) {
     const bool spread = chunked++ % 2;
     failures += check_chunked(name + (spread ? " spread" : " random"), config, make_problem(rng, 10, 12, 16, spread), chunks);
     cases += static_cast<int>(chunks.size());
   }
-  // Chunks over several blocks per row, with the last chunk narrower (fewer blocks), vector loads
-  // (B=2) and scalar ones (B=3).
-  failures += check_chunked("chunked layout B=2 C=40000", mv, make_problem(rng, 2, 40'000, 4, false), {33'000}, 3);
-  failures += check_chunked("chunked layout B=3 C=40001", mv, make_problem(rng, 3, 40'001, 4, false), {32'999}, 3);
-  cases += 2;
+  // A chunk over two blocks per row with vector loads, then a narrower one in one block with scalar
+  // loads (7001 classes). Against the CPU only: the row norms of 40k classes are slow to emulate.
+  failures += check_chunked("chunked layout B=2 C=40001", mv, make_problem(rng, 2, 40'001, 4, false), {33'000}, 3, true);
+  ++cases;
   std::printf("%d passed, %d failed\n", cases - failures, failures);
   return failures ? 1 : 0;
 }
