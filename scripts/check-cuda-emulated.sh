@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the CUDA loss driver with its kernels emulated on the CPU (native/core/cuda/emulation/)
 # against the fused CPU path, whole and class-chunked (chunkClasses): the kernels' logic checked on a
-# machine without a GPU. Needs the CPU
-# addon's core library (MVFACE_BUILD_DIR, default build) and the CUDA headers (nvcc's toolkit).
+# machine without a GPU. Needs the CPU addon's core library (MVFACE_BUILD_DIR, default build) and
+# the CUDA headers (nvcc's toolkit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${MVFACE_BUILD_DIR:-build}
