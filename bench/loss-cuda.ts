@@ -1,8 +1,9 @@
 /**
  * The loss benchmark on a GPU (node dist/bench/loss.js --device cuda; scripts/gpu-check.sh runs it):
  * forward+backward of the MV-Softmax head at B = 512, D = 512, C in {100k, 1M}, side by side from
- * one run: the fused CUDA path and the GEMM floor (bench/loss-worker.ts, device-resident data, the
- * CUDA caching allocator's peak), PyTorch eager and torch.compile of the FaceX-Zoo head
+ * one run: the fused CUDA path, whole and class-chunked (65536 classes per chunk, chunkClasses), and
+ * the GEMM floor (bench/loss-worker.ts, device-resident data, the CUDA caching allocator's peak),
+ * PyTorch eager and torch.compile of the FaceX-Zoo head
  * (bench/baselines/loss_eager.py --device cuda [--compile]). Writes
  * bench/results/gpu-loss-<date>-<card>.md.
  */
@@ -37,7 +38,7 @@ function pytorch(py: string, dims: Dims, repeats: number, compile: boolean): PyT
 
 function mvface(dims: Dims, repeats: number): Record<string, Timed> {
   const worker = path.join(__dirname, 'loss-worker.js');
-  const args = [worker, 'time', `${dims.B}`, `${dims.D}`, `${dims.C}`, `${repeats}`, 'fused', 'floor', '--device', 'cuda'];
+  const args = [worker, 'time', `${dims.B}`, `${dims.D}`, `${dims.C}`, `${repeats}`, 'fused', 'chunked', 'floor', '--device', 'cuda'];
   return runJson<Record<string, Timed>>(process.execPath, args, dims.threads, 120_000) ?? {};
 }
 
@@ -89,6 +90,7 @@ export async function benchLossCuda(options: LossBenchOptions): Promise<Row[]> {
     const asTimed = (r?: PyTorchRun): Timed | undefined => r && { ms: r.medianMs, peakExtraBytes: r.peakExtraBytes };
     const measured: Array<[string, Timed | undefined]> = [
       ['fused (mvface)', mv.fused],
+      ['chunked fused (65536 classes per chunk)', mv.chunked],
       ['GEMM floor (3 GEMMs)', mv.floor],
       ['PyTorch eager (FaceX-Zoo head)', asTimed(eager)],
       ['torch.compile (same head)', asTimed(compiled)],

@@ -42,7 +42,7 @@ int64_t size_field(const Napi::Object& o, const char* key) {
 }
 
 std::vector<std::string> variant_names(const Napi::Object& o) {
-  if (!o.Get("variants").IsArray()) fail("E_CONFIG", "variants", "must be an array of 'fused' | 'floor'");
+  if (!o.Get("variants").IsArray()) fail("E_CONFIG", "variants", "must be an array of 'fused' | 'chunked' | 'floor'");
   auto array = o.Get("variants").As<Napi::Array>();
   std::vector<std::string> names;
   for (uint32_t i = 0; i < array.Length(); ++i) names.push_back(array.Get(i).ToString().Utf8Value());

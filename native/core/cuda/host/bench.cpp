@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 
+#include "cuda/host/fused_loss.h"
 #include "cuda/host/memory.h"
 #include "errors.h"
 #include "loss/loss.h"
@@ -16,6 +17,8 @@ namespace {
 
 using Outputs = std::vector<at::Tensor>;  // kept alive until the step has been measured
 using Step = std::function<Outputs()>;
+
+constexpr int64_t kBenchChunk = 65536;  // classes per chunk of the "chunked" variant
 
 struct Problem {
   at::Tensor x, W, labels;
@@ -41,6 +44,13 @@ Step step_for(const std::string& variant, const loss::LossConfig& config, const 
       const loss::LossResult r = loss::fused_loss(config, p.x, p.W, p.labels);
       return Outputs{r.grad_embeddings, r.grad_weight};
     };
+  if (variant == "chunked")
+    return [&config, &p] {
+      loss::FusedOptions options;
+      options.block_classes = kBenchChunk;
+      const loss::LossResult r = fused_loss_cuda(config, p.x, p.W, p.labels, options);
+      return Outputs{r.grad_embeddings, r.grad_weight};
+    };
   if (variant == "floor")
     return [&p] {
       at::Tensor buffer = at::empty({p.x.size(0), p.W.size(0)}, p.x.options());
@@ -48,7 +58,7 @@ Step step_for(const std::string& variant, const loss::LossConfig& config, const 
       loss::gemm_floor(p.xhat, p.what, buffer, grad_x, grad_w);
       return Outputs{grad_x, grad_w};
     };
-  fail("E_CONFIG", "variants", "unknown variant '" + variant + "' (expected fused or floor)");
+  fail("E_CONFIG", "variants", "unknown variant '" + variant + "' (expected fused, chunked or floor)");
 }
 
 double step_ms(const Step& step) {

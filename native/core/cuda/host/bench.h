@@ -9,7 +9,7 @@
 namespace mvface::cuda {
 
 struct TimedVariant {
-  std::string name;        // "fused" or "floor"
+  std::string name;        // "fused", "chunked" (65536 classes per chunk) or "floor"
   double median_ms = 0;    // forward + backward, the device synchronised after each step
   int64_t peak_extra_bytes = 0;  // allocator peak during one step above inputs and outputs
 };
