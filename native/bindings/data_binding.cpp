@@ -10,6 +10,7 @@
 #include "data/loader.h"
 #include "errors.h"
 #include "js_errors.h"
+#include "tensors.h"
 #include "worker.h"
 
 namespace mvface::bindings {
@@ -71,32 +72,12 @@ data::LoaderOptions loader_options(const Napi::Object& options) {
   return o;
 }
 
-// A typed array over the tensor's memory; the tensor lives until V8 collects the buffer.
-Napi::ArrayBuffer owned_buffer(Napi::Env env, const at::Tensor& tensor) {
-  at::Tensor t = tensor.contiguous();
-  const size_t bytes = t.numel() * t.element_size();
-  try {
-    auto* keep = new at::Tensor(t);
-    auto release = [](Napi::Env env, void*, at::Tensor* k) {
-      Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(k->numel() * k->element_size()));
-      delete k;
-    };
-    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, t.data_ptr(), bytes, release, keep);
-    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
-    return buffer;
-  } catch (const Napi::Error&) {  // runtimes without external buffers
-    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
-    std::memcpy(buffer.Data(), t.data_ptr(), bytes);
-    return buffer;
-  }
-}
-
 Napi::Value batch_object(Napi::Env env, std::optional<Batch>& batch) {
   if (!batch) return env.Null();
   const at::Tensor& images = batch->images;
   Napi::Object o = Napi::Object::New(env);
-  o.Set("images", Napi::Float32Array::New(env, images.numel(), owned_buffer(env, images), 0));
-  o.Set("labels", Napi::Int32Array::New(env, batch->labels.numel(), owned_buffer(env, batch->labels.to(at::kInt)), 0));
+  o.Set("images", Napi::Float32Array::New(env, images.numel(), tensor_buffer(env, images), 0));
+  o.Set("labels", Napi::Int32Array::New(env, batch->labels.numel(), tensor_buffer(env, batch->labels.to(at::kInt)), 0));
   o.Set("count", images.size(0));
   o.Set("channels", images.size(1));
   o.Set("height", images.size(2));

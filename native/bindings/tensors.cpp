@@ -46,17 +46,31 @@ at::Tensor labels_view(const Napi::Value& data, const char* argument) {
   return at::from_blob(array.Data(), {static_cast<int64_t>(array.ElementLength())}, at::TensorOptions().dtype(at::kInt));
 }
 
-Napi::Value to_typed_array(Napi::Env env, const at::Tensor& tensor) {
-  at::Tensor t = tensor.contiguous().cpu();
+Napi::ArrayBuffer tensor_buffer(Napi::Env env, const at::Tensor& tensor) {
+  const at::Tensor t = tensor.contiguous().cpu();
   const size_t bytes = t.numel() * t.element_size();
-  Napi::ArrayBuffer buffer;
+  // Node refuses external buffers of 4 GiB and more (and then frees the finaliser's data twice):
+  // those, and runtimes without external buffers, get a copy.
   try {
+    if (bytes >= (size_t{1} << 32)) throw Napi::Error::New(env, "too large for an external buffer");
     auto* keep = new at::Tensor(t);
-    buffer = Napi::ArrayBuffer::New(env, t.data_ptr(), bytes, [](Napi::Env, void*, at::Tensor* k) { delete k; }, keep);
-  } catch (const Napi::Error&) {  // runtimes without external buffers
-    buffer = Napi::ArrayBuffer::New(env, bytes);
+    auto release = [](Napi::Env env, void*, at::Tensor* k) {
+      Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(k->numel() * k->element_size()));
+      delete k;
+    };
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, t.data_ptr(), bytes, release, keep);
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
+    return buffer;
+  } catch (const Napi::Error&) {
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
     std::memcpy(buffer.Data(), t.data_ptr(), bytes);
+    return buffer;
   }
+}
+
+Napi::Value to_typed_array(Napi::Env env, const at::Tensor& tensor) {
+  const at::Tensor t = tensor.contiguous().cpu();
+  Napi::ArrayBuffer buffer = tensor_buffer(env, t);
   const size_t n = static_cast<size_t>(t.numel());
   if (t.scalar_type() == at::kDouble) return Napi::Float64Array::New(env, n, buffer, 0);
   if (t.scalar_type() == at::kInt) return Napi::Int32Array::New(env, n, buffer, 0);
