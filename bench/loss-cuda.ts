@@ -1,10 +1,11 @@
 /**
  * The loss benchmark on a GPU (node dist/bench/loss.js --device cuda; scripts/gpu-check.sh runs it):
- * forward+backward of the MV-Softmax head at B = 512, D = 512, C in {100k, 1M}, side by side from
+ * forward+backward of the MV-Softmax head at B = 512, D = 512, C in {100k, 1M, 10M}, side by side from
  * one run: the fused CUDA path, whole and class-chunked (65536 classes per chunk, chunkClasses), and
  * the GEMM floor (bench/loss-worker.ts, device-resident data, the CUDA caching allocator's peak),
  * PyTorch eager and torch.compile of the FaceX-Zoo head
- * (bench/baselines/loss_eager.py --device cuda [--compile]). Writes
+ * (bench/baselines/loss_eager.py --device cuda [--compile]; up to 1M classes: at 10M its B x C
+ * buffers, 20 GB each, exceed the card). Writes
  * bench/results/gpu-loss-<date>-<card>.md.
  */
 import * as fs from 'node:fs';
@@ -80,12 +81,13 @@ export async function benchLossCuda(options: LossBenchOptions): Promise<Row[]> {
   const py = python();
   const rows: Row[] = [];
   let torchInfo: PyTorchRun | undefined;
-  for (const C of options.classes ?? [100_000, 1_000_000]) {
-    const repeats = options.repeats ?? (C > 500_000 ? 10 : 20);
+  for (const C of options.classes ?? [100_000, 1_000_000, 10_000_000]) {
+    const repeats = options.repeats ?? (C > 5_000_000 ? 5 : C > 500_000 ? 10 : 20);
     const dims = { B, D, C, threads: info.threads };
     const mv = mvface(dims, repeats);
-    const eager = py ? pytorch(py, dims, repeats, false) : undefined;
-    const compiled = py ? pytorch(py, dims, repeats, true) : undefined;
+    const withPyTorch = py && C <= 1_000_000;
+    const eager = withPyTorch ? pytorch(py, dims, repeats, false) : undefined;
+    const compiled = withPyTorch ? pytorch(py, dims, repeats, true) : undefined;
     torchInfo ??= eager ?? compiled;
     const asTimed = (r?: PyTorchRun): Timed | undefined => r && { ms: r.medianMs, peakExtraBytes: r.peakExtraBytes };
     const measured: Array<[string, Timed | undefined]> = [
@@ -95,7 +97,7 @@ export async function benchLossCuda(options: LossBenchOptions): Promise<Row[]> {
       ['PyTorch eager (FaceX-Zoo head)', asTimed(eager)],
       ['torch.compile (same head)', asTimed(compiled)],
     ];
-    rows.push(...caseRows(`B=${B} D=${D} C=${C / 1000}k`, measured, B * C * 4));
+    rows.push(...caseRows(`B=${B} D=${D} C=${C >= 1e6 ? `${C / 1e6}M` : `${C / 1e3}k`}`, measured, B * C * 4));
   }
   const card = info.cudaDevices[0] ?? 'unknown GPU';
   const settings = { B, D, libtorch: info.libtorchVersion, torch: torchInfo?.torch, matmulPrecision: torchInfo?.matmulPrecision };

@@ -6,7 +6,7 @@
 # Steps: node and node_modules from .gpu-check/; the addon built against PyTorch's libtorch
 # (LIBTORCH_USE_PYTORCH=1, CUDA kernels for sm_80 and sm_90); the loss tests (CUDA against the CPU
 # fused path and the float64 truth, every head); the benchmark table (fused, GEMM floor, PyTorch
-# eager, torch.compile; B=512 D=512 C in {100k, 1M}), written to bench/results/gpu-loss-<date>-<card>.md.
+# eager, torch.compile; B=512 D=512 C in {100k, 1M, 10M}, PyTorch up to 1M), written to bench/results/gpu-loss-<date>-<card>.md.
 # Then training (issue 7): the trainer's CUDA tests (test/trainer-precision.test.ts: bf16, fp16 and
 # its scaler, channels-last, GPU-generated batches) and bench/train-gpu.ts: IResNet-50 and
 # MobileFaceNet, 112x112, batch 256, bf16, mv-arc, mvface vs PyTorch eager vs torch.compile in one
@@ -122,7 +122,7 @@ run_tests() {
 benchmark() {
   step "benchmark (fused, GEMM floor, PyTorch eager, torch.compile)"
   export MVFACE_PYTHON=$(command -v python3)
-  logged bench 330 node dist/bench/loss.js --device cuda
+  logged bench 390 node dist/bench/loss.js --device cuda
   local rc=$?
   local table
   table=$(ls -t bench/results/gpu-loss-*.md 2>/dev/null | head -n 1)
