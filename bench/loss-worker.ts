@@ -93,7 +93,7 @@ function time(B: number, D: number, C: number, repeats: number, variants: string
 
 /** time B D C repeats <variants...> --device cuda: { variant: { ms, peakExtraBytes } }. */
 function timeCuda(B: number, D: number, C: number, repeats: number, variants: string[]) {
-  const timed = native().cudaLossBench(resolveHeadConfig(benchHead), { B, D, C, repeats, variants: variants as Array<'fused' | 'floor'> });
+  const timed = native().cudaLossBench(resolveHeadConfig(benchHead), { B, D, C, repeats, variants: variants as Array<'fused' | 'chunked' | 'floor'> });
   console.log(JSON.stringify(Object.fromEntries(timed.map((t) => [t.name, { ms: t.medianMs, peakExtraBytes: t.peakExtraBytes }]))));
 }
 

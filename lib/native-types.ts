@@ -81,6 +81,6 @@ export interface NativeAddon {
   /** Times variants on device-resident random data (bench/loss-worker.ts). */
   cudaLossBench(
     config: NativeLossConfig,
-    sizes: { B: number; D: number; C: number; repeats: number; variants: Array<'fused' | 'floor'> },
+    sizes: { B: number; D: number; C: number; repeats: number; variants: Array<'fused' | 'chunked' | 'floor'> },
   ): NativeCudaTiming[];
 }

@@ -41,9 +41,10 @@ describe('mvface CLI', () => {
     expect(fs.statSync(`${out}.f32`).size).toBe(40 * 16 * 4);
   });
 
-  it('Ctrl-C writes a checkpoint and exits 130; --resume finishes the run', async () => {
-    const child = spawn(process.execPath, trainArgs('r2', 60), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const log = path.join(runsDir, 'r2', 'log.jsonl');
+  /** Starts a 60-epoch run, sends Ctrl-C after its first step, and checks the exit code and the checkpoint. */
+  async function interruptRun(name: string, extra: string[]): Promise<void> {
+    const child = spawn(process.execPath, [...trainArgs(name, 60), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = path.join(runsDir, name, 'log.jsonl');
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => {
         if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) clearInterval(poll), resolve();
@@ -52,9 +53,13 @@ describe('mvface CLI', () => {
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(130);
-    const saved = JSON.parse(fs.readFileSync(path.join(runsDir, 'r2', 'checkpoint.json'), 'utf8'));
+    const saved = JSON.parse(fs.readFileSync(path.join(runsDir, name, 'checkpoint.json'), 'utf8'));
     expect(saved.position.step).toBeGreaterThan(0);
     expect(saved.position.step).toBeLessThan(300);
+  }
+
+  it('Ctrl-C writes a checkpoint and exits 130; --resume finishes the run', async () => {
+    await interruptRun('r2', []);
     const { stdout } = await run(process.execPath, [cli, 'train', '--config', path.join(runsDir, 'r2', 'config.json'), '--resume']);
     expect(JSON.parse(stdout)).toMatchObject({ cancelled: false, steps: 300, epochs: 60 });
   }, 60_000);
@@ -65,19 +70,8 @@ describe('mvface CLI', () => {
     expect(JSON.parse(stdout)).toMatchObject({ cancelled: false, steps: 10, epochs: 2 });
     expect(fs.readFileSync(path.join(runsDir, 'dp', 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"step"'))).toHaveLength(10);
 
-    const child = spawn(process.execPath, [...trainArgs('dp2', 60), '--batch-size', '4', '--nproc', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const log = path.join(runsDir, 'dp2', 'log.jsonl');
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) clearInterval(poll), resolve();
-      }, 50);
-    });
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code).toBe(130);
-    const saved = JSON.parse(fs.readFileSync(path.join(runsDir, 'dp2', 'checkpoint.json'), 'utf8'));
-    expect(saved.position.step).toBeGreaterThan(0);
-    expect(saved.position.step).toBeLessThan(300);
+    // 40 samples, global batch 8: 5 steps per epoch, 300 in all.
+    await interruptRun('dp2', ['--batch-size', '4', '--nproc', '2']);
     const resumed = await run(process.execPath, [cli, 'train', '--config', path.join(runsDir, 'dp2', 'config.json'), '--resume', '--nproc', '2']);
     expect(JSON.parse(resumed.stdout)).toMatchObject({ cancelled: false, steps: 300, epochs: 60 });
   }, 120_000);

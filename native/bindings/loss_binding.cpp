@@ -11,9 +11,6 @@
 #include "loss_cuda_binding.h"
 #include "tensors.h"
 #include "worker.h"
-#ifdef MVFACE_WITH_CUDA
-#include "cuda/host/fused_loss.h"
-#endif
 
 namespace mvface::bindings {
 namespace {
@@ -83,11 +80,7 @@ void routing_args(const Napi::CallbackInfo& info, LossCall& call) {
 }
 
 LossResult run_loss(const LossCall& c) {
-#ifdef MVFACE_WITH_CUDA
-  if (c.device.cuda && c.fused.block_classes > 0)
-    return cuda::fused_loss_cuda_from_host(c.device, c.config, c.x, c.weight, c.labels, c.fused);
-#endif
-  if (c.device.cuda) return loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels);
+  if (c.device.cuda) return loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels, c.fused);
   if (c.sample_rate < 1.0) return loss::partial_fc_loss(c.config, c.x, c.weight, c.labels, c.sample_rate, c.sample_seed, c.fused).loss;
   return loss::fused_loss(c.config, c.x, c.weight, c.labels, c.fused);
 }

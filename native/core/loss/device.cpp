@@ -31,13 +31,13 @@ LossDevice parse_loss_device(const std::string& device, const std::string& dtype
 }
 
 LossResult fused_loss_on(const LossDevice& device, const LossConfig& config, const at::Tensor& x,
-                         const at::Tensor& weight, const at::Tensor& labels) {
-  if (!device.cuda) return fused_loss(config, x, weight, labels);
+                         const at::Tensor& weight, const at::Tensor& labels, const FusedOptions& options) {
+  if (!device.cuda) return fused_loss(config, x, weight, labels, options);
   if (x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat)
     fail("E_SHAPE", "embeddings", "device 'cuda' takes Float32Array data");
   const at::ScalarType dtype = device.bfloat16 ? at::kBFloat16 : at::kFloat;
   const at::Device cuda(at::kCUDA);
-  LossResult r = fused_loss(config, x.to(cuda, dtype), weight.to(cuda, dtype), labels.to(cuda));
+  LossResult r = fused_loss(config, x.to(cuda, dtype), weight.to(cuda, dtype), labels.to(cuda), options);
   r.grad_embeddings = r.grad_embeddings.to(at::kCPU, at::kFloat);
   r.grad_weight = r.grad_weight.to(at::kCPU, at::kFloat);
   return r;

@@ -18,6 +18,6 @@ LossDevice parse_loss_device(const std::string& device, const std::string& dtype
 void require_cuda();
 
 LossResult fused_loss_on(const LossDevice& device, const LossConfig& config, const at::Tensor& x,
-                         const at::Tensor& weight, const at::Tensor& labels);
+                         const at::Tensor& weight, const at::Tensor& labels, const FusedOptions& options = {});
 
 }  // namespace mvface::loss

@@ -96,7 +96,7 @@ LossResult fused_loss(const LossConfig& config, const at::Tensor& x, const at::T
   validate_config(config);
   validate_inputs(x, weight, labels);
 #ifdef MVFACE_WITH_CUDA
-  if (x.is_cuda() || weight.is_cuda()) return cuda::fused_loss_cuda(config, x, weight, labels);
+  if (x.is_cuda() || weight.is_cuda()) return cuda::fused_loss_cuda(config, x, weight, labels, options);
 #endif
   if (options.block_classes < 0) fail("E_CONFIG", "chunkClasses", "must be >= 0 (0: all classes at once)");
   if (x.scalar_type() == at::kDouble) return fused_impl<double>(config, x, weight, labels, options);

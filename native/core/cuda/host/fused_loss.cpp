@@ -316,21 +316,5 @@ LossResult fused_loss_cuda(const LossConfig& config, const at::Tensor& x, const 
 #endif
 }
 
-#ifndef MVFACE_CUDA_EMULATION
-LossResult fused_loss_cuda_from_host(const loss::LossDevice& device, const LossConfig& config, const at::Tensor& x,
-                                     const at::Tensor& weight, const at::Tensor& labels,
-                                     const loss::FusedOptions& options) {
-  if (x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat)
-    fail("E_SHAPE", "embeddings", "device 'cuda' takes Float32Array data");
-  loss::validate_config(config);
-  loss::validate_inputs(x, weight, labels);
-  const at::ScalarType dtype = device.bfloat16 ? at::kBFloat16 : at::kFloat;
-  const at::Device cuda(at::kCUDA);
-  LossResult r = fused_loss_cuda(config, x.to(cuda, dtype), weight.to(cuda, dtype), labels.to(cuda), options);
-  r.grad_embeddings = r.grad_embeddings.to(at::kCPU, at::kFloat);
-  r.grad_weight = r.grad_weight.to(at::kCPU, at::kFloat);
-  return r;
-}
-#endif
 
 }  // namespace mvface::cuda

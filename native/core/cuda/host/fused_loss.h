@@ -5,7 +5,6 @@
 // Gradients come back on the device, in the inputs' dtype. options.block_classes = K in [1, C):
 // classes in chunks of K (a B x K buffer instead of B x C, cosines recomputed in the backward),
 // the same result.
-#include "loss/device.h"
 #include "loss/loss.h"
 
 namespace mvface::cuda {
@@ -13,11 +12,5 @@ namespace mvface::cuda {
 loss::LossResult fused_loss_cuda(const loss::LossConfig& config, const at::Tensor& x,
                                  const at::Tensor& weight, const at::Tensor& labels,
                                  const loss::FusedOptions& options = {});
-
-// marginLoss on device 'cuda' with options, as loss::fused_loss_on: float32 CPU tensors in, copied
-// to the device in device.bfloat16 ? bfloat16 : float32, the gradients back as float32 CPU tensors.
-loss::LossResult fused_loss_cuda_from_host(const loss::LossDevice& device, const loss::LossConfig& config,
-                                           const at::Tensor& x, const at::Tensor& weight,
-                                           const at::Tensor& labels, const loss::FusedOptions& options);
 
 }  // namespace mvface::cuda
