@@ -1,6 +1,9 @@
 #include "dist/comm.h"
 
+#ifndef MVFACE_NO_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <cstdlib>
@@ -39,6 +42,11 @@ Rendezvous rendezvous_from_environment() {
 }
 
 Comm::Comm(const Rendezvous& r) : rank_(r.rank), world_size_(r.world_size) {
+#ifdef MVFACE_NO_GLOO
+  fail("E_CONFIG", "processGroup",
+       "this build of mvface has no Gloo (its libtorch came without gloo headers): multi-process training is "
+       "not available; install libgloo-dev (or build against a libtorch with them) and rebuild");
+#else
   c10d::TCPStoreOptions options;
   options.port = static_cast<std::uint16_t>(r.master_port);
   options.isServer = r.rank == 0;
@@ -53,6 +61,7 @@ Comm::Comm(const Rendezvous& r) : rank_(r.rank), world_size_(r.world_size) {
     fail("E_IO", "rendezvous", "rank " + std::to_string(r.rank) + " of " + std::to_string(r.world_size) + " could not join " +
                                    r.master_addr + ":" + std::to_string(r.master_port) + ": " + e.what());
   }
+#endif
 }
 
 Comm::~Comm() = default;
