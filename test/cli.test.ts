@@ -76,6 +76,14 @@ describe('mvface CLI', () => {
     expect(JSON.parse(resumed.stdout)).toMatchObject({ cancelled: false, steps: 300, epochs: 60 });
   }, 120_000);
 
+  it('--nproc: a rank that fails stops the run with its exit code and message', async () => {
+    const args = trainArgs('dpfail', 1).map((a) => (a === data ? `imagefolder:${path.join(runsDir, 'no-such-folder')}` : a));
+    const err = await run(process.execPath, [...args, '--nproc', '2'], { timeout: 60_000 }).catch((e) => e);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toMatch(/no-such-folder.*\[E_IO\]/);
+    expect(err.stderr).toMatch(/rank \d exited with 1/);
+  }, 60_000);
+
   it('--nproc must be a positive integer', async () => {
     const err = await run(process.execPath, [...trainArgs('bad', 1), '--nproc', '0']).catch((e) => e);
     expect(err.code).toBe(1);
