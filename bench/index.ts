@@ -1,7 +1,8 @@
 /**
- * npm run bench -- [loss | train | scale | heads ...]: runs the named benchmarks; with none, loss, train
- * and scale (heads, the 3-seed head comparison, takes about half an hour: name it).
+ * npm run bench -- [loss | train | scale | dp | heads ...]: runs the named benchmarks; with none, loss,
+ * train and scale (heads, the 3-seed head comparison, takes about half an hour: name it).
  */
+import { benchDataParallel } from './dp';
 import { benchHeads } from './heads';
 import { benchLoss } from './loss';
 import { benchScale } from './scale';
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   loss: () => benchLoss(),
   train: () => benchTrain(),
   scale: () => benchScale(),
+  dp: () => benchDataParallel(),
   heads: () => benchHeads(),
 };
 
