@@ -149,6 +149,8 @@ interface CheckpointMeta {
   format: 'mvface-run-1';
   configKey: string;
   position: Position;
+  /** The processes that trained it (absent: 1); a run's batches depend on it. */
+  worldSize?: number;
 }
 
 function sortedKeys(value: unknown): unknown {
@@ -251,6 +253,10 @@ export class Trainer {
       const meta = JSON.parse(await this.nativeTrainer.load(this.paths.checkpoint)) as CheckpointMeta;
       if (meta.configKey !== configKey(this.config)) {
         throw createError('E_CONFIG', `checkpoint: ${this.paths.checkpoint} comes from another config (model, head, data, optimizer, schedule or seed differ); use another run name`, 'checkpoint');
+      }
+      const ranks = this.group?.worldSize ?? 1;
+      if ((meta.worldSize ?? 1) !== ranks) {
+        throw createError('E_CONFIG', `checkpoint: ${this.paths.checkpoint} was written by ${meta.worldSize ?? 1} process(es), this run has ${ranks}; resume with --nproc ${meta.worldSize ?? 1} (the global batch and the data order depend on it)`, 'checkpoint');
       }
       this.position = meta.position;
     } else if (resume) {
@@ -408,7 +414,7 @@ export class Trainer {
 
   /** Writes the checkpoint (model, head, optimizer, position, RNG) atomically; in a group, every rank calls it and rank 0 writes. */
   async checkpoint(): Promise<string> {
-    const meta: CheckpointMeta = { format: 'mvface-run-1', configKey: configKey(this.config), position: { ...this.position } };
+    const meta: CheckpointMeta = { format: 'mvface-run-1', configKey: configKey(this.config), position: { ...this.position }, worldSize: this.group?.worldSize ?? 1 };
     await this.nativeTrainer.save(this.paths.checkpoint, JSON.stringify(meta)); // collective in a group; rank 0 writes
     if (this.isMain) writeJsonAtomic(this.paths.checkpointMeta, meta);
     return this.paths.checkpoint;

@@ -72,6 +72,9 @@ describe('mvface CLI', () => {
 
     // 40 samples, global batch 8: 5 steps per epoch, 300 in all.
     await interruptRun('dp2', ['--batch-size', '4', '--nproc', '2']);
+    const alone = await run(process.execPath, [cli, 'train', '--config', path.join(runsDir, 'dp2', 'config.json'), '--resume']).catch((e) => e);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toMatch(/written by 2 process\(es\).*--nproc 2.*\[E_CONFIG\]/);
     const resumed = await run(process.execPath, [cli, 'train', '--config', path.join(runsDir, 'dp2', 'config.json'), '--resume', '--nproc', '2']);
     expect(JSON.parse(resumed.stdout)).toMatchObject({ cancelled: false, steps: 300, epochs: 60 });
   }, 120_000);
