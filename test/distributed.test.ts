@@ -187,3 +187,23 @@ describe('data-parallel training on Gloo over loopback, 2 processes', () => {
     }
   }, 180_000);
 });
+
+describe('joining a process group', () => {
+  const join = (env: Record<string, string>) =>
+    run(process.execPath, ['-e', `
+      const { ProcessGroup } = require('./dist/lib/distributed.js');
+      try { ProcessGroup.join(); console.log('joined'); } catch (e) { console.log(JSON.stringify({ name: e.constructor.name, argument: e.argument, message: e.message })); }
+    `], { cwd: root, env: { ...process.env, ...env }, timeout: 30_000 });
+
+  it('a lone rank gives up after MVFACE_DIST_TIMEOUT with an IoError; a bad timeout is a ConfigError', async () => {
+    const port = await freePort();
+    const base = { WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${port}` };
+    const started = Date.now();
+    const lone = JSON.parse((await join({ ...base, MVFACE_DIST_TIMEOUT: '2' })).stdout);
+    expect(lone).toMatchObject({ name: 'IoError', argument: 'rendezvous' });
+    expect(lone.message).toMatch(/rank 0 of 2 could not join/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    const bad = JSON.parse((await join({ ...base, MVFACE_DIST_TIMEOUT: '0' })).stdout);
+    expect(bad).toMatchObject({ name: 'ConfigError', argument: 'MVFACE_DIST_TIMEOUT' });
+  }, 40_000);
+});

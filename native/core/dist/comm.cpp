@@ -36,6 +36,8 @@ Rendezvous rendezvous_from_environment() {
   r.rank = integer_env("RANK", 0, 0, r.world_size - 1);
   r.local_rank = integer_env("LOCAL_RANK", r.rank, 0, r.world_size - 1);
   r.master_port = integer_env("MASTER_PORT", 29500, 1, 65535);
+  const int timeout_s = integer_env("MVFACE_DIST_TIMEOUT", static_cast<int>(r.timeout.count() / 1000), 1, 7 * 24 * 3600);
+  r.timeout = std::chrono::milliseconds(int64_t{timeout_s} * 1000);
   if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) r.master_addr = addr;
   else if (r.world_size > 1) fail("E_CONFIG", "MASTER_ADDR", "must be set when WORLD_SIZE > 1");
   return r;

@@ -19,11 +19,13 @@ struct Rendezvous {
   int rank = 0, world_size = 1, local_rank = 0;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
-  std::chrono::milliseconds timeout{60000};
+  // Joining, and any one collective (a rank may be busy alone meanwhile: evaluating, writing a
+  // checkpoint). PyTorch's default, 30 minutes; MVFACE_DIST_TIMEOUT (seconds) sets it.
+  std::chrono::milliseconds timeout{30 * 60 * 1000};
 };
 
-// RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT; E_CONFIG naming the variable when one is
-// missing or invalid (WORLD_SIZE unset means a single process).
+// RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT, MVFACE_DIST_TIMEOUT; E_CONFIG naming the
+// variable when one is missing or invalid (WORLD_SIZE unset means a single process).
 Rendezvous rendezvous_from_environment();
 
 class Comm {
