@@ -11,7 +11,7 @@ import { registerFacesCommand } from './cli-faces';
 import { headFromFlags, parseDataArg } from './cli-args';
 import { DataLoader } from './data';
 import { ProcessGroup } from './distributed';
-import { launchLocal, withoutNproc } from './launch';
+import { exitWithLauncher, launchLocal, withoutNproc } from './launch';
 import { runDemo } from './demo';
 import { MvfaceError } from './errors';
 import { createProgress } from './progress';
@@ -106,6 +106,7 @@ async function train(f: TrainFlags): Promise<void> {
     process.exitCode = await launchLocal({ nproc: f.nproc, argv: [process.argv[1], ...withoutNproc(process.argv.slice(2))] });
     return;
   }
+  exitWithLauncher();
   const group = joinIfLaunched();
   const trainer = await Trainer.create(trainConfig(f), { resume: f.resume, processGroup: group });
   const main = trainer.isMain;

@@ -50,6 +50,7 @@ function startRank(rank: number, o: Required<LaunchOptions>): ChildProcess {
   const env = {
     ...process.env, RANK: `${rank}`, WORLD_SIZE: `${o.nproc}`, LOCAL_RANK: `${rank}`,
     MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${o.masterPort}`, MVFACE_NUM_THREADS: `${o.threadsPerRank}`,
+    MVFACE_LAUNCHER_PID: `${process.pid}`,
   };
   // Own process groups: a terminal's Ctrl-C reaches this launcher only, which forwards it once.
   const child = spawn(process.execPath, o.argv, { env, detached: true, stdio: rank === 0 ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'] });
@@ -58,6 +59,21 @@ function startRank(rank: number, o: Required<LaunchOptions>): ChildProcess {
     prefixLines(child.stderr!, process.stderr, `[rank ${rank}] `);
   }
   return child;
+}
+
+/**
+ * In a rank started by launchLocal: exit when the launcher is gone (killed outright), instead of
+ * waiting in a collective for ranks that will never come.
+ */
+export function exitWithLauncher(): void {
+  const launcher = Number(process.env.MVFACE_LAUNCHER_PID);
+  if (!launcher) return;
+  setInterval(() => {
+    if (process.ppid !== launcher) {
+      process.stderr.write('mvface: the launcher is gone; this rank stops\n');
+      process.exit(1);
+    }
+  }, 1000).unref();
 }
 
 /** The exit code of a cancelled `mvface train` (Ctrl-C, checkpoint written). */

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -85,6 +85,30 @@ describe('mvface CLI', () => {
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/no-such-folder.*\[E_IO\]/);
     expect(err.stderr).toMatch(/rank \d exited with 1/);
+  }, 60_000);
+
+  it('--nproc: ranks stop when the launcher is killed outright', async () => {
+    const launcher = spawn(process.execPath, [...trainArgs('orphans', 5000), '--batch-size', '4', '--nproc', '2'], { stdio: 'ignore' });
+    const log = path.join(runsDir, 'orphans', 'log.jsonl');
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) clearInterval(poll), resolve();
+      }, 50);
+    });
+    const ranks = spawnSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+    expect(ranks).toHaveLength(2);
+    launcher.kill('SIGKILL');
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 15_000;
+    while (ranks.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(ranks.filter(alive)).toEqual([]);
   }, 60_000);
 
   it('--nproc must be a positive integer', async () => {
