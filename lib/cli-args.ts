@@ -1,7 +1,22 @@
-/** Parsing of the CLI's compact data and head arguments into typed configs. */
+/** Parsing of the CLI's arguments: numbers, and the compact data and head arguments into typed configs. */
+import { InvalidArgumentError } from 'commander';
 import type { DataSpec } from './data';
 import { createError } from './errors';
 import type { HeadConfig } from './loss';
+
+/** A commander argument parser: a finite number. */
+export function numberArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('not a number');
+  return n;
+}
+
+/** A commander argument parser: an integer. */
+export function integerArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
+  return n;
+}
 
 function fields(text: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -1,8 +1,8 @@
 /** `mvface bench train`: training throughput, peak memory and the input pipeline alone (lib/bench-train.ts). */
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import { benchTrainStep, type PipelineKind, type TrainBenchResult } from './bench-train';
-import { headFromFlags } from './cli-args';
+import { headFromFlags, integerArg as integer } from './cli-args';
 import type { Precision } from './precision';
 import type { Device } from './trainer';
 
@@ -23,12 +23,6 @@ interface BenchTrainFlags {
   workers?: number;
   memorySteps: number;
   json?: string;
-}
-
-function integer(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
-  return n;
 }
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;

@@ -1,6 +1,6 @@
 /** The CLI's `eval` and `report` commands. */
-import { type Command, InvalidArgumentError } from 'commander';
-import { parseDataArg } from './cli-args';
+import { type Command } from 'commander';
+import { integerArg as integer, parseDataArg } from './cli-args';
 import { createError } from './errors';
 import type { EvalSetSpec } from './eval-sets';
 import { evaluate, evalFile, formatEvalTable } from './evaluate';
@@ -17,12 +17,6 @@ interface EvalFlags {
   batchSize?: number;
   workers?: number;
   report?: boolean;
-}
-
-function integer(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
-  return n;
 }
 
 export function evalSets(f: Omit<EvalFlags, 'run'>): EvalSetSpec[] {

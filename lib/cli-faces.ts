@@ -1,5 +1,6 @@
 /** The CLI's `faces` command: writes the synthetic face identity data set. */
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { integerArg as integer, numberArg as number } from './cli-args';
 import { generateFaces } from './faces';
 
 interface FacesFlags {
@@ -13,18 +14,6 @@ interface FacesFlags {
   heldOut: number;
   overwrite?: boolean;
   concurrency?: number;
-}
-
-function integer(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
-  return n;
-}
-
-function number(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError('not a number');
-  return n;
 }
 
 /** A line rewritten in place on a TTY; otherwise a line every 10%. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** mvface: train | embed | eval | report | faces | compare | bench | info | demo. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from './backend';
@@ -8,7 +8,7 @@ import { registerBenchCommand } from './cli-bench';
 import { registerCompareCommand } from './cli-compare';
 import { registerEvalCommands } from './cli-eval';
 import { registerFacesCommand } from './cli-faces';
-import { headFromFlags, parseDataArg } from './cli-args';
+import { headFromFlags, integerArg as integer, numberArg as number, parseDataArg } from './cli-args';
 import { DataLoader } from './data';
 import { ProcessGroup } from './distributed';
 import { exitWithLauncher, launchLocal, withoutNproc } from './launch';
@@ -17,18 +17,6 @@ import { MvfaceError } from './errors';
 import { createProgress } from './progress';
 import { readJson, runPaths } from './run-files';
 import { type TrainConfig, Trainer } from './trainer';
-
-function number(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError('not a number');
-  return n;
-}
-
-function integer(v: string): number {
-  const n = number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
-  return n;
-}
 
 /** An AbortSignal fired by the first Ctrl-C; a second one exits at once. */
 function interruptSignal(): AbortSignal {
