@@ -1,25 +1,17 @@
 import { execFile, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { classShard } from '../lib/distributed';
+import { freePort } from '../lib/launch';
 import { type HeadConfig, marginLoss } from '../lib/loss';
 import { Random } from './random';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '..');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Problem {
   x: Float32Array;

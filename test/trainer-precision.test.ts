@@ -17,6 +17,7 @@ import { ConfigError } from '../lib/errors';
 import { resolvePrecisionOptions } from '../lib/precision';
 import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
 import { thrown } from './expect-error';
+import { trainRun } from './train-run';
 
 const cuda = backendInfo().cudaAvailable;
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-precision-'));
@@ -40,23 +41,7 @@ const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
   ...over,
 });
 
-async function train(config: TrainConfig, abortAt?: number, resume = false): Promise<{ steps: StepInfo[]; accuracy?: number }> {
-  const trainer = await Trainer.create(config, { resume });
-  const controller = new AbortController();
-  const steps: StepInfo[] = [];
-  try {
-    const r = await trainer.fit({
-      signal: controller.signal,
-      onStep: (s) => {
-        steps.push(s);
-        if (s.step === abortAt) controller.abort();
-      },
-    });
-    return { steps, accuracy: r.closedSetAccuracy };
-  } finally {
-    trainer.dispose();
-  }
-}
+const train = (config: TrainConfig, abortAt?: number, resume = false) => trainRun(config, { abortAt, resume });
 
 const losses = (r: { steps: StepInfo[] }) => r.steps.map((s) => s.loss);
 const maxRelDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.max(Math.abs(b[i]), 1e-6)));

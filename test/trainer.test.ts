@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BackboneConfig } from '../lib/backbones';
 import { ConfigError, IoError, NonFiniteError } from '../lib/errors';
 import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+import { trainRun } from './train-run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-trainer-'));
 afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
@@ -25,23 +26,7 @@ const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
   ...over,
 });
 
-async function losses(config: TrainConfig, options: { abortAt?: number; resume?: boolean } = {}): Promise<{ steps: StepInfo[]; cancelled: boolean }> {
-  const trainer = await Trainer.create(config, { resume: options.resume });
-  const controller = new AbortController();
-  const steps: StepInfo[] = [];
-  try {
-    const r = await trainer.fit({
-      signal: controller.signal,
-      onStep: (s) => {
-        steps.push(s);
-        if (s.step === options.abortAt) controller.abort();
-      },
-    });
-    return { steps, cancelled: r.cancelled };
-  } finally {
-    trainer.dispose();
-  }
-}
+const losses = trainRun;
 
 describe('Trainer', () => {
   it('is deterministic for a seed, and another seed changes it', async () => {
