@@ -111,12 +111,19 @@ build() {
     fail "the addon does not see a CUDA device"
 }
 
+# Runs vitest on the given test files with a time limit, its log as $out/<name>.log; prints the summary.
+vitest_part() {
+  local name=$1 limit=$2
+  shift 2
+  logged "$name" "$limit" node node_modules/vitest/vitest.mjs run "$@"
+  local rc=$?
+  grep -E "Test Files|Tests |random seed" "$out/$name.log"
+  return $rc
+}
+
 run_tests() {
   step "loss tests: CUDA vs CPU fused vs float64 truth, and the CPU suite on this libtorch"
-  logged tests 180 node node_modules/vitest/vitest.mjs run test/loss-cuda.test.ts test/loss.test.ts
-  local rc=$?
-  grep -E "Test Files|Tests |random seed" "$out/tests.log"
-  return $rc
+  vitest_part tests 180 test/loss-cuda.test.ts test/loss.test.ts
 }
 
 benchmark() {
@@ -133,10 +140,7 @@ benchmark() {
 
 train_tests() {
   step "trainer tests on CUDA: bf16, fp16 + loss scaler, channels-last, GPU-generated batches"
-  logged train-tests 150 node node_modules/vitest/vitest.mjs run test/trainer-precision.test.ts
-  local rc=$?
-  grep -E "Test Files|Tests " "$out/train-tests.log"
-  return $rc
+  vitest_part train-tests 150 test/trainer-precision.test.ts
 }
 
 train_benchmark() {

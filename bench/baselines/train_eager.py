@@ -126,18 +126,17 @@ def main():
         if cuda:
             torch.cuda.synchronize()
 
-    t_compile = time.perf_counter()
-    for _ in range(a.warmup):
-        step()
-    sync()
-    warmup_seconds = time.perf_counter() - t_compile
+    def timed(steps):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+        return time.perf_counter() - t0
+
+    warmup_seconds = timed(a.warmup)  # torch.compile compiles here
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    sync()
-    seconds = time.perf_counter() - t0
+    seconds = timed(a.steps)
     peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({'samplesPerSecond': a.steps * a.batch / seconds, 'stepMs': 1000 * seconds / a.steps, 'peakBytes': peak,
                       'warmupSeconds': warmup_seconds, 'torch': torch.__version__, 'device': a.device, 'precision': a.precision,

@@ -33,7 +33,7 @@ at::Tensor flatten(const std::vector<at::Tensor>& members) {
 void unflatten_into(const at::Tensor& flat, const std::vector<at::Tensor>& members) {
   int64_t at = 0;
   for (const at::Tensor& t : members) {
-    const_cast<at::Tensor&>(t).copy_(flat.narrow(0, at, t.numel()).view(t.sizes()));
+    t.copy_(flat.narrow(0, at, t.numel()).view(t.sizes()));
     at += t.numel();
   }
 }
