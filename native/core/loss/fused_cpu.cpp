@@ -94,14 +94,21 @@ LossResult fused_impl(const LossConfig& config, const at::Tensor& x_in, const at
 LossResult fused_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
                       const at::Tensor& labels, const FusedOptions& options) {
   validate_config(config);
-  validate_inputs(x, weight, labels);
 #ifdef MVFACE_WITH_CUDA
-  if (x.is_cuda() || weight.is_cuda()) return cuda::fused_loss_cuda(config, x, weight, labels, options);
+  if (x.is_cuda() || weight.is_cuda()) {
+    if (options.capturable) validate_shapes(x, weight, labels);
+    else validate_inputs(x, weight, labels);
+    return cuda::fused_loss_cuda(config, x, weight, labels, options);
+  }
 #endif
+  validate_inputs(x, weight, labels);
   if (options.block_classes < 0) fail("E_CONFIG", "chunkClasses", "must be >= 0 (0: all classes at once)");
-  if (x.scalar_type() == at::kDouble) return fused_impl<double>(config, x, weight, labels, options);
-  if (x.scalar_type() == at::kFloat) return fused_impl<float>(config, x, weight, labels, options);
-  fail("E_SHAPE", "embeddings", "dtype must be float32 or float64");
+  LossResult r;
+  if (x.scalar_type() == at::kDouble) r = fused_impl<double>(config, x, weight, labels, options);
+  else if (x.scalar_type() == at::kFloat) r = fused_impl<float>(config, x, weight, labels, options);
+  else fail("E_SHAPE", "embeddings", "dtype must be float32 or float64");
+  if (options.capturable) r.stats = at::tensor({r.loss, r.hard_fraction, r.mean_target_cos}, at::kDouble);
+  return r;
 }
 
 void gemm_floor(const at::Tensor& xhat, const at::Tensor& what, at::Tensor& buffer, at::Tensor& grad_x,

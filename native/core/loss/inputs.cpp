@@ -20,7 +20,7 @@ void check_finite(const at::Tensor& t, const char* argument) {
   fail("E_NONFINITE", argument, has_nan ? "contains NaN" : "contains Inf");
 }
 
-void validate_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels) {
+void validate_shapes(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels) {
   if (x.dim() != 2 || x.size(0) < 1 || x.size(1) < 1)
     fail("E_SHAPE", "embeddings", "expected B x D with B, D >= 1, got " + dims(x));
   if (weight.dim() != 2 || weight.size(0) < 1 || weight.size(1) != x.size(1))
@@ -31,6 +31,10 @@ void validate_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Te
     fail("E_SHAPE", "labels", "expected " + std::to_string(x.size(0)) + " labels (one per row), got " + dims(labels));
   if (labels.scalar_type() != at::kInt && labels.scalar_type() != at::kLong)
     fail("E_LABEL", "labels", "must be integers (int32 or int64)");
+}
+
+void validate_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels) {
+  validate_shapes(x, weight, labels);
   const int64_t lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
   if (lo < 0 || hi >= weight.size(0))
     fail("E_LABEL", "labels", "must be in [0, " + std::to_string(weight.size(0)) + "), found " +

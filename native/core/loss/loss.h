@@ -14,17 +14,27 @@ struct LossResult {
   at::Tensor grad_weight;      // C x D
   double hard_fraction = 0;    // share of negatives flagged mis-classified (MV types)
   double mean_target_cos = 0;
+  // With FusedOptions::capturable: {loss, hard_fraction, mean_target_cos} as float64 on the inputs'
+  // device, and the three doubles above left at 0 (reading them would wait for the device).
+  at::Tensor stats;
 };
 
 // Throws E_SHAPE / E_LABEL / E_NONFINITE naming the argument. Finiteness of W is checked by the
 // paths themselves where they compute row norms anyway.
 void validate_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels);
+// Shapes and dtypes only: no value is read, so no device synchronisation.
+void validate_shapes(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels);
 void check_finite(const at::Tensor& t, const char* argument);
 
 struct FusedOptions {
   // Classes per block: 0 computes all C at once (one B x C buffer); K > 0 bounds the buffer at B x K,
   // with an online log-sum-exp across blocks and the cosines recomputed in the backward. Same result.
   int64_t block_classes = 0;
+  // CUDA: nothing is read back to the host, so that a CUDA graph can capture the call. The label
+  // range and finiteness checks are skipped (the caller validates labels; a non-finite input gives a
+  // non-finite loss in LossResult::stats), and focal or hm mining (host-side sorting) is refused.
+  // The CPU path computes as usual and fills LossResult::stats too.
+  bool capturable = false;
 };
 
 // The fused path: one GEMM for the cosines, one parallel pass over the rows that applies margin,

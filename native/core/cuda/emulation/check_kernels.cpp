@@ -1,7 +1,8 @@
 // The CUDA driver (cuda/host/fused_loss.cpp, built with MVFACE_CUDA_EMULATION) with its kernels run
 // on the CPU by emulate.h, against the fused CPU path, for every head type, MV mode, easy margin and
 // mining, and for row layouts that take the vector and scalar loads over several blocks per row; and
-// the class-chunked driver on every head, against the CPU and the unchunked driver.
+// the class-chunked driver on every head, against the CPU and the unchunked driver; each check() also
+// runs the capturable driver (FusedOptions::capturable, statistics on the device).
 // Built and run by scripts/check-cuda-emulated.sh; exits 1 on a mismatch.
 #include "cuda/emulation/emulate.h"
 // The kernels, after the emulation's definitions.
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "cuda/host/fused_loss.h"
+#include "errors.h"
 
 namespace mvface::cuda {
 
@@ -163,10 +165,37 @@ bool compare_gradients(const Problem& p) {
   return g.abs().max().item<double>() < 0.98;
 }
 
+// The capturable driver (statistics reduced on the device, no host read) as the host's result:
+// mining is refused with E_CONFIG, the rest must agree with the CPU as the plain driver does.
+bool check_capturable(const std::string& what, const LossConfig& config, const Problem& p, const LossResult& cpu,
+                      int flips) {
+  mvface::loss::FusedOptions options;
+  options.capturable = true;
+  if (config.mining != Mining::None) {
+    try {
+      mvface::cuda::fused_loss_cuda(config, p.x, p.W, p.labels, options);
+    } catch (const mvface::Error& e) {
+      if (e.code() == "E_CONFIG" && e.argument() == "mining") return true;
+    }
+    std::printf("FAIL %s capturable: mining was not refused with E_CONFIG\n", what.c_str());
+    return false;
+  }
+  LossResult gpu = mvface::cuda::fused_loss_cuda(config, p.x, p.W, p.labels, options);
+  if (!gpu.stats.defined() || gpu.stats.numel() != 3 || gpu.stats.scalar_type() != at::kDouble) {
+    std::printf("FAIL %s capturable: no float64 statistics\n", what.c_str());
+    return false;
+  }
+  gpu.loss = gpu.stats[0].item<double>();
+  gpu.hard_fraction = gpu.stats[1].item<double>();
+  gpu.mean_target_cos = gpu.stats[2].item<double>();
+  return same(what + " capturable", gpu, cpu, p.x.size(0) * (p.W.size(0) - 1), flips, compare_gradients(p));
+}
+
 bool check(const std::string& what, const LossConfig& config, const Problem& p, int flips = 0) {
   const LossResult cpu = mvface::loss::fused_loss(config, p.x, p.W, p.labels);
   const LossResult gpu = mvface::cuda::fused_loss_cuda(config, p.x, p.W, p.labels);
-  return same(what, gpu, cpu, p.x.size(0) * (p.W.size(0) - 1), flips, compare_gradients(p));
+  return same(what, gpu, cpu, p.x.size(0) * (p.W.size(0) - 1), flips, compare_gradients(p)) &&
+         check_capturable(what, config, p, cpu, flips);
 }
 
 // The class-chunked driver (chunks of K classes) against the fused CPU path and, unless

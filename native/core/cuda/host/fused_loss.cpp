@@ -16,6 +16,7 @@
 #endif
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -56,6 +57,12 @@ void check_devices(const at::Tensor& x, const at::Tensor& W) {
 // Rows of W (D wide) whose float32 copy fits kChunkBytes.
 int64_t copy_rows(const at::Tensor& W) { return std::max<int64_t>(1, kChunkBytes / (W.size(1) * 4)); }
 
+// A field of RowInfo as a B-long column of the rows' bytes (every field is 8 bytes wide but g_live).
+static_assert(sizeof(RowInfo) % 8 == 0, "RowInfo is read as 8-byte columns");
+at::Tensor row_field(const at::Tensor& rows, int64_t B, size_t offset, at::ScalarType type) {
+  return rows.view(type).view({B, static_cast<int64_t>(sizeof(RowInfo) / 8)}).select(1, static_cast<int64_t>(offset / 8));
+}
+
 // Classes per chunk: all C (one buffer, computed once) unless `requested` is in [1, C); bfloat16
 // chunks also fit one float32 copy of their weight rows.
 int64_t chunk_width(int64_t requested, const at::Tensor& W) {
@@ -64,9 +71,10 @@ int64_t chunk_width(int64_t requested, const at::Tensor& W) {
   return W.scalar_type() == at::kFloat ? requested : std::min(requested, copy_rows(W));
 }
 
-// 1 / max(‖v_r‖, eps), after checking that every norm is finite (as inverse_norms on the CPU).
-at::Tensor inverse_norms(const at::Tensor& norms, const at::Tensor& v, const char* argument) {
-  if (!at::isfinite(norms).all().item<bool>()) {
+// 1 / max(‖v_r‖, eps), after checking that every norm is finite (as inverse_norms on the CPU) unless
+// `capturable` (no host read: a non-finite norm then makes the loss non-finite).
+at::Tensor inverse_norms(const at::Tensor& norms, const at::Tensor& v, const char* argument, bool capturable) {
+  if (!capturable && !at::isfinite(norms).all().item<bool>()) {
     loss::check_finite(v, argument);
     fail("E_NONFINITE", argument, "a row norm overflows (values too large)");
   }
@@ -89,7 +97,11 @@ class CudaLoss {
         B_(x.size(0)),
         C_(W.size(0)),
         D_(x.size(1)),
-        chunk_(chunk_width(options.block_classes, W)) {}
+        chunk_(chunk_width(options.block_classes, W)),
+        capturable_(options.capturable) {
+    if (capturable_ && config.mining != loss::Mining::None)
+      fail("E_CONFIG", "mining", "focal and hm mining sort the rows on the host: they cannot run in a CUDA graph");
+  }
 
   LossResult run() {
     normalise_inputs();
@@ -97,7 +109,7 @@ class CudaLoss {
     stats_sweep();
     mining();
     gradient_sweep();
-    return result();
+    return capturable_ ? device_result() : result();
   }
 
  private:
@@ -106,13 +118,13 @@ class CudaLoss {
 
   void normalise_inputs() {
     x32_ = x_.to(at::kFloat);
-    x_inv_ = inverse_norms(x32_.norm(2, {1}), x_, "embeddings");
+    x_inv_ = inverse_norms(x32_.norm(2, {1}), x_, "embeddings", capturable_);
     xhat_ = config_.normalized() ? x32_ * x_inv_.unsqueeze(1) : x32_;
     if (config_.normalized()) {
-      w_inv_ = inverse_norms(weight_norms(), W_, "weight");
+      w_inv_ = inverse_norms(weight_norms(), W_, "weight", capturable_);
       col_ = w_inv_;
     } else {
-      loss::check_finite(W_, "weight");
+      if (!capturable_) loss::check_finite(W_, "weight");
       col_ = at::ones({C_}, f32_);
     }
     if (sphereface()) x_norm_ = x32_.norm(2, {1});
@@ -260,11 +272,11 @@ class CudaLoss {
     grad_x_ = grad_x.to(x_.scalar_type());
   }
 
-  // Mean cosine of x_i and W_{y_i} for softmax, whose buffer holds raw logits.
-  double softmax_target_cos() const {
+  // Mean cosine of x_i and W_{y_i} for softmax, whose buffer holds raw logits (on the device).
+  at::Tensor softmax_target_cos() const {
     const at::Tensor wy = W_.index_select(0, labels_).to(at::kFloat);
     const at::Tensor inv_wy = wy.norm(2, {1}).clamp_min(loss::kNormEps).reciprocal();
-    return ((x32_ * wy).sum(1) * x_inv_ * inv_wy).mean().item<double>();
+    return ((x32_ * wy).sum(1) * x_inv_ * inv_wy).mean();
   }
 
   LossResult result() const {
@@ -279,7 +291,22 @@ class CudaLoss {
     }
     if (config_.mining != loss::Mining::None) r.loss = reduction_.loss;
     r.hard_fraction = C_ > 1 ? static_cast<double>(hard) / (static_cast<double>(B_) * (C_ - 1)) : 0.0;
-    r.mean_target_cos = config_.normalized() ? target_cos / B_ : softmax_target_cos();
+    r.mean_target_cos = config_.normalized() ? target_cos / B_ : softmax_target_cos().item<double>();
+    r.grad_embeddings = grad_x_;
+    r.grad_weight = grad_w_;
+    return r;
+  }
+
+  // result()'s statistics reduced on the device (no mining: the loss is the mean CE).
+  LossResult device_result() const {
+    const at::Tensor ce = row_field(rows_, B_, offsetof(RowInfo, ce), at::kDouble);
+    const at::Tensor hard = row_field(rows_, B_, offsetof(RowInfo, hard), at::kLong);
+    const at::Tensor g = row_field(rows_, B_, offsetof(RowInfo, g), at::kDouble);
+    const double pairs = C_ > 1 ? static_cast<double>(B_) * static_cast<double>(C_ - 1) : 1.0;
+    const at::Tensor hard_fraction = C_ > 1 ? hard.sum().to(at::kDouble) / pairs : at::zeros({}, ce.options());
+    const at::Tensor target_cos = config_.normalized() ? g.mean() : softmax_target_cos().to(at::kDouble);
+    LossResult r;
+    r.stats = at::stack({ce.mean(), hard_fraction, target_cos});
     r.grad_embeddings = grad_x_;
     r.grad_weight = grad_w_;
     return r;
@@ -294,6 +321,7 @@ class CudaLoss {
   const int multiprocessors_;
   const int64_t B_, C_, D_;
   const int64_t chunk_;  // classes per chunk; C_ when not chunked
+  const bool capturable_;
   int64_t parts_ = 0;    // capacity of the *_parts arrays
   RowPassArgs base_{};   // the fields every chunk shares
   at::Tensor x32_, x_inv_, xhat_, w_inv_, col_, x_norm_, buffer_, target_raw_;
