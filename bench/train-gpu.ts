@@ -1,13 +1,14 @@
 /**
  * node dist/bench/train-gpu.js: GPU training throughput, side by side from one run (scripts/gpu-check.sh
  * runs it): IResNet-50 and MobileFaceNet at 112 x 112, batch 256, bf16, mv-arc, 1000 classes:
- * mvface (batches generated on the GPU, the native step from Node) against the same model, head,
+ * mvface (batches generated on the GPU, the native step from Node; also with the step captured in
+ * CUDA graphs, --no-graph to skip) against the same model, head,
  * batch, precision and optimizer in PyTorch eager and with torch.compile
  * (bench/baselines/train_eager.py --device cuda [--compile]), as ratios; the input pipeline alone
  * (RecordIO JPEG decode + flip + normalise on every core) against what the IResNet-50 step consumes;
  * and a long run (2,000 MobileFaceNet steps) sampling host RSS and device memory.
  * Writes bench/results/gpu-train-<date>-<card>.md (and .json).
- *   --steps n --warmup n --memory-steps n --backbones iresnet50,mobilefacenet --no-compile --out dir
+ *   --steps n --warmup n --memory-steps n --backbones iresnet50,mobilefacenet --no-compile --no-graph --out dir
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -41,6 +42,7 @@ async function main(argv: string[]): Promise<void> {
   const memorySteps = Number(value(argv, '--memory-steps') ?? 2000);
   const backbones = (value(argv, '--backbones') ?? 'iresnet50,mobilefacenet').split(',');
   const compile = !argv.includes('--no-compile');
+  const graph = !argv.includes('--no-graph');
   const batch = 256;
   const classes = 1000;
   const threads = os.cpus().length;
@@ -61,12 +63,23 @@ async function main(argv: string[]): Promise<void> {
       backbone, batch, precision: 'bf16', device: 'cuda', steps, warmup, classes, source: 'device',
       pipeline: first ? 'recordio' : 'none', log: (l) => console.error(l),
     });
+    const graphed = graph
+      ? await benchTrainStep({ backbone, batch, precision: 'bf16', device: 'cuda', steps, warmup, classes, source: 'device', pipeline: 'none', cudaGraph: true, log: (l) => console.error(l) })
+      : undefined;
     if (backbone === 'iresnet50') iresnetRate = ours.samplesPerSecond;
     if (first) pipeline = ours.pipeline;
-    json[backbone] = { mvface: ours, eager, compiled };
-    rows.push({ case: name, variant: 'PyTorch eager', samplesPerSecond: eager?.samplesPerSecond, peakMiB: mib(eager?.peakBytes), 'mvface / this': eager && ours.samplesPerSecond / eager.samplesPerSecond });
-    rows.push({ case: name, variant: 'PyTorch torch.compile', samplesPerSecond: compiled?.samplesPerSecond, peakMiB: mib(compiled?.peakBytes), 'mvface / this': compiled && ours.samplesPerSecond / compiled.samplesPerSecond });
-    rows.push({ case: name, variant: 'mvface (GPU-generated batches, native step from Node)', samplesPerSecond: ours.samplesPerSecond, peakMiB: mib(ours.peakMemory.bytes), 'mvface / this': 1 });
+    json[backbone] = { mvface: ours, mvfaceGraph: graphed, eager, compiled };
+    const ratios = (rate: number | undefined) => ({
+      'mvface / this': rate && ours.samplesPerSecond / rate,
+      'mvface graph / this': rate && graphed && graphed.samplesPerSecond / rate,
+    });
+    rows.push({ case: name, variant: 'PyTorch eager', samplesPerSecond: eager?.samplesPerSecond, peakMiB: mib(eager?.peakBytes), ...ratios(eager?.samplesPerSecond) });
+    rows.push({ case: name, variant: 'PyTorch torch.compile', samplesPerSecond: compiled?.samplesPerSecond, peakMiB: mib(compiled?.peakBytes), ...ratios(compiled?.samplesPerSecond) });
+    rows.push({ case: name, variant: 'mvface (GPU-generated batches, native step from Node)', samplesPerSecond: ours.samplesPerSecond, peakMiB: mib(ours.peakMemory.bytes), ...ratios(ours.samplesPerSecond) });
+    if (graphed) {
+      const variant = `mvface, step in CUDA graphs (${graphed.graphSteps} of ${graphed.steps} timed steps replayed)`;
+      rows.push({ case: name, variant, samplesPerSecond: graphed.samplesPerSecond, peakMiB: mib(graphed.peakMemory.bytes), ...ratios(graphed.samplesPerSecond) });
+    }
   }
   if (pipeline) {
     const consumer = iresnetRate ?? (rows.find((r) => String(r.variant).startsWith('mvface'))?.samplesPerSecond as number);
@@ -79,7 +92,7 @@ async function main(argv: string[]): Promise<void> {
     json.memoryCheck = m;
     memoryLine = `long run: ${m.steps} MobileFaceNet steps (batch ${batch}, bf16): host RSS ${(m.rssGrowthBytes / 2 ** 20).toFixed(1)} MiB, device allocated ${((m.deviceGrowthBytes ?? 0) / 2 ** 20).toFixed(1)} MiB from step ${m.samples.find((s) => s.step >= m.steps * 0.1)?.step} to ${m.steps}: ${m.flat ? 'flat' : 'GROWING'}`;
   }
-  const title = `GPU training throughput on ${info.cudaDevices[0]} (libtorch ${info.libtorchVersion}; ${warmup} warm-up + ${steps} timed steps, ${classes} classes; ratio = mvface samples/s over the row's)`;
+  const title = `GPU training throughput on ${info.cudaDevices[0]} (libtorch ${info.libtorchVersion}; ${warmup} warm-up + ${steps} timed steps, ${classes} classes; ratios = mvface's samples/s, without and with CUDA graphs, over the row's)`;
   const table = formatTable(rows);
   console.log(`\n${title}\n${table}\n${memoryLine}\n`);
   const dir = value(argv, '--out') ?? path.join(__dirname, '..', '..', 'bench', 'results');

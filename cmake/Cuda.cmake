@@ -58,15 +58,20 @@ macro(mvface_add_cuda target)
 endmacro()
 
 # The ATen-facing driver against a CPU libtorch's c10/cuda headers, when it ships them: a compile
-# check of host/*.cpp, not linked.
+# check of host/*.cpp and of the core's CUDA branches (MVFACE_WITH_CUDA), not linked.
+set(MVFACE_CUDA_BRANCH_SOURCES
+  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/device.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/fused_cpu.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/train/trainer_graph.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/train/trainer_precision.cpp)
 macro(mvface_cuda_host_check target)
   find_path(MVFACE_C10_CUDA_HEADERS c10/cuda/CUDAStream.h PATHS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH)
   if(MVFACE_C10_CUDA_HEADERS AND MVFACE_CUDA_HOST_SOURCES)
-    add_library(mvface_cuda_host_check OBJECT ${MVFACE_CUDA_HOST_SOURCES})
+    add_library(mvface_cuda_host_check OBJECT ${MVFACE_CUDA_HOST_SOURCES} ${MVFACE_CUDA_BRANCH_SOURCES})
     target_include_directories(mvface_cuda_host_check PRIVATE
       ${CMAKE_CURRENT_SOURCE_DIR}/native/core ${TORCH_INCLUDE_DIRS} ${CUDAToolkit_INCLUDE_DIRS})
     # Such headers come without the generated c10/cuda/impl/cuda_cmake_macros.h.
-    target_compile_definitions(mvface_cuda_host_check PRIVATE C10_CUDA_NO_CMAKE_CONFIGURE_FILE)
+    target_compile_definitions(mvface_cuda_host_check PRIVATE C10_CUDA_NO_CMAKE_CONFIGURE_FILE MVFACE_WITH_CUDA=1)
     target_compile_options(mvface_cuda_host_check PRIVATE -Wall -Wno-unused-parameter)
     add_dependencies(${target} mvface_cuda_host_check)
   endif()

@@ -16,7 +16,7 @@ import { createError } from './errors';
 import { type HeadConfig } from './loss';
 import { native } from './native';
 import { type Precision } from './precision';
-import { type Device, Trainer } from './trainer';
+import { type Device, type StepMode, Trainer } from './trainer';
 
 export type PipelineKind = 'recordio' | 'imagefolder' | 'none';
 
@@ -40,6 +40,8 @@ export interface TrainBenchOptions {
   /** Default 1000. */
   classes?: number;
   channelsLast?: boolean;
+  /** Capture the step in CUDA graphs (TrainConfig.cudaGraph; CUDA only). Default false. */
+  cudaGraph?: boolean;
   /**
    * 'device': batches generated on the GPU (pure compute; on the CPU the ordinary synthetic
    * source). 'loader': the native loader on synthetic identities. Default 'device'.
@@ -94,6 +96,7 @@ export interface TrainBenchResult {
   head: string;
   classes: number;
   channelsLast: boolean;
+  cudaGraph: boolean;
   source: 'device' | 'loader';
   steps: number;
   warmup: number;
@@ -102,6 +105,8 @@ export interface TrainBenchResult {
   peakMemory: { kind: 'cuda-allocated' | 'host-rss'; bytes: number };
   pipeline?: PipelineResult;
   memoryCheck?: MemoryCheck;
+  /** Timed steps that replayed CUDA graphs (all of them when cudaGraph took effect). */
+  graphSteps: number;
 }
 
 const defaultHead: HeadConfig = { type: 'mv-arc', mode: 'adaptive', t: 1.2, scale: 32, margin: 0.5 };
@@ -155,6 +160,7 @@ function resolve(o: TrainBenchOptions): Resolved {
     head: o.head ?? defaultHead,
     classes: o.classes ?? 1000,
     channelsLast: o.channelsLast ?? false,
+    cudaGraph: o.cudaGraph ?? false,
     source: o.source ?? 'device',
     pipeline: o.pipeline ?? 'recordio',
     pipelineImages: o.pipelineImages ?? 4096,
@@ -175,8 +181,8 @@ function resolve(o: TrainBenchOptions): Resolved {
   return r;
 }
 
-/** Runs `total` steps; onStep(step) after each, then a checkpoint-free stop. */
-async function trainSteps(r: Resolved, total: number, onStep: (step: number) => void): Promise<void> {
+/** Runs `total` steps; onStep(step, mode) after each, then a checkpoint-free stop. */
+async function trainSteps(r: Resolved, total: number, onStep: (step: number, mode: StepMode) => void): Promise<void> {
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bench-train-'));
   const perClass = Math.max(1, Math.ceil(((total + 1) * r.batch) / r.classes));
   const backbone: BackboneConfig = { name: r.backbone, inputSize: r.inputSize, inChannels: 3, embeddingSize: 512 } as BackboneConfig;
@@ -185,14 +191,14 @@ async function trainSteps(r: Resolved, total: number, onStep: (step: number) => 
     data: { kind: 'synthetic', classes: r.classes, perClass, height: r.inputSize, width: r.inputSize, channels: 3 },
     epochs: 1, batchSize: r.batch, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, flip: true,
     workers: r.workers, device: r.device, precision: r.precision, channelsLast: r.channelsLast,
-    syntheticOnDevice: r.source === 'device',
+    cudaGraph: r.cudaGraph, syntheticOnDevice: r.source === 'device',
   });
   const controller = new AbortController();
   try {
     await trainer.fit({
       signal: controller.signal,
       onStep: (s) => {
-        onStep(s.step);
+        onStep(s.step, s.stepMode);
         if (s.step >= total) controller.abort();
       },
     });
@@ -304,7 +310,9 @@ export async function benchTrainStep(options: TrainBenchOptions = {}): Promise<T
   let start = 0n;
   let end = 0n;
   let peak = 0;
-  await trainSteps(r, r.warmup + r.steps, (step) => {
+  let graphSteps = 0;
+  await trainSteps(r, r.warmup + r.steps, (step, mode) => {
+    if (step > r.warmup && mode === 'graph') graphSteps += 1;
     if (step === r.warmup) {
       if (gpu) cudaStats(true);
       else resetPeakRss();
@@ -319,9 +327,9 @@ export async function benchTrainStep(options: TrainBenchOptions = {}): Promise<T
   const samplesPerSecond = (r.steps * r.batch) / Math.max(seconds, 1e-9);
   const result: TrainBenchResult = {
     device: r.device, backbone: r.backbone, inputSize: r.inputSize, batch: r.batch, precision: r.precision, head: r.head.type,
-    classes: r.classes, channelsLast: r.channelsLast, source: r.source, steps: r.steps, warmup: r.warmup,
+    classes: r.classes, channelsLast: r.channelsLast, cudaGraph: r.cudaGraph, source: r.source, steps: r.steps, warmup: r.warmup,
     samplesPerSecond, stepMs: (1000 * seconds) / r.steps,
-    peakMemory: { kind: gpu ? 'cuda-allocated' : 'host-rss', bytes: peak },
+    peakMemory: { kind: gpu ? 'cuda-allocated' : 'host-rss', bytes: peak }, graphSteps,
   };
   if (r.pipeline !== 'none') {
     r.log(`bench train: input pipeline alone (${r.pipeline}, ${r.pipelineImages} JPEGs, ${r.workers} threads)`);

@@ -17,6 +17,7 @@ interface BenchTrainFlags {
   head: string;
   classes: number;
   channelsLast?: boolean;
+  cudaGraph?: boolean;
   source: 'device' | 'loader';
   pipeline: PipelineKind;
   pipelineImages: number;
@@ -29,7 +30,7 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 export function formatTrainBench(r: TrainBenchResult): string {
   const lines = [
-    `${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head}, ${r.classes} classes, ${r.device}${r.channelsLast ? ', channels-last' : ''}, source ${r.device === 'cpu' && r.source === 'device' ? 'synthetic loader (CPU)' : r.source === 'device' ? 'generated on the GPU' : 'loader'}`,
+    `${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head}, ${r.classes} classes, ${r.device}${r.channelsLast ? ', channels-last' : ''}${r.cudaGraph ? `, CUDA graph (${r.graphSteps} of ${r.steps} timed steps replayed)` : ''}, source ${r.device === 'cpu' && r.source === 'device' ? 'synthetic loader (CPU)' : r.source === 'device' ? 'generated on the GPU' : 'loader'}`,
     `  step:     ${r.samplesPerSecond.toFixed(1)} samples/s (${r.stepMs.toFixed(1)} ms/step over ${r.steps} steps after ${r.warmup})`,
     `  memory:   peak ${mib(r.peakMemory.bytes)} (${r.peakMemory.kind === 'cuda-allocated' ? 'CUDA caching allocator, max allocated' : 'host peak RSS'})`,
   ];
@@ -59,6 +60,7 @@ export function registerBenchCommand(p: Command): void {
     .option('--head <type>', 'head type (mv-arc: adaptive, t 1.2, s 32, m 0.5)', 'mv-arc')
     .option('--classes <n>', 'classes', integer, 1000)
     .option('--channels-last', 'NHWC images and conv weights')
+    .option('--cuda-graph', 'capture the step in CUDA graphs (after 3 warm-up steps; CUDA only)')
     .addOption(new Option('--source <s>', 'device: batches generated on the GPU (CPU: the synthetic loader); loader: the native loader').choices(['device', 'loader']).default('device'))
     .addOption(new Option('--pipeline <kind>', 'the input pipeline alone on a generated JPEG set').choices(['recordio', 'imagefolder', 'none']).default('recordio'))
     .option('--pipeline-images <n>', 'images in the generated set', integer, 4096)
@@ -69,7 +71,7 @@ export function registerBenchCommand(p: Command): void {
       const head = f.head === 'mv-arc' ? undefined : headFromFlags({ head: f.head });
       const r = await benchTrainStep({
         backbone: f.backbone, inputSize: f.inputSize, batch: f.batch, precision: f.precision, device: f.device, steps: f.steps,
-        warmup: f.warmup, head, classes: f.classes, channelsLast: f.channelsLast, source: f.source, pipeline: f.pipeline,
+        warmup: f.warmup, head, classes: f.classes, channelsLast: f.channelsLast, cudaGraph: f.cudaGraph, source: f.source, pipeline: f.pipeline,
         pipelineImages: f.pipelineImages, workers: f.workers, memorySteps: f.memorySteps, log: (line) => console.error(line),
       });
       console.log(formatTrainBench(r));

@@ -20,7 +20,7 @@ export { decodeImages, readVerificationBin, readLfwPairs, drawPairs, galleryProb
 export * from './metrics';
 export { Embedder } from './embedder';
 export { writeReport } from './report';
-export { Trainer, type TrainConfig, type FitOptions, type FitResult, type StepInfo, type EpochInfo } from './trainer';
+export { Trainer, type TrainConfig, type FitOptions, type FitResult, type StepInfo, type StepMode, type EpochInfo } from './trainer';
 export { learningRate, type Schedule } from './schedule';
 export { ProcessGroup, classShard } from './distributed';
 export { compareHeads, defaultHeads, formatCompareTable, type CompareCell, type CompareConfig } from './compare';

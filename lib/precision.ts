@@ -26,8 +26,19 @@ export interface PrecisionConfig {
   lossScale?: boolean | LossScaleConfig;
   /** NHWC images and convolution weights. Default false. */
   channelsLast?: boolean;
-  /** Capture the step in a CUDA graph (not implemented yet: true is refused with E_CONFIG). */
+  /**
+   * Capture the step in two CUDA graphs (forward and backward; update) after 3 eager warm-up steps,
+   * and replay them: the host then launches two graphs per step instead of every kernel. Needs device
+   * 'cuda', no loss scaler (so not 'fp16'), no process group and no focal or hm mining (E_CONFIG);
+   * a batch of another shape or another head config (SphereFace's annealed lambda) steps eagerly.
+   * Default false.
+   */
   cudaGraph?: boolean;
+  /**
+   * The captured step's code without capturing, on any device (each step reports `stepMode`
+   * 'static'). For testing the graph's step against the usual one; no use in training. Default false.
+   */
+  staticStep?: boolean;
 }
 
 /** What the native trainer reads (absent lossScale: no scaler). */
@@ -35,6 +46,7 @@ export interface NativePrecisionOptions {
   precision: Precision;
   channelsLast: boolean;
   cudaGraph: boolean;
+  staticStep: boolean;
   lossScale?: Required<LossScaleConfig>;
 }
 
@@ -59,7 +71,7 @@ export function resolvePrecisionOptions(c: PrecisionConfig): NativePrecisionOpti
   if (!precisions.includes(precision)) {
     throw createError('E_CONFIG', `precision: must be one of ${precisions.join(', ')}, got ${String(precision)}`, 'precision');
   }
-  const out: NativePrecisionOptions = { precision, channelsLast: flag(c.channelsLast, 'channelsLast'), cudaGraph: flag(c.cudaGraph, 'cudaGraph') };
+  const out: NativePrecisionOptions = { precision, channelsLast: flag(c.channelsLast, 'channelsLast'), cudaGraph: flag(c.cudaGraph, 'cudaGraph'), staticStep: flag(c.staticStep, 'staticStep') };
   const scale = c.lossScale ?? precision === 'fp16';
   if (scale === false) return out;
   if (scale !== true && (scale === null || typeof scale !== 'object')) {

@@ -84,7 +84,11 @@ export interface StepInfo {
   lossScale: number;
   /** The scaled gradients overflowed: no update this step, and the scale backed off. */
   updateSkipped: boolean;
+  /** 'graph': replayed CUDA graphs (cudaGraph); 'static': the graph's step run eagerly (its warm-up); else 'eager'. */
+  stepMode: StepMode;
 }
+
+export type StepMode = 'eager' | 'static' | 'graph';
 
 export interface EpochInfo {
   epoch: number;
@@ -120,6 +124,7 @@ interface StepResult {
   step: number;
   lossScale: number;
   updateSkipped: boolean;
+  stepMode: StepMode;
 }
 
 interface NativeTrainer {
@@ -326,7 +331,7 @@ export class Trainer {
       count += 1;
       const info: StepInfo = {
         step: p.step, epoch: p.epoch, index: r.index, stepsPerEpoch: this.schedule.stepsPerEpoch, totalSteps: this.totalSteps,
-        loss: r.loss, lr, hardFraction: r.hardFraction, meanTargetCos: r.meanTargetCos, samples: r.samples, skipped: r.skipped, lossScale: r.lossScale, updateSkipped: r.updateSkipped,
+        loss: r.loss, lr, hardFraction: r.hardFraction, meanTargetCos: r.meanTargetCos, samples: r.samples, skipped: r.skipped, lossScale: r.lossScale, updateSkipped: r.updateSkipped, stepMode: r.stepMode,
         samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9),
       };
       log.write({ event: 'step', ...info });

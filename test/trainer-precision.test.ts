@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { backendInfo } from '../lib/backend';
 import type { BackboneConfig } from '../lib/backbones';
 import { benchTrainStep } from '../lib/bench-train';
-import { ConfigError } from '../lib/errors';
+import { ConfigError, NonFiniteError } from '../lib/errors';
 import { resolvePrecisionOptions } from '../lib/precision';
 import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
 import { thrown } from './expect-error';
@@ -50,7 +50,7 @@ const epochMeans = (r: { steps: StepInfo[] }) => [...new Set(r.steps.map((s) => 
 
 describe('precision options', () => {
   it('resolve with defaults: no scaler except for fp16', () => {
-    expect(resolvePrecisionOptions({})).toEqual({ precision: 'fp32', channelsLast: false, cudaGraph: false });
+    expect(resolvePrecisionOptions({})).toEqual({ precision: 'fp32', channelsLast: false, cudaGraph: false, staticStep: false });
     expect(resolvePrecisionOptions({ precision: 'fp16' }).lossScale).toEqual({ initScale: 65536, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000 });
     expect(resolvePrecisionOptions({ precision: 'fp16', lossScale: false }).lossScale).toBeUndefined();
     expect(resolvePrecisionOptions({ precision: 'bf16', lossScale: { initScale: 8 } }).lossScale?.initScale).toBe(8);
@@ -146,6 +146,58 @@ describe('channels-last', () => {
   });
 });
 
+describe('static step: the code a CUDA graph captures, run uncaptured on the CPU', () => {
+  const modes = (r: { steps: StepInfo[] }) => [...new Set(r.steps.map((s) => s.stepMode))];
+  const embedAll = async (trainer: Trainer) => trainer.embed(new Float32Array(4 * 28 * 28).map((_, i) => Math.sin(i)), 4);
+
+  it('gives the eager step results: loss, statistics, SGD with momentum and decay, accuracy', async () => {
+    for (const head of [{ type: 'mv-arc', mode: 'adaptive' }, { type: 'softmax' }] as const) {
+      const eager = await train(tiny({ head, evalData: data }));
+      const graphed = await train(tiny({ head, evalData: data, staticStep: true }));
+      expect(modes(eager)).toEqual(['eager']);
+      expect(modes(graphed)).toEqual(['static']);
+      expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(1e-5);
+      expect(graphed.steps.map((s) => s.hardFraction)).toEqual(eager.steps.map((s) => expect.closeTo(s.hardFraction, 9)));
+      expect(graphed.steps.map((s) => s.meanTargetCos)).toEqual(eager.steps.map((s) => expect.closeTo(s.meanTargetCos, 5)));
+      expect(graphed.accuracy).toBe(eager.accuracy);
+    }
+  });
+
+  it('steps eagerly when the head config changes (SphereFace anneals lambda every step)', async () => {
+    const head = { type: 'sphereface' } as const;
+    const eager = await train(tiny({ head, epochs: 1 }));
+    const mixed = await train(tiny({ head, epochs: 1, staticStep: true }));
+    expect(mixed.steps.map((s) => s.stepMode)).toEqual(['static', ...eager.steps.slice(1).map(() => 'eager')]);
+    expect(maxRelDiff(losses(mixed), losses(eager))).toBeLessThan(1e-5);
+  });
+
+  it('a diverging loss stops it before the update, as the eager step', async () => {
+    const stops: Array<{ message: string; embeddings: Float32Array }> = [];
+    for (const staticStep of [false, true]) {
+      const trainer = await Trainer.create(tiny({ head: { type: 'mv-arc', scale: 1e308 }, staticStep }));
+      const e = await trainer.fit().catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(NonFiniteError);
+      stops.push({ message: (e as Error).message, embeddings: await embedAll(trainer) });
+      trainer.dispose();
+    }
+    expect(stops[1].message).toBe(stops[0].message);
+    expect(stops[1].message).toMatch(/at step \d+/);
+    expect(stops[1].embeddings.every(Number.isFinite)).toBe(true);
+    expect(Array.from(stops[1].embeddings)).toEqual(Array.from(stops[0].embeddings).map((v) => expect.closeTo(v, 4)));
+  });
+
+  it('refuses what the captured step cannot do: the loss scaler, focal or hm mining', async () => {
+    const scaled = await Trainer.create(tiny({ staticStep: true, lossScale: true })).catch((x: unknown) => x);
+    expect(scaled).toBeInstanceOf(ConfigError);
+    expect((scaled as Error).message).toMatch(/loss scaler.*lossScale false/);
+    const trainer = await Trainer.create(tiny({ staticStep: true, head: { type: 'mv-arc', mining: { type: 'focal' } } }));
+    const mined = await trainer.fit().catch((x: unknown) => x);
+    trainer.dispose();
+    expect(mined).toBeInstanceOf(ConfigError);
+    expect((mined as Error).message).toMatch(/mining/);
+  });
+});
+
 describe('bench train', () => {
   it('reports samples/s, peak memory, the pipeline alone and a memory series', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bench-data-'));
@@ -215,13 +267,25 @@ describe.skipIf(!cuda)('CUDA training', () => {
     expect(maxRelDiff(losses(b), losses(a))).toBeLessThan(1e-3);
   });
 
-  it('syntheticOnDevice steps without the loader; cudaGraph is refused as not implemented', async () => {
+  it('syntheticOnDevice steps without the loader', async () => {
     const r = await train(onGpu({ epochs: 1, syntheticOnDevice: true, precision: 'bf16' }));
     expect(r.steps).toHaveLength(8);
     expect(r.steps.every((s) => s.samples === 16 && Number.isFinite(s.loss))).toBe(true);
-    const e = await Trainer.create(onGpu({ cudaGraph: true })).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(ConfigError);
-    expect((e as Error).message).toMatch(/not implemented/);
+  });
+
+  it('cudaGraph: 3 warm-up steps, then replayed graphs with the eager step results', async () => {
+    for (const precision of ['fp32', 'bf16'] as const) {
+      const eager = await train(onGpu({ precision, evalData: faces }));
+      const graphed = await train(onGpu({ precision, evalData: faces, cudaGraph: true }));
+      const n = graphed.steps.length;
+      expect(graphed.steps.map((s) => s.stepMode)).toEqual([...Array(3).fill('static'), ...Array(n - 3).fill('graph')]);
+      expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(precision === 'fp32' ? 1e-4 : 2e-2);
+      expect(Math.abs((graphed.accuracy ?? 0) - (eager.accuracy ?? 0))).toBeLessThanOrEqual(0.05);
+    }
+    const synthetic = await train(onGpu({ epochs: 1, syntheticOnDevice: true, precision: 'bf16', cudaGraph: true }));
+    expect(synthetic.steps.slice(3).every((s) => s.stepMode === 'graph' && Number.isFinite(s.loss))).toBe(true);
+    const scaled = await Trainer.create(onGpu({ cudaGraph: true, precision: 'fp16' })).catch((x: unknown) => x);
+    expect(scaled).toBeInstanceOf(ConfigError);
   });
 
   it('bench train reports the caching allocator peak and a flat device memory series', async () => {

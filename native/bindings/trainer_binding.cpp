@@ -36,13 +36,14 @@ bool boolean_or(const Napi::Object& o, const char* key, bool fallback) {
   return v.As<Napi::Boolean>().Value();
 }
 
-// precision, channelsLast, cudaGraph, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
+// precision, channelsLast, cudaGraph, staticStep, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
 void precision_options(const Napi::Object& o, train::TrainerOptions& t) {
   Napi::Value precision = o.Get("precision");
   if (!precision.IsUndefined() && !precision.IsString()) fail("E_CONFIG", "precision", "must be a string");
   if (precision.IsString()) t.precision = precision.As<Napi::String>().Utf8Value();
   t.channels_last = boolean_or(o, "channelsLast", false);
   t.cuda_graph = boolean_or(o, "cudaGraph", false);
+  t.static_step = boolean_or(o, "staticStep", false);
   Napi::Value scale = o.Get("lossScale");
   if (scale.IsUndefined() || scale.IsNull()) return;
   if (!scale.IsObject()) fail("E_CONFIG", "lossScale", "must be an object");
@@ -91,6 +92,7 @@ Napi::Value step_object(Napi::Env env, std::optional<StepResult>& r) {
   o.Set("step", static_cast<double>(r->step));
   o.Set("lossScale", r->loss_scale);
   o.Set("updateSkipped", r->update_skipped);
+  o.Set("stepMode", r->mode == train::StepMode::Graph ? "graph" : r->mode == train::StepMode::Static ? "static" : "eager");
   return o;
 }
 

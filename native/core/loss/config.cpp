@@ -73,4 +73,11 @@ void validate_config(const LossConfig& c) {
     require(finite(c.hm_ratio) && c.hm_ratio > 0 && c.hm_ratio <= 1, "ratio", "must be in (0, 1]");
 }
 
+bool same_config(const LossConfig& a, const LossConfig& b) {
+  return a.type == b.type && a.scale == b.scale && a.margin == b.margin && a.m1 == b.m1 && a.m2 == b.m2 &&
+         a.m3 == b.m3 && a.mode == b.mode && a.t == b.t && a.easy_margin == b.easy_margin &&
+         a.sphere_m == b.sphere_m && a.sphere_lambda == b.sphere_lambda && a.mining == b.mining &&
+         a.focal_gamma == b.focal_gamma && a.hm_ratio == b.hm_ratio;
+}
+
 }  // namespace mvface::loss

@@ -31,5 +31,6 @@ HeadType parse_head_type(const std::string& name);
 MvMode parse_mv_mode(const std::string& name);
 Mining parse_mining(const std::string& name);
 void validate_config(const LossConfig& config);  // throws E_CONFIG naming the option
+bool same_config(const LossConfig& a, const LossConfig& b);  // every field equal
 
 }  // namespace mvface::loss

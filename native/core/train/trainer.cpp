@@ -12,6 +12,7 @@
 #include "dist/data_parallel.h"
 #include "errors.h"
 #include "loss/loss.h"
+#include "train/static_step.h"
 
 namespace mvface::train {
 namespace {
@@ -73,6 +74,8 @@ void copy_checked(at::Tensor& dst, const at::Tensor& src, const std::string& nam
 
 }  // namespace
 
+Trainer::~Trainer() = default;
+
 Trainer::Trainer(const TrainerOptions& options) : options_(options), device_(parse_device(options.device)) {
   if (options.num_classes < 2) fail("E_CONFIG", "numClasses", "must be at least 2");
   at::manual_seed(options.seed);
@@ -87,6 +90,7 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options), device_(par
 }
 
 StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossConfig& head) {
+  if ((options_.cuda_graph || options_.static_step) && static_step_fits(batch, head)) return static_step(batch, lr, head);
   model_->train();
   const auto [images, labels] = device_inputs(batch);
   for (size_t i = 0; i + 1 < params_.size(); ++i) params_[i].mutable_grad() = at::Tensor();
@@ -104,28 +108,40 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
     embeddings.backward(r.grad_embeddings);
     average_over_ranks(r);  // every rank then sees the same loss, so all stop together on NaN
   }
-  if (!std::isfinite(r.loss))
-    fail("E_NONFINITE", "loss", "is " + std::to_string(r.loss) + " at step " + std::to_string(steps_ + 1) +
-                                    ": training diverged (lower the learning rate)");
+  check_loss_finite(r.loss);
   if (!comm_) embeddings.backward(r.grad_embeddings);
   const bool apply = unscale_gradients();
   if (apply) sgd_update(lr, r.grad_weight);
   ++steps_;
-  StepResult s;
+  StepResult s = batch_result(batch, images.size(0));
   s.loss = r.loss;
   s.hard_fraction = r.hard_fraction;
   s.mean_target_cos = r.mean_target_cos;
-  s.samples = images.size(0);
-  s.skipped = batch.skipped;
-  s.epoch = batch.epoch;
-  s.index = batch.index;
-  s.step = steps_;
   s.loss_scale = loss_scale;
   s.update_skipped = !apply;
   return s;
 }
 
+void Trainer::check_loss_finite(double loss) const {
+  if (!std::isfinite(loss))
+    fail("E_NONFINITE", "loss", "is " + std::to_string(loss) + " at step " + std::to_string(steps_ + 1) +
+                                    ": training diverged (lower the learning rate)");
+}
+
+// The batch's part of a step's result, after the step has counted.
+StepResult Trainer::batch_result(const data::Batch& batch, int64_t samples) const {
+  StepResult s;
+  s.samples = samples;
+  s.skipped = batch.skipped;
+  s.epoch = batch.epoch;
+  s.index = batch.index;
+  s.step = steps_;
+  return s;
+}
+
 void Trainer::set_comm(std::shared_ptr<dist::Comm> comm) {
+  if (options_.cuda_graph || options_.static_step)
+    fail("E_CONFIG", "cudaGraph", "data-parallel steps exchange gradients through the host: set cudaGraph false");
   comm_ = std::move(comm);
   std::vector<at::Tensor> state;
   for (auto& [name, t] : named_state()) state.push_back(t);
@@ -238,6 +254,7 @@ void Trainer::save(const std::string& path, const std::string& meta) const {
 
 std::string Trainer::load(const std::string& path) {
   if (sharded()) fail("E_CONFIG", "checkpoint", "load it before joining the process group (the head is sharded)");
+  static_.reset();  // the momentum buffers are replaced: captured graphs would update the old ones
   c10::IValue v;
   try {
     v = torch::jit::pickle_load(read_file(path));

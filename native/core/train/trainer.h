@@ -28,22 +28,33 @@ struct TrainerOptions {
   std::string precision = "fp32";  // autocast of the backbone: fp32 | bf16 | fp16 (CUDA only)
   ScalerOptions scaler;            // dynamic loss scaling (for fp16; usable with any precision)
   bool channels_last = false;      // NHWC images and conv weights
-  bool cuda_graph = false;         // not implemented: E_CONFIG says so
+  // The step as two CUDA graphs (forward and backward; update), captured after 3 eager warm-up steps
+  // and replayed (train/trainer_graph.cpp). Needs CUDA, no loss scaler, no process group, no mining.
+  bool cuda_graph = false;
+  // The same static step without capturing (the CPU can run it): how the graphs' bodies are tested.
+  bool static_step = false;
   // With a comm of several ranks: rank r holds only the classes dist::shard_of(C, r, world) of the
   // head (model parallel, dist::sharded_loss); the backbone stays data parallel.
   bool shard_head = false;
 };
+
+// How a step ran: the usual way, as the CUDA graph's bodies run eagerly, or by replaying the graphs.
+enum class StepMode { Eager, Static, Graph };
 
 struct StepResult {
   double loss = 0, hard_fraction = 0, mean_target_cos = 0;
   int64_t samples = 0, skipped = 0, epoch = 0, index = 0, step = 0;
   double loss_scale = 1;        // the scale this step's backward used (1 without a scaler)
   bool update_skipped = false;  // the scaled gradients overflowed: no update, the scale backed off
+  StepMode mode = StepMode::Eager;
 };
+
+struct StaticStep;  // train/trainer_graph.cpp
 
 class Trainer {
  public:
   explicit Trainer(const TrainerOptions& options);
+  ~Trainer();
 
   // One SGD step on one batch. Throws E_NONFINITE (and changes nothing) if the loss is not finite.
   StepResult step(const data::Batch& batch, double lr, const loss::LossConfig& head);
@@ -82,6 +93,15 @@ class Trainer {
   at::Tensor forward_for_loss(const at::Tensor& images);  // autocast forward, float32 embeddings
   bool unscale_gradients();  // false: skip this step's update (loss scaler overflow)
   void average_over_ranks(loss::LossResult& r);
+  // train/trainer_graph.cpp: the step with static inputs, its statistics and learning rate in
+  // tensors, in two parts a CUDA graph can each capture.
+  bool static_step_fits(const data::Batch& batch, const loss::LossConfig& head) const;
+  StepResult static_step(const data::Batch& batch, double lr, const loss::LossConfig& head);
+  void forward_backward_body(const loss::LossConfig& head);
+  void update_body();
+  void check_graph_options() const;
+  void check_loss_finite(double loss) const;  // E_NONFINITE naming the step
+  StepResult batch_result(const data::Batch& batch, int64_t samples) const;
   bool sharded() const { return comm_ && shard_.count > 0; }
   at::Tensor whole_head_rows(const at::Tensor& shard) const;  // every rank's shard, gathered
 
@@ -97,6 +117,7 @@ class Trainer {
   dist::ClassShard shard_;  // count 0: the whole head
   Precision precision_ = Precision::Fp32;
   LossScaler scaler_;
+  std::unique_ptr<StaticStep> static_;  // set up by the first static step
 };
 
 }  // namespace mvface::train

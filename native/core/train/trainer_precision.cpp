@@ -13,13 +13,8 @@ namespace mvface::train {
 
 void Trainer::setup_precision() {
   precision_ = parse_precision(options_.precision, device_.type());
-  if (options_.cuda_graph) {
-    if (!device_.is_cuda())
-      fail("E_CONFIG", "cudaGraph", "CUDA graphs need device 'cuda' (this trainer runs on the CPU): set cudaGraph false");
-    fail("E_CONFIG", "cudaGraph",
-         "capturing the step in a CUDA graph is not implemented yet: set cudaGraph false");
-  }
   scaler_ = LossScaler(options_.scaler);
+  check_graph_options();
   if (options_.channels_last) {
     at::NoGradGuard no_grad;
     for (auto& p : model_->parameters())

@@ -1,0 +1,127 @@
+// The static step (issue 7): what TrainerOptions::cuda_graph captures, and static_step runs without
+// capturing. Inputs are copied into buffers that keep their address; the step is two parts with no
+// host read inside either: forward, loss and backward (statistics into a tensor), then, once the
+// host has seen a finite loss, the SGD update with the learning rate in a tensor. A batch of another
+// shape, or another head config (SphereFace anneals lambda every step), takes the eager step.
+#include <ATen/core/grad_mode.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "errors.h"
+#include "train/static_step.h"
+#include "train/trainer.h"
+
+namespace mvface::train {
+
+namespace {
+
+constexpr int kWarmupSteps = 3;  // eager runs on the side stream before capturing (PyTorch's advice)
+
+// One part of the step: captured in a CUDA graph (cudaGraph), or run as it is. True once replaying.
+#ifdef MVFACE_WITH_CUDA
+bool run_part(StepPart& part, const std::function<void()>& body) {
+  if (!part) return body(), false;
+  part->run(body);
+  return part->captured();
+}
+#else
+bool run_part(StepPart&, const std::function<void()>& body) { return body(), false; }
+#endif
+
+// Labels from the host are checked there (the capturable loss reads nothing back); labels already
+// on the device come from device_synthetic_batch, in range by construction.
+void check_labels(const at::Tensor& labels, int64_t classes) {
+  if (!labels.is_cpu() || labels.numel() == 0) return;
+  const int64_t lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
+  if (lo < 0 || hi >= classes)
+    fail("E_LABEL", "labels", "must be in [0, " + std::to_string(classes) + "), found " + std::to_string(lo < 0 ? lo : hi));
+}
+
+}  // namespace
+
+void Trainer::check_graph_options() const {
+  if (options_.cuda_graph && !device_.is_cuda())
+    fail("E_CONFIG", "cudaGraph", "CUDA graphs need device 'cuda' (this trainer runs on the CPU): set cudaGraph false");
+  if ((options_.cuda_graph || options_.static_step) && scaler_.enabled())
+    fail("E_CONFIG", "cudaGraph",
+         "the loss scaler decides on the host whether to apply each step: use precision bf16 or set lossScale false");
+}
+
+bool Trainer::static_step_fits(const data::Batch& batch, const loss::LossConfig& head) const {
+  if (head.mining != loss::Mining::None)
+    fail("E_CONFIG", "cudaGraph", "focal and hm mining sort the rows on the host: set cudaGraph false or mining none");
+  if (!static_) return true;
+  return batch.images.sizes().equals(static_->images.sizes()) && loss::same_config(head, static_->head);
+}
+
+StepResult Trainer::static_step(const data::Batch& batch, double lr, const loss::LossConfig& head) {
+  check_labels(batch.labels, options_.num_classes);
+  const auto [images, labels] = device_inputs(batch);
+  if (!static_) {
+    static_ = std::make_unique<StaticStep>();
+    StaticStep& s = *static_;
+    s.images = at::empty_like(images);
+    s.labels = at::empty_like(labels, labels.options().dtype(at::kLong));
+    s.stats = at::zeros({3}, images.options().dtype(at::kDouble));
+    s.neg_lr = at::zeros({}, images.options().dtype(at::kFloat));
+    s.head = head;
+    for (size_t i = 0; i < params_.size(); ++i)  // the update graph needs them before it runs first
+      if (options_.momentum != 0 && !momentum_[i].defined()) momentum_[i] = at::zeros_like(params_[i]);
+#ifdef MVFACE_WITH_CUDA
+    if (options_.cuda_graph) {
+      s.forward_backward = std::make_unique<cuda::CapturedCall>(device_.index(), kWarmupSteps);
+      s.update = std::make_unique<cuda::CapturedCall>(device_.index(), kWarmupSteps);
+    }
+#endif
+  }
+  StaticStep& s = *static_;
+  s.images.copy_(images);
+  s.labels.copy_(labels);
+  model_->train();
+  const bool replayed = run_part(s.forward_backward, [&] { forward_backward_body(head); });
+  const at::Tensor stats = s.stats.to(at::kCPU);  // waits for the backward
+  const double* v = stats.data_ptr<double>();
+  check_loss_finite(v[0]);  // nothing updated yet
+  s.neg_lr.fill_(-lr);
+  run_part(s.update, [&] { update_body(); });
+  ++steps_;
+  StepResult r = batch_result(batch, images.size(0));
+  r.loss = v[0];
+  r.hard_fraction = v[1];
+  r.mean_target_cos = v[2];
+  r.mode = replayed ? StepMode::Graph : StepMode::Static;
+  return r;
+}
+
+// Gradients start undefined (as in the eager step), so that during a capture the backward allocates
+// them in the graph's memory; replays then write them in place.
+void Trainer::forward_backward_body(const loss::LossConfig& head) {
+  StaticStep& s = *static_;
+  for (size_t i = 0; i + 1 < params_.size(); ++i) params_[i].mutable_grad() = at::Tensor();
+  const at::Tensor embeddings = forward_for_loss(s.images);
+  loss::FusedOptions capturable;
+  capturable.capturable = true;
+  const loss::LossResult r = loss::fused_loss(head, embeddings.detach(), head_, s.labels, capturable);
+  embeddings.backward(r.grad_embeddings);
+  s.head_grad = r.grad_weight;
+  s.stats.copy_(r.stats);
+}
+
+// sgd_update's arithmetic with the learning rate read from a tensor, momentum buffers pre-allocated
+// (zero: the first step's m = 0.9 * 0 + g is PyTorch's m = g) and the decay added in place.
+void Trainer::update_body() {
+  at::NoGradGuard no_grad;
+  StaticStep& s = *static_;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i];
+    at::Tensor g = i + 1 == params_.size() ? s.head_grad : p.grad();
+    if (!g.defined()) continue;
+    if (decays_[i] && options_.weight_decay != 0) g.add_(p, options_.weight_decay);
+    if (options_.momentum != 0) g = momentum_[i].mul_(options_.momentum).add_(g);
+    p.addcmul_(g, s.neg_lr);
+  }
+}
+
+}  // namespace mvface::train
