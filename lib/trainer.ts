@@ -136,7 +136,7 @@ interface NativeTrainer {
   load(path: string): Promise<string>;
   exportBackbone(path: string): Promise<void>;
   setProcessGroup(comm: unknown): Promise<void>;
-  info(): { parameters: number; steps: number };
+  info(): { parameters: number; steps: number; channelsLast: boolean };
   dispose(): void;
 }
 
@@ -462,6 +462,11 @@ export class Trainer {
 
   get parameters(): number {
     return this.nativeTrainer.info().parameters;
+  }
+
+  /** Every convolution weight (larger than 1 x 1) is stored NHWC: `channelsLast` took effect. */
+  get channelsLastWeights(): boolean {
+    return this.nativeTrainer.info().channelsLast;
   }
 
   dispose(): void {

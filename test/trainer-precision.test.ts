@@ -136,9 +136,23 @@ describe('dynamic loss scaler (fp32 on the CPU)', () => {
 });
 
 describe('channels-last', () => {
+  const rgb: BackboneConfig = { name: 'small', inputSize: 28, inChannels: 3, embeddingSize: 32 };
+  const rgbData = { ...data, channels: 3 } as const;
+
+  it('stores the convolution weights NHWC, and they stay so through training', async () => {
+    for (const channelsLast of [false, true]) {
+      const trainer = await Trainer.create(tiny({ backbone: rgb, data: rgbData, epochs: 1, channelsLast }));
+      try {
+        expect(trainer.channelsLastWeights).toBe(channelsLast);
+        await trainer.fit();
+        expect(trainer.channelsLastWeights).toBe(channelsLast);
+      } finally {
+        trainer.dispose();
+      }
+    }
+  });
+
   it('gives the step results of the contiguous layout on the CPU', async () => {
-    const rgb: BackboneConfig = { name: 'small', inputSize: 28, inChannels: 3, embeddingSize: 32 };
-    const rgbData = { ...data, channels: 3 } as const;
     const a = await train(tiny({ backbone: rgb, data: rgbData, epochs: 1 }));
     const b = await train(tiny({ backbone: rgb, data: rgbData, epochs: 1, channelsLast: true }));
     expect(maxRelDiff(losses(b), losses(a))).toBeLessThan(1e-4);

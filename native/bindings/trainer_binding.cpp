@@ -235,6 +235,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       Napi::Object o = Napi::Object::New(info.Env());
       o.Set("parameters", static_cast<double>(trainer->parameter_count()));
       o.Set("steps", static_cast<double>(trainer->steps()));
+      o.Set("channelsLast", trainer->conv_weights_channels_last());
       return o;
     });
   }

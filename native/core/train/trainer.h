@@ -82,6 +82,9 @@ class Trainer {
   int64_t steps() const { return steps_; }
   const at::Device& device() const { return device_; }
   int64_t parameter_count() const;
+  // Every convolution weight with a spatial extent (k x k > 1) is stored NHWC (channels_last took
+  // effect); false when there is none.
+  bool conv_weights_channels_last() const;
   const at::Tensor& head_weight() const { return head_; }
 
  private:

@@ -24,6 +24,16 @@ void Trainer::setup_precision() {
   }
 }
 
+bool Trainer::conv_weights_channels_last() const {
+  int64_t convolutions = 0;
+  for (const auto& p : model_->parameters()) {
+    if (p.dim() != 4 || p.size(2) * p.size(3) == 1) continue;
+    if (!p.is_contiguous(at::MemoryFormat::ChannelsLast) || p.is_contiguous()) return false;
+    ++convolutions;
+  }
+  return convolutions > 0;
+}
+
 std::pair<at::Tensor, at::Tensor> Trainer::device_inputs(const data::Batch& batch) const {
   at::Tensor images, labels;
 #ifdef MVFACE_WITH_CUDA
