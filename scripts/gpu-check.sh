@@ -8,9 +8,9 @@
 # fused path and the float64 truth, every head); the benchmark table (fused, GEMM floor, PyTorch
 # eager, torch.compile; B=512 D=512 C in {100k, 1M, 10M}, PyTorch up to 1M), written to bench/results/gpu-loss-<date>-<card>.md.
 # Then training (issue 7): the trainer's CUDA tests (test/trainer-precision.test.ts: bf16, fp16 and
-# its scaler, channels-last, GPU-generated batches) and bench/train-gpu.ts: IResNet-50 and
-# MobileFaceNet, 112x112, batch 256, bf16, mv-arc, mvface vs PyTorch eager vs torch.compile in one
-# table (ratios), the RecordIO input pipeline alone, and 2,000 steps of host and device memory,
+# its scaler, channels-last, GPU-generated batches, the step in CUDA graphs against the eager step)
+# and bench/train-gpu.ts: IResNet-50 and MobileFaceNet, 112x112, batch 256, bf16, mv-arc, mvface
+# (without and with CUDA graphs) vs PyTorch eager vs torch.compile in one table (ratios), the RecordIO input pipeline alone, and 2,000 steps of host and device memory,
 # written to bench/results/gpu-train-<date>-<card>.md (and .json).
 # Logs and the tables go to $OUT (the device tool brings them back). Meant to take under 8 minutes
 # on an H200 (not yet measured there); the device tool allows 10 minutes a command, so the two parts
@@ -139,7 +139,7 @@ benchmark() {
 }
 
 train_tests() {
-  step "trainer tests on CUDA: bf16, fp16 + loss scaler, channels-last, GPU-generated batches"
+  step "trainer tests on CUDA: bf16, fp16 + loss scaler, channels-last, GPU-generated batches, CUDA graphs"
   vitest_part train-tests 150 test/trainer-precision.test.ts
 }
 
