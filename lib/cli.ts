@@ -51,6 +51,8 @@ interface TrainFlags {
   seed?: number;
   device?: 'cpu' | 'cuda' | 'auto';
   precision?: 'fp32' | 'bf16' | 'fp16';
+  channelsLast?: boolean;
+  cudaGraph?: boolean;
   workers?: number;
   resume?: boolean;
   nproc?: number;
@@ -74,6 +76,8 @@ function trainConfig(f: TrainFlags): TrainConfig {
   if (f.seed !== undefined) c.seed = f.seed;
   if (f.device) c.device = f.device;
   if (f.precision) c.precision = f.precision;
+  if (f.channelsLast) c.channelsLast = true;
+  if (f.cudaGraph) c.cudaGraph = true;
   if (f.workers) c.workers = f.workers;
   if (f.shardHead) c.shardHead = true;
   for (const key of ['name', 'backbone', 'head', 'data', 'epochs']) {
@@ -168,6 +172,8 @@ export function program(): Command {
     .option('--seed <n>', 'seed', integer)
     .addOption(new Option('--device <device>', 'device').choices(['cpu', 'cuda', 'auto']))
     .addOption(new Option('--precision <p>', 'autocast of the backbone: fp32 | bf16 | fp16 (CUDA)').choices(['fp32', 'bf16', 'fp16']))
+    .option('--channels-last', 'NHWC images and convolution weights')
+    .option('--cuda-graph', 'CUDA: capture the step in CUDA graphs after 3 warm-up steps')
     .option('--workers <n>', 'native decoding threads', integer)
     .option('--resume', 'continue from the run folder\'s checkpoint')
     .option('--shard-head', 'with --nproc (or WORLD_SIZE): each process holds its shard of the class weights')

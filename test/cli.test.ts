@@ -117,6 +117,14 @@ describe('mvface CLI', () => {
     expect(err.stderr).toMatch(/nproc.*\[E_CONFIG\]/);
   });
 
+  it('--channels-last reaches the run config; --cuda-graph is refused on the CPU with the reason', async () => {
+    await run(process.execPath, [...trainArgs('nhwc', 1), '--channels-last', '--device', 'cpu']);
+    expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'nhwc', 'config.json'), 'utf8'))).toMatchObject({ channelsLast: true });
+    const err = await run(process.execPath, [...trainArgs('graph', 1), '--cuda-graph', '--device', 'cpu']).catch((e) => e);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toMatch(/cudaGraph: CUDA graphs need device 'cuda'.*\[E_CONFIG\]/);
+  });
+
   it('bad arguments give a readable error and exit code 1', async () => {
     const err = await run(process.execPath, [cli, 'train', '--name', 'x', '--backbone', 'small', '--head', 'mv-am', '--data', 'nope:1', '--epochs', '1']).catch((e) => e);
     expect(err.code).toBe(1);
