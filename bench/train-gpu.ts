@@ -94,10 +94,10 @@ async function main(argv: string[]): Promise<void> {
     });
     rows.push({ case: name, variant: 'PyTorch eager', samplesPerSecond: eager?.samplesPerSecond, peakMiB: mib(eager?.peakBytes), ...ratios(eager?.samplesPerSecond) });
     rows.push({ case: name, variant: 'PyTorch torch.compile', samplesPerSecond: compiled?.samplesPerSecond, peakMiB: mib(compiled?.peakBytes), ...ratios(compiled?.samplesPerSecond) });
-    rows.push({ case: name, variant: 'mvface (GPU-generated batches, native step from Node)', samplesPerSecond: ours.samplesPerSecond, peakMiB: mib(ours.peakMemory.bytes), ...ratios(ours.samplesPerSecond) });
+    rows.push({ case: name, variant: 'mvface (GPU-generated batches, native step from Node)', samplesPerSecond: ours.samplesPerSecond, peakMiB: mib(ours.peakMemory.bytes), 'Node ms/step': ours.split.restMs, ...ratios(ours.samplesPerSecond) });
     if (graph) {
       const variant = graphed ? `mvface, step in CUDA graphs (${graphed.graphSteps} of ${graphed.steps} timed steps replayed)` : 'mvface, step in CUDA graphs: FAILED (see the log)';
-      rows.push({ case: name, variant, samplesPerSecond: graphed?.samplesPerSecond, peakMiB: mib(graphed?.peakMemory.bytes), ...ratios(graphed?.samplesPerSecond) });
+      rows.push({ case: name, variant, samplesPerSecond: graphed?.samplesPerSecond, peakMiB: mib(graphed?.peakMemory.bytes), 'Node ms/step': graphed?.split.restMs, ...ratios(graphed?.samplesPerSecond) });
     }
   }
   if (pipeline) {

@@ -16,7 +16,7 @@ import { createError } from './errors';
 import { type HeadConfig } from './loss';
 import { native } from './native';
 import { type Precision } from './precision';
-import { type Device, type StepMode, Trainer } from './trainer';
+import { type Device, type StepInfo, Trainer } from './trainer';
 
 export type PipelineKind = 'recordio' | 'imagefolder' | 'none';
 
@@ -102,6 +102,11 @@ export interface TrainBenchResult {
   warmup: number;
   samplesPerSecond: number;
   stepMs: number;
+  /**
+   * Where a timed step's time went, in ms: the native step (forward, loss, backward, update; on CUDA
+   * until its loss was read), waiting for the loader, and the rest: Node and the TypeScript loop.
+   */
+  split: { nativeMs: number; dataMs: number; restMs: number };
   peakMemory: { kind: 'cuda-allocated' | 'host-rss'; bytes: number };
   pipeline?: PipelineResult;
   memoryCheck?: MemoryCheck;
@@ -181,8 +186,8 @@ function resolve(o: TrainBenchOptions): Resolved {
   return r;
 }
 
-/** Runs `total` steps; onStep(step, mode) after each, then a checkpoint-free stop. */
-async function trainSteps(r: Resolved, total: number, onStep: (step: number, mode: StepMode) => void): Promise<void> {
+/** Runs `total` steps; onStep(info) after each, then a checkpoint-free stop. */
+async function trainSteps(r: Resolved, total: number, onStep: (s: StepInfo) => void): Promise<void> {
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bench-train-'));
   const perClass = Math.max(1, Math.ceil(((total + 1) * r.batch) / r.classes));
   const backbone: BackboneConfig = { name: r.backbone, inputSize: r.inputSize, inChannels: 3, embeddingSize: 512 } as BackboneConfig;
@@ -198,7 +203,7 @@ async function trainSteps(r: Resolved, total: number, onStep: (step: number, mod
     await trainer.fit({
       signal: controller.signal,
       onStep: (s) => {
-        onStep(s.step, s.stepMode);
+        onStep(s);
         if (s.step >= total) controller.abort();
       },
     });
@@ -291,7 +296,7 @@ export async function pipelineSamplesPerSecond(spec: DataSpec, batch: number, wo
 async function memoryCheck(r: Resolved): Promise<MemoryCheck> {
   const every = Math.max(1, Math.floor(r.memorySteps / 20));
   const samples: MemorySample[] = [];
-  await trainSteps(r, r.memorySteps, (step) => {
+  await trainSteps(r, r.memorySteps, ({ step }) => {
     if (step % every !== 0 && step !== r.memorySteps) return;
     samples.push({ step, rssBytes: statusBytes('VmRSS'), ...(r.device === 'cuda' && { deviceBytes: cudaStats().allocatedBytes }) });
   });
@@ -311,8 +316,14 @@ export async function benchTrainStep(options: TrainBenchOptions = {}): Promise<T
   let end = 0n;
   let peak = 0;
   let graphSteps = 0;
-  await trainSteps(r, r.warmup + r.steps, (step, mode) => {
-    if (step > r.warmup && mode === 'graph') graphSteps += 1;
+  let nativeSeconds = 0;
+  let dataSeconds = 0;
+  await trainSteps(r, r.warmup + r.steps, ({ step, stepMode, ...s }) => {
+    if (step > r.warmup) {
+      graphSteps += stepMode === 'graph' ? 1 : 0;
+      nativeSeconds += s.nativeSeconds;
+      dataSeconds += s.dataSeconds;
+    }
     if (step === r.warmup) {
       if (gpu) cudaStats(true);
       else resetPeakRss();
@@ -329,6 +340,7 @@ export async function benchTrainStep(options: TrainBenchOptions = {}): Promise<T
     device: r.device, backbone: r.backbone, inputSize: r.inputSize, batch: r.batch, precision: r.precision, head: r.head.type,
     classes: r.classes, channelsLast: r.channelsLast, cudaGraph: r.cudaGraph, source: r.source, steps: r.steps, warmup: r.warmup,
     samplesPerSecond, stepMs: (1000 * seconds) / r.steps,
+    split: { nativeMs: (1000 * nativeSeconds) / r.steps, dataMs: (1000 * dataSeconds) / r.steps, restMs: (1000 * (seconds - nativeSeconds - dataSeconds)) / r.steps },
     peakMemory: { kind: gpu ? 'cuda-allocated' : 'host-rss', bytes: peak }, graphSteps,
   };
   if (r.pipeline !== 'none') {

@@ -32,6 +32,7 @@ export function formatTrainBench(r: TrainBenchResult): string {
   const lines = [
     `${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head}, ${r.classes} classes, ${r.device}${r.channelsLast ? ', channels-last' : ''}${r.cudaGraph ? `, CUDA graph (${r.graphSteps} of ${r.steps} timed steps replayed)` : ''}, source ${r.device === 'cpu' && r.source === 'device' ? 'synthetic loader (CPU)' : r.source === 'device' ? 'generated on the GPU' : 'loader'}`,
     `  step:     ${r.samplesPerSecond.toFixed(1)} samples/s (${r.stepMs.toFixed(1)} ms/step over ${r.steps} steps after ${r.warmup})`,
+    `  split:    native step ${r.split.nativeMs.toFixed(2)} ms, waiting for data ${r.split.dataMs.toFixed(2)} ms, the rest (Node, the TypeScript loop) ${r.split.restMs.toFixed(3)} ms = ${((100 * r.split.restMs) / r.stepMs).toFixed(2)}% of the step`,
     `  memory:   peak ${mib(r.peakMemory.bytes)} (${r.peakMemory.kind === 'cuda-allocated' ? 'CUDA caching allocator, max allocated' : 'host peak RSS'})`,
   ];
   if (r.pipeline) {

@@ -86,6 +86,10 @@ export interface StepInfo {
   updateSkipped: boolean;
   /** 'graph': replayed CUDA graphs (cudaGraph); 'static': the graph's step run eagerly (its warm-up); else 'eager'. */
   stepMode: StepMode;
+  /** Seconds waiting for the loader's batch (0 for batches generated on the device). */
+  dataSeconds: number;
+  /** Seconds in the native step: forward, loss, backward and update (on CUDA, until its loss was read). */
+  nativeSeconds: number;
 }
 
 export type StepMode = 'eager' | 'static' | 'graph';
@@ -125,6 +129,8 @@ interface StepResult {
   lossScale: number;
   updateSkipped: boolean;
   stepMode: StepMode;
+  dataSeconds: number;
+  nativeSeconds: number;
 }
 
 interface NativeTrainer {
@@ -332,6 +338,7 @@ export class Trainer {
       const info: StepInfo = {
         step: p.step, epoch: p.epoch, index: r.index, stepsPerEpoch: this.schedule.stepsPerEpoch, totalSteps: this.totalSteps,
         loss: r.loss, lr, hardFraction: r.hardFraction, meanTargetCos: r.meanTargetCos, samples: r.samples, skipped: r.skipped, lossScale: r.lossScale, updateSkipped: r.updateSkipped, stepMode: r.stepMode,
+        dataSeconds: r.dataSeconds, nativeSeconds: r.nativeSeconds,
         samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9),
       };
       log.write({ event: 'step', ...info });

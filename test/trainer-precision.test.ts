@@ -222,6 +222,10 @@ describe('bench train', () => {
       });
       expect(r).toMatchObject({ device: 'cpu', backbone: 'small', batch: 8, precision: 'fp32', head: 'mv-arc', steps: 2 });
       expect(r.samplesPerSecond).toBeGreaterThan(0);
+      expect(r.split.nativeMs).toBeGreaterThan(0);
+      expect(r.split.nativeMs).toBeLessThanOrEqual(r.stepMs);
+      expect(r.split.dataMs).toBeGreaterThanOrEqual(0);
+      expect(r.split.nativeMs + r.split.dataMs + r.split.restMs).toBeCloseTo(r.stepMs, 6);
       expect(r.peakMemory.kind).toBe('host-rss');
       expect(r.peakMemory.bytes).toBeGreaterThan(10 * 2 ** 20);
       expect(r.pipeline?.samplesPerSecond).toBeGreaterThan(0);
@@ -246,6 +250,7 @@ describe('mvface bench train (CLI)', () => {
     const args = [cli, 'bench', 'train', '--backbone', 'small', '--input-size', '32', '--batch', '8', '--steps', '2', '--warmup', '1', '--classes', '10', '--device', 'cpu', '--pipeline-images', '16', '--workers', '2', '--json', json];
     const { stdout } = await promisify(execFile)(process.execPath, args, { env: process.env });
     expect(stdout).toMatch(/step: +[\d.]+ samples\/s/);
+    expect(stdout).toMatch(/split: +native step [\d.]+ ms, waiting for data [\d.]+ ms, the rest \(Node, the TypeScript loop\) -?[\d.]+ ms/);
     expect(stdout).toMatch(/memory: +peak \d+ MiB \(host peak RSS\)/);
     expect(stdout).toMatch(/pipeline: +[\d.]+ samples\/s alone \(recordio/);
     expect(JSON.parse(fs.readFileSync(json, 'utf8'))).toMatchObject({ backbone: 'small', batch: 8, device: 'cpu' });

@@ -2,6 +2,7 @@
 // loop; calls on one trainer are serialised by lib/trainer.ts.
 #include "trainer_binding.h"
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -74,14 +75,26 @@ train::TrainerOptions trainer_options(const Napi::Value& value) {
   return t;
 }
 
+// A step's result with where its time went: waiting for the loader's batch, and the native step.
+struct TimedStep {
+  StepResult result;
+  double data_seconds = 0, native_seconds = 0;
+};
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsString()) fail("E_CONFIG", name, "must be a string");
   return info[i].As<Napi::String>().Utf8Value();
 }
 
-Napi::Value step_object(Napi::Env env, std::optional<StepResult>& r) {
-  if (!r) return env.Null();
+Napi::Value step_object(Napi::Env env, std::optional<TimedStep>& timed) {
+  if (!timed) return env.Null();
+  const StepResult* r = &timed->result;
   Napi::Object o = Napi::Object::New(env);
+  o.Set("dataSeconds", timed->data_seconds);
+  o.Set("nativeSeconds", timed->native_seconds);
   o.Set("loss", r->loss);
   o.Set("hardFraction", r->hard_fraction);
   o.Set("meanTargetCos", r->mean_target_cos);
@@ -141,12 +154,18 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       if (!info[1].IsNumber()) fail("E_CONFIG", "lr", "must be a number");
       const double lr = info[1].As<Napi::Number>().DoubleValue();
       const loss::LossConfig head = loss_config_arg(info[2]);
-      return PromiseWorker<std::optional<StepResult>>::Start(
+      return PromiseWorker<std::optional<TimedStep>>::Start(
           info.Env(),
-          [trainer, loader, lr, head]() -> std::optional<StepResult> {
+          [trainer, loader, lr, head]() -> std::optional<TimedStep> {
+            const Clock::time_point waiting = Clock::now();
             auto batch = loader->next();
             if (!batch) return std::nullopt;
-            return trainer->step(*batch, lr, head);
+            TimedStep t;
+            t.data_seconds = seconds_since(waiting);
+            const Clock::time_point stepping = Clock::now();
+            t.result = trainer->step(*batch, lr, head);
+            t.native_seconds = seconds_since(stepping);
+            return t;
           },
           step_object);
     });
@@ -162,9 +181,15 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       const int64_t batch = info[0].As<Napi::Number>().Int64Value();
       const double lr = info[1].As<Napi::Number>().DoubleValue();
       const loss::LossConfig head = loss_config_arg(info[2]);
-      return PromiseWorker<std::optional<StepResult>>::Start(
+      return PromiseWorker<std::optional<TimedStep>>::Start(
           info.Env(),
-          [trainer, batch, lr, head]() -> std::optional<StepResult> { return trainer->step_synthetic(batch, lr, head); },
+          [trainer, batch, lr, head]() -> std::optional<TimedStep> {
+            TimedStep t;
+            const Clock::time_point stepping = Clock::now();
+            t.result = trainer->step_synthetic(batch, lr, head);
+            t.native_seconds = seconds_since(stepping);
+            return t;
+          },
           step_object);
     });
   }
