@@ -81,14 +81,22 @@ export function makeProblem(kind: Scenario, rng: Random, B = 12, C = 9, D = 16):
 
 /** The largest |cos| between a row and its class vector: near 1, float32 gradients are ill-conditioned. */
 export function maxAbsTargetCos(p: Problem): number {
-  let worst = 0;
-  for (let i = 0; i < p.B; i++) {
+  return Math.max(...targetCosines(p).map(Math.abs));
+}
+
+/** cos(x_i, W_{y_i}) of each row, in float64. */
+export function targetCosines(p: Problem): number[] {
+  return Array.from({ length: p.B }, (_, i) => {
     const x = p.x.subarray(i * p.D, (i + 1) * p.D);
     const w = p.w.subarray(p.labels[i] * p.D, (p.labels[i] + 1) * p.D);
     const dot = x.reduce((s, v, d) => s + v * w[d], 0);
-    worst = Math.max(worst, Math.abs(dot) / (Math.hypot(...x) * Math.hypot(...w)));
-  }
-  return worst;
+    return dot / (Math.hypot(...x) * Math.hypot(...w));
+  });
+}
+
+/** ‖x_i‖ of each row. */
+export function rowNorms(p: Problem): number[] {
+  return Array.from({ length: p.B }, (_, i) => Math.hypot(...p.x.subarray(i * p.D, (i + 1) * p.D)));
 }
 
 /** max |a - b| / max(max |b|, 1) */
