@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <memory>
+#include <vector>
 
 #include "loss/config.h"
 #ifdef MVFACE_WITH_CUDA
@@ -22,7 +23,9 @@ struct StaticStep {
   at::Tensor images, labels;  // the batch, copied in
   at::Tensor stats;           // float64: loss, hard fraction, mean target cosine
   at::Tensor neg_lr;          // float32 scalar: minus the learning rate
-  at::Tensor head_grad;       // the loss's gradient of the head (kept alive for the update)
+  // What the forward and backward part produced for the update, the head's gradient last. Held
+  // here so that a replayed graph's gradients stay alive whatever happens to param.grad().
+  std::vector<at::Tensor> grads;
   loss::LossConfig head;
   StepPart forward_backward, update;
 };

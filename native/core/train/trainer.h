@@ -99,6 +99,7 @@ class Trainer {
   // train/trainer_graph.cpp: the step with static inputs, its statistics and learning rate in
   // tensors, in two parts a CUDA graph can each capture.
   bool static_step_fits(const data::Batch& batch, const loss::LossConfig& head) const;
+  void setup_static_step(const at::Tensor& images, const at::Tensor& labels, const loss::LossConfig& head);
   StepResult static_step(const data::Batch& batch, double lr, const loss::LossConfig& head);
   void forward_backward_body(const loss::LossConfig& head);
   void update_body();

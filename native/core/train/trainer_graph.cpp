@@ -56,26 +56,28 @@ bool Trainer::static_step_fits(const data::Batch& batch, const loss::LossConfig&
   return batch.images.sizes().equals(static_->images.sizes()) && loss::same_config(head, static_->head);
 }
 
+void Trainer::setup_static_step(const at::Tensor& images, const at::Tensor& labels, const loss::LossConfig& head) {
+  static_ = std::make_unique<StaticStep>();
+  StaticStep& s = *static_;
+  s.images = at::empty_like(images);
+  s.labels = at::empty_like(labels, labels.options().dtype(at::kLong));
+  s.stats = at::zeros({3}, images.options().dtype(at::kDouble));
+  s.neg_lr = at::zeros({}, images.options().dtype(at::kFloat));
+  s.head = head;
+  for (size_t i = 0; i < params_.size(); ++i)  // the update graph needs them before it runs first
+    if (options_.momentum != 0 && !momentum_[i].defined()) momentum_[i] = at::zeros_like(params_[i]);
+#ifdef MVFACE_WITH_CUDA
+  if (options_.cuda_graph) {
+    s.forward_backward = std::make_unique<cuda::CapturedCall>(device_.index(), kWarmupSteps);
+    s.update = std::make_unique<cuda::CapturedCall>(device_.index(), kWarmupSteps);
+  }
+#endif
+}
+
 StepResult Trainer::static_step(const data::Batch& batch, double lr, const loss::LossConfig& head) {
   check_labels(batch.labels, options_.num_classes);
   const auto [images, labels] = device_inputs(batch);
-  if (!static_) {
-    static_ = std::make_unique<StaticStep>();
-    StaticStep& s = *static_;
-    s.images = at::empty_like(images);
-    s.labels = at::empty_like(labels, labels.options().dtype(at::kLong));
-    s.stats = at::zeros({3}, images.options().dtype(at::kDouble));
-    s.neg_lr = at::zeros({}, images.options().dtype(at::kFloat));
-    s.head = head;
-    for (size_t i = 0; i < params_.size(); ++i)  // the update graph needs them before it runs first
-      if (options_.momentum != 0 && !momentum_[i].defined()) momentum_[i] = at::zeros_like(params_[i]);
-#ifdef MVFACE_WITH_CUDA
-    if (options_.cuda_graph) {
-      s.forward_backward = std::make_unique<cuda::CapturedCall>(device_.index(), kWarmupSteps);
-      s.update = std::make_unique<cuda::CapturedCall>(device_.index(), kWarmupSteps);
-    }
-#endif
-  }
+  if (!static_) setup_static_step(images, labels, head);
   StaticStep& s = *static_;
   s.images.copy_(images);
   s.labels.copy_(labels);
@@ -105,7 +107,9 @@ void Trainer::forward_backward_body(const loss::LossConfig& head) {
   capturable.capturable = true;
   const loss::LossResult r = loss::fused_loss(head, embeddings.detach(), head_, s.labels, capturable);
   embeddings.backward(r.grad_embeddings);
-  s.head_grad = r.grad_weight;
+  s.grads.clear();
+  for (size_t i = 0; i + 1 < params_.size(); ++i) s.grads.push_back(params_[i].grad());
+  s.grads.push_back(r.grad_weight);
   s.stats.copy_(r.stats);
 }
 
@@ -116,7 +120,7 @@ void Trainer::update_body() {
   StaticStep& s = *static_;
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i];
-    at::Tensor g = i + 1 == params_.size() ? s.head_grad : p.grad();
+    at::Tensor g = s.grads[i];
     if (!g.defined()) continue;
     if (decays_[i] && options_.weight_decay != 0) g.add_(p, options_.weight_decay);
     if (options_.momentum != 0) g = momentum_[i].mul_(options_.momentum).add_(g);
