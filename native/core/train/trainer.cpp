@@ -12,6 +12,7 @@
 #include "dist/data_parallel.h"
 #include "errors.h"
 #include "loss/loss.h"
+#include "train/sgd.h"
 #include "train/static_step.h"
 
 namespace mvface::train {
@@ -186,22 +187,12 @@ void Trainer::average_over_ranks(loss::LossResult& r) {
   r.mean_target_cos = stats[2].item<double>();
 }
 
-// PyTorch's SGD: d = g + wd p (decayed parameters), buf = d then buf = m buf + d, p -= lr buf.
 // The head is the last parameter; its gradient comes from the fused loss, not from autograd.
 void Trainer::sgd_update(double lr, const at::Tensor& head_grad) {
-  at::NoGradGuard no_grad;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    at::Tensor& p = params_[i];
-    at::Tensor g = i + 1 == params_.size() ? head_grad : p.grad();
-    if (!g.defined()) continue;
-    if (decays_[i] && options_.weight_decay != 0) g = g.add(p, options_.weight_decay);
-    if (options_.momentum != 0) {
-      if (!momentum_[i].defined()) momentum_[i] = g.clone();
-      else momentum_[i].mul_(options_.momentum).add_(g);
-      g = momentum_[i];
-    }
-    p.add_(g, -lr);
-  }
+  std::vector<at::Tensor> grads;
+  for (size_t i = 0; i + 1 < params_.size(); ++i) grads.push_back(params_[i].grad());
+  grads.push_back(head_grad);
+  sgd_step(params_, grads, decays_, momentum_, lr, {options_.momentum, options_.weight_decay});
 }
 
 at::Tensor Trainer::embed(const at::Tensor& images) {

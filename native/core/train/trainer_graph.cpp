@@ -113,7 +113,7 @@ void Trainer::forward_backward_body(const loss::LossConfig& head) {
   s.stats.copy_(r.stats);
 }
 
-// sgd_update's arithmetic with the learning rate read from a tensor, momentum buffers pre-allocated
+// sgd_step's arithmetic with the learning rate read from a tensor, momentum buffers pre-allocated
 // (zero: the first step's m = 0.9 * 0 + g is PyTorch's m = g) and the decay added in place.
 void Trainer::update_body() {
   at::NoGradGuard no_grad;
