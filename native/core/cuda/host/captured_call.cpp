@@ -32,7 +32,8 @@ class AutocastCacheOff {
 }  // namespace
 
 struct CapturedCall::State {
-  State(int device, int warmup) : device(device), warmup(warmup), stream(c10::cuda::getStreamFromPool(false, static_cast<c10::DeviceIndex>(device))) {}
+  State(int device, int warmup)
+      : device(device), warmup(warmup), stream(c10::cuda::getStreamFromPool(false, static_cast<c10::DeviceIndex>(device))) {}
 
   void capture(const std::function<void()>& body) {
     c10::cuda::device_synchronize();  // nothing else in flight while the capture starts (as torch.cuda.graph)
