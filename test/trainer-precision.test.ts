@@ -177,6 +177,15 @@ describe('static step: the code a CUDA graph captures, run uncaptured on the CPU
     }
   });
 
+  it('gives the eager step results in bf16 autocast with channels-last', async () => {
+    const rgb: BackboneConfig = { name: 'small', inputSize: 28, inChannels: 3, embeddingSize: 32 };
+    const over = { backbone: rgb, data: { ...data, channels: 3 } as const, epochs: 1, precision: 'bf16', channelsLast: true } as const;
+    const eager = await train(tiny(over));
+    const graphed = await train(tiny({ ...over, staticStep: true }));
+    expect(modes(graphed)).toEqual(['static']);
+    expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(1e-5);
+  });
+
   it('steps eagerly when the head config changes (SphereFace anneals lambda every step)', async () => {
     const head = { type: 'sphereface' } as const;
     const eager = await train(tiny({ head, epochs: 1 }));
