@@ -1,8 +1,9 @@
 /**
  * Mixed precision, the loss scaler, channels-last and the device options of the Trainer (issue 7).
  * On the CPU: bf16 autocast against fp32, the scaler's exactness, skip and back-off, its checkpointed
- * state, channels-last against contiguous, and the typed errors for what needs CUDA. The CUDA part
- * runs where backendInfo().cudaAvailable (scripts/gpu-check.sh) and is skipped elsewhere.
+ * state, channels-last against contiguous, the static step (what cudaGraph captures, run uncaptured)
+ * against the eager step, and the typed errors for what needs CUDA. The CUDA part (CUDA graphs
+ * included) runs where backendInfo().cudaAvailable (scripts/gpu-check.sh) and is skipped elsewhere.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
