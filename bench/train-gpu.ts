@@ -51,7 +51,7 @@ function graphedRun(backbone: string, batch: number, steps: number, warmup: numb
 }
 
 function value(argv: string[], flag: string): string | undefined {
-  const at = argv.indexOf(flag);
+  const at = argv.lastIndexOf(flag);  // the last one wins (gpu-check appends overrides)
   return at >= 0 ? argv[at + 1] : undefined;
 }
 
