@@ -131,11 +131,13 @@ interface StepResult {
   stepMode: StepMode;
   dataSeconds: number;
   nativeSeconds: number;
+  /** This step's stop flag, or in a process group whether any rank's was set. */
+  stop: boolean;
 }
 
 interface NativeTrainer {
-  step(loader: unknown, lr: number, head: unknown): Promise<StepResult | null>;
-  stepSynthetic(batchSize: number, lr: number, head: unknown): Promise<StepResult>;
+  step(loader: unknown, lr: number, head: unknown, stop: boolean): Promise<StepResult | null>;
+  stepSynthetic(batchSize: number, lr: number, head: unknown, stop: boolean): Promise<StepResult>;
   embed(images: { data: Float32Array; rows: number; cols: number }, c: number, h: number, w: number): Promise<Float32Array>;
   closedSetAccuracy(loader: unknown): Promise<{ correct: number; total: number }>;
   save(path: string, meta: string): Promise<void>;
@@ -281,12 +283,6 @@ export class Trainer {
     return !this.group || this.group.rank === 0;
   }
 
-  /** Whether to stop before the next step: on any rank's signal, every rank stops at the same step. */
-  private async stopRequested(signal?: AbortSignal): Promise<boolean> {
-    const local = signal?.aborted ?? false;
-    return this.group ? this.group.any(local) : local;
-  }
-
   get step(): number {
     return this.position.step;
   }
@@ -320,14 +316,13 @@ export class Trainer {
     let lossSum = 0;
     let count = 0;
     for (;;) {
-      if (await this.stopRequested(options.signal)) {
-        await this.checkpoint();
-        log.write({ event: 'cancelled', step: p.step, epoch: p.epoch });
-        return false;
-      }
+      // One process stops before the next step. The ranks of a process group pass their signal with
+      // the step (it travels with the step's statistics) and all stop after that same step.
+      const aborted = options.signal?.aborted ?? false;
+      if (aborted && !this.group) return this.cancel(log);
       const lr = learningRate(this.schedule, p.step);
       const t0 = process.hrtime.bigint();
-      const r = await this.nativeStep(lr);
+      const r = await this.nativeStep(lr, aborted);
       if (!r) break;
       p.stepSeconds += Number(process.hrtime.bigint() - t0) / 1e9;
       p.samples += r.samples;
@@ -346,6 +341,7 @@ export class Trainer {
       await this.evalHook(p.step, log);
       const every = this.config.checkpointEverySteps;
       if (every && p.step % every === 0) await this.checkpoint();
+      if (r.stop) return this.cancel(log);
     }
     this.epochLoss = count ? lossSum / count : NaN;
     return true;
@@ -361,11 +357,18 @@ export class Trainer {
     await this.trainEval.maybeRun(step, log);
   }
 
-  private async nativeStep(lr: number): Promise<StepResult | null> {
+  /** Checkpoints and logs the cancellation; false, for runEpoch. */
+  private async cancel(log: JsonlLog): Promise<false> {
+    await this.checkpoint();
+    log.write({ event: 'cancelled', step: this.position.step, epoch: this.position.epoch });
+    return false;
+  }
+
+  private async nativeStep(lr: number, stop: boolean): Promise<StepResult | null> {
     const head = resolveHeadConfig(this.headAt(this.position.step));
     try {
-      if (this.onDeviceSource) return await this.syntheticStep(lr, head);
-      return await this.nativeTrainer.step(this.train.nativeHandle, lr, head);
+      if (this.onDeviceSource) return await this.syntheticStep(lr, head, stop);
+      return await this.nativeTrainer.step(this.train.nativeHandle, lr, head, stop);
     } catch (e) {
       if (e instanceof NonFiniteError) {
         const saved = fs.existsSync(this.paths.checkpointMeta) ? readJson<CheckpointMeta>(this.paths.checkpointMeta).position.step : undefined;
@@ -384,10 +387,10 @@ export class Trainer {
     return this.deviceSource;
   }
 
-  private async syntheticStep(lr: number, head: unknown): Promise<StepResult | null> {
+  private async syntheticStep(lr: number, head: unknown, stop: boolean): Promise<StepResult | null> {
     const p = this.position;
     if (p.index >= this.schedule.stepsPerEpoch) return null;
-    const r = await this.nativeTrainer.stepSynthetic(this.config.batchSize, lr, head);
+    const r = await this.nativeTrainer.stepSynthetic(this.config.batchSize, lr, head, stop);
     return { ...r, epoch: p.epoch, index: p.index };
   }
 

@@ -92,21 +92,26 @@ describe('model-parallel head on Gloo over loopback, 2 processes', () => {
   });
 });
 
-// Each rank trains 20 steps on its half of every global batch; rank 0 writes the step losses and the
-// embeddings of fixed images.
+// Each rank trains 20 steps on its half of every global batch (with \`abort\`, that rank's signal
+// aborts after its step abort.step); each writes its step losses and the embeddings of fixed images.
 const dpWorker = `
 const fs = require('fs');
 const { ProcessGroup } = require('./dist/lib/distributed.js');
 const { Trainer } = require('./dist/lib/trainer.js');
 const [file, out] = process.argv.slice(1);
-const { config, probe } = JSON.parse(fs.readFileSync(file, 'utf8'));
+const { config, probe, abort } = JSON.parse(fs.readFileSync(file, 'utf8'));
 (async () => {
   const group = ProcessGroup.join();
   const trainer = await Trainer.create(config, { processGroup: group });
   const losses = [];
-  const fit = await trainer.fit({ onStep: (s) => losses.push(s.loss) });
+  const controller = new AbortController();
+  const onStep = (s) => {
+    losses.push(s.loss);
+    if (abort && abort.rank === group.rank && abort.step === s.step) controller.abort();
+  };
+  const fit = await trainer.fit({ signal: controller.signal, onStep });
   const embeddings = await trainer.embed(Float32Array.from(probe), probe.length / 784);
-  fs.writeFileSync(out + group.rank, JSON.stringify({ losses, embeddings: Array.from(embeddings), steps: fit.steps, files: fs.readdirSync(fit.runDir) }));
+  fs.writeFileSync(out + group.rank, JSON.stringify({ losses, embeddings: Array.from(embeddings), steps: fit.steps, cancelled: fit.cancelled, files: fs.readdirSync(fit.runDir) }));
   trainer.dispose();
   group.dispose();
 })().catch((e) => { console.error(e); process.exit(1); });
@@ -137,13 +142,13 @@ describe('data-parallel training on Gloo over loopback, 2 processes', () => {
   const probe = Array.from({ length: 3 * 784 }, () => rng.normal());
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 
-  async function twoRanks(name: string, overrides: Record<string, unknown>) {
+  async function twoRanks(name: string, overrides: Record<string, unknown>, abort?: { rank: number; step: number }) {
     const file = path.join(dir, `${name}.json`);
-    fs.writeFileSync(file, JSON.stringify({ config: { ...config, ...overrides, name }, probe }));
+    fs.writeFileSync(file, JSON.stringify({ config: { ...config, ...overrides, name }, probe, abort }));
     const port = await freePort();
     const env = (rank: number) => ({ ...process.env, RANK: `${rank}`, WORLD_SIZE: '2', LOCAL_RANK: `${rank}`, MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${port}`, MVFACE_NUM_THREADS: '1' });
     await Promise.all([0, 1].map((r) => run(process.execPath, ['-e', dpWorker, file, path.join(dir, `${name}-out`)], { cwd: root, env: env(r), timeout: 120_000 })));
-    return [0, 1].map((r) => JSON.parse(fs.readFileSync(path.join(dir, `${name}-out${r}`), 'utf8'))) as Array<{ losses: number[]; embeddings: number[]; steps: number }>;
+    return [0, 1].map((r) => JSON.parse(fs.readFileSync(path.join(dir, `${name}-out${r}`), 'utf8'))) as Array<{ losses: number[]; embeddings: number[]; steps: number; cancelled: boolean }>;
   }
 
   async function oneProcess(name: string, overrides: Record<string, unknown>) {
@@ -178,6 +183,15 @@ describe('data-parallel training on Gloo over loopback, 2 processes', () => {
       expectRelative(checkpointHead(path.join(dir, name, 'checkpoint.pt')), checkpointHead(path.join(dir, `${name}-single`, 'checkpoint.pt')), 1e-4);
     }
   }, 180_000);
+
+  it('stops every rank after the same step when one rank is aborted (the flag travels with the step)', async () => {
+    const ranks = await twoRanks('abort-one', {}, { rank: 1, step: 4 });
+    // Rank 1's signal, set after step 4, goes with step 5; both ranks stop after it.
+    for (const r of ranks) expect(r).toMatchObject({ cancelled: true, steps: 5 });
+    expect(ranks.map((r) => r.losses.length)).toEqual([5, 5]);
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'abort-one', 'checkpoint.json'), 'utf8'));
+    expect(meta.position.step).toBe(5);
+  }, 120_000);
 });
 
 describe('joining a process group', () => {

@@ -105,6 +105,7 @@ Napi::Value step_object(Napi::Env env, std::optional<TimedStep>& timed) {
   o.Set("step", static_cast<double>(r->step));
   o.Set("lossScale", r->loss_scale);
   o.Set("updateSkipped", r->update_skipped);
+  o.Set("stop", r->stop);
   o.Set("stepMode", r->mode == train::StepMode::Graph ? "graph" : r->mode == train::StepMode::Static ? "static" : "eager");
   return o;
 }
@@ -146,7 +147,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     });
   }
 
-  // step(loader, lr, headConfig) -> Promise<StepResult | null> (null at the end of the epoch)
+  // step(loader, lr, headConfig, stop?) -> Promise<StepResult | null> (null at the end of the epoch)
   Napi::Value Step(const Napi::CallbackInfo& info) {
     return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
       auto trainer = live();
@@ -154,16 +155,17 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       if (!info[1].IsNumber()) fail("E_CONFIG", "lr", "must be a number");
       const double lr = info[1].As<Napi::Number>().DoubleValue();
       const loss::LossConfig head = loss_config_arg(info[2]);
+      const bool stop = info[3].ToBoolean();
       return PromiseWorker<std::optional<TimedStep>>::Start(
           info.Env(),
-          [trainer, loader, lr, head]() -> std::optional<TimedStep> {
+          [trainer, loader, lr, head, stop]() -> std::optional<TimedStep> {
             const Clock::time_point waiting = Clock::now();
             auto batch = loader->next();
             if (!batch) return std::nullopt;
             TimedStep t;
             t.data_seconds = seconds_since(waiting);
             const Clock::time_point stepping = Clock::now();
-            t.result = trainer->step(*batch, lr, head);
+            t.result = trainer->step(*batch, lr, head, stop);
             t.native_seconds = seconds_since(stepping);
             return t;
           },
@@ -171,7 +173,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     });
   }
 
-  // stepSynthetic(batchSize, lr, headConfig) -> Promise<StepResult>: a batch generated on the
+  // stepSynthetic(batchSize, lr, headConfig, stop?) -> Promise<StepResult>: a batch generated on the
   // trainer's device (benchmarks of the step alone; no loader, no host-to-device copy).
   Napi::Value StepSynthetic(const Napi::CallbackInfo& info) {
     return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
@@ -181,12 +183,13 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       const int64_t batch = info[0].As<Napi::Number>().Int64Value();
       const double lr = info[1].As<Napi::Number>().DoubleValue();
       const loss::LossConfig head = loss_config_arg(info[2]);
+      const bool stop = info[3].ToBoolean();
       return PromiseWorker<std::optional<TimedStep>>::Start(
           info.Env(),
-          [trainer, batch, lr, head]() -> std::optional<TimedStep> {
+          [trainer, batch, lr, head, stop]() -> std::optional<TimedStep> {
             TimedStep t;
             const Clock::time_point stepping = Clock::now();
-            t.result = trainer->step_synthetic(batch, lr, head);
+            t.result = trainer->step_synthetic(batch, lr, head, stop);
             t.native_seconds = seconds_since(stepping);
             return t;
           },

@@ -90,8 +90,12 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options), device_(par
   momentum_.resize(params_.size());
 }
 
-StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossConfig& head) {
-  if ((options_.cuda_graph || options_.static_step) && static_step_fits(batch, head)) return static_step(batch, lr, head);
+StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossConfig& head, bool stop) {
+  if ((options_.cuda_graph || options_.static_step) && static_step_fits(batch, head)) {
+    StepResult s = static_step(batch, lr, head);
+    s.stop = stop;  // no process group with the static step
+    return s;
+  }
   model_->train();
   const auto [images, labels] = device_inputs(batch);
   for (size_t i = 0; i + 1 < params_.size(); ++i) params_[i].mutable_grad() = at::Tensor();
@@ -107,7 +111,7 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
   r.grad_embeddings = scaler_.scaled(r.grad_embeddings);
   if (comm_) {
     embeddings.backward(r.grad_embeddings);
-    average_over_ranks(r);  // every rank then sees the same loss, so all stop together on NaN
+    stop = average_over_ranks(r, stop);  // every rank then sees the same loss, so all stop together on NaN
   }
   check_loss_finite(r.loss);
   if (!comm_) embeddings.backward(r.grad_embeddings);
@@ -120,6 +124,7 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
   s.mean_target_cos = r.mean_target_cos;
   s.loss_scale = loss_scale;
   s.update_skipped = !apply;
+  s.stop = stop;
   return s;
 }
 
@@ -171,20 +176,21 @@ at::Tensor Trainer::whole_head_rows(const at::Tensor& shard) const {
 
 // Gradients of this rank's mean loss, averaged: the gradient of the mean over the global batch (the
 // ranks' batches are equal in size). Batch-norm statistics stay per rank, as in PyTorch's DDP.
-void Trainer::average_over_ranks(loss::LossResult& r) {
+bool Trainer::average_over_ranks(loss::LossResult& r, bool stop) {
   std::vector<at::Tensor> grads;
   for (size_t i = 0; i + 1 < params_.size(); ++i) {
     if (!params_[i].grad().defined()) params_[i].mutable_grad() = at::zeros_like(params_[i]);
     grads.push_back(params_[i].grad());
   }
   if (!sharded()) grads.push_back(r.grad_weight);  // a shard's gradient is its own rank's alone
-  at::Tensor stats = at::tensor({r.loss, r.hard_fraction, r.mean_target_cos}, at::kDouble).to(device_);
+  at::Tensor stats = at::tensor({r.loss, r.hard_fraction, r.mean_target_cos, stop ? 1.0 : 0.0}, at::kDouble).to(device_);
   grads.push_back(stats);
   dist::average_over_ranks(*comm_, grads);
   stats = stats.to(at::kCPU);
   r.loss = stats[0].item<double>();
   r.hard_fraction = stats[1].item<double>();
   r.mean_target_cos = stats[2].item<double>();
+  return stats[3].item<double>() > 0;
 }
 
 // The head is the last parameter; its gradient comes from the fused loss, not from autograd.

@@ -47,6 +47,9 @@ struct StepResult {
   double loss_scale = 1;        // the scale this step's backward used (1 without a scaler)
   bool update_skipped = false;  // the scaled gradients overflowed: no update, the scale backed off
   StepMode mode = StepMode::Eager;
+  // The step's `stop` argument, or with a process group whether any rank's was set: every rank then
+  // stops after this same step (the flag travels with the step's statistics, no extra collective).
+  bool stop = false;
 };
 
 struct StaticStep;  // train/trainer_graph.cpp
@@ -57,7 +60,8 @@ class Trainer {
   ~Trainer();
 
   // One SGD step on one batch. Throws E_NONFINITE (and changes nothing) if the loss is not finite.
-  StepResult step(const data::Batch& batch, double lr, const loss::LossConfig& head);
+  // `stop`: this caller wants to stop after this step (see StepResult::stop).
+  StepResult step(const data::Batch& batch, double lr, const loss::LossConfig& head, bool stop = false);
   // Embeddings (eval mode, no gradient) of N x C x H x W float32 images.
   at::Tensor embed(const at::Tensor& images);
   // Closed-set accuracy: argmax over classes of cos(embedding, class weight), over a whole loader epoch.
@@ -77,7 +81,7 @@ class Trainer {
   void set_comm(std::shared_ptr<dist::Comm> comm);
 
   // One step on a batch generated on the training device (train/synthetic_batch.h).
-  StepResult step_synthetic(int64_t batch_size, double lr, const loss::LossConfig& head);
+  StepResult step_synthetic(int64_t batch_size, double lr, const loss::LossConfig& head, bool stop = false);
 
   int64_t steps() const { return steps_; }
   const at::Device& device() const { return device_; }
@@ -95,7 +99,7 @@ class Trainer {
   std::pair<at::Tensor, at::Tensor> device_inputs(const data::Batch& batch) const;
   at::Tensor forward_for_loss(const at::Tensor& images);  // autocast forward, float32 embeddings
   bool unscale_gradients();  // false: skip this step's update (loss scaler overflow)
-  void average_over_ranks(loss::LossResult& r);
+  bool average_over_ranks(loss::LossResult& r, bool stop);  // true: some rank's stop was set
   // train/trainer_graph.cpp: the step with static inputs, its statistics and learning rate in
   // tensors, in two parts a CUDA graph can each capture.
   bool static_step_fits(const data::Batch& batch, const loss::LossConfig& head) const;
