@@ -53,6 +53,8 @@ interface TrainFlags {
   precision?: 'fp32' | 'bf16' | 'fp16';
   channelsLast?: boolean;
   cudaGraph?: boolean;
+  sampleRate?: number;
+  chunkClasses?: number;
   workers?: number;
   resume?: boolean;
   nproc?: number;
@@ -78,6 +80,8 @@ function trainConfig(f: TrainFlags): TrainConfig {
   if (f.precision) c.precision = f.precision;
   if (f.channelsLast) c.channelsLast = true;
   if (f.cudaGraph) c.cudaGraph = true;
+  if (f.sampleRate !== undefined) c.sampleRate = f.sampleRate;
+  if (f.chunkClasses !== undefined) c.chunkClasses = f.chunkClasses;
   if (f.workers) c.workers = f.workers;
   if (f.shardHead) c.shardHead = true;
   for (const key of ['name', 'backbone', 'head', 'data', 'epochs']) {
@@ -174,6 +178,8 @@ export function program(): Command {
     .addOption(new Option('--precision <p>', 'autocast of the backbone: fp32 | bf16 | fp16 (CUDA)').choices(['fp32', 'bf16', 'fp16']))
     .option('--channels-last', 'NHWC images and convolution weights')
     .option('--cuda-graph', 'CUDA: capture the step in CUDA graphs after 3 warm-up steps')
+    .option('--sample-rate <r>', 'Partial FC: each step uses the batch\'s classes and this share of the others (0 < r <= 1)', number)
+    .option('--chunk-classes <k>', 'the head\'s loss over chunks of k classes (a batch x k buffer)', integer)
     .option('--workers <n>', 'native decoding threads', integer)
     .option('--resume', 'continue from the run folder\'s checkpoint')
     .option('--shard-head', 'with --nproc (or WORLD_SIZE): each process holds its shard of the class weights')

@@ -61,6 +61,17 @@ export interface TrainConfig extends PrecisionConfig {
    * weights (model-parallel head, exact MV-Softmax over all classes) instead of all of them. Default false.
    */
   shardHead?: boolean;
+  /**
+   * The head's loss over chunks of this many classes: a batch x chunkClasses buffer instead of
+   * batch x classes, the same result. Default 0: all classes at once. Not with shardHead.
+   */
+  chunkClasses?: number;
+  /**
+   * Partial FC (InsightFace): each step's loss uses the batch's classes and this share of the
+   * others, drawn anew every step; only those rows of the head (and their momentum) are updated.
+   * Default 1: the whole head. Not with a process group, cudaGraph or staticStep.
+   */
+  sampleRate?: number;
   /** Verification sets evaluated every `every` steps, each logged as an {event: 'eval'} record. */
   eval?: TrainEvalConfig;
 }
@@ -84,6 +95,8 @@ export interface StepInfo {
   lossScale: number;
   /** The scaled gradients overflowed: no update this step, and the scale backed off. */
   updateSkipped: boolean;
+  /** Classes in this step's loss: all of them, or Partial FC's sample. */
+  sampledClasses: number;
   /** 'graph': replayed CUDA graphs (cudaGraph); 'static': the graph's step run eagerly (its warm-up); else 'eager'. */
   stepMode: StepMode;
   /** Seconds waiting for the loader's batch (0 for batches generated on the device). */
@@ -133,6 +146,7 @@ interface StepResult {
   nativeSeconds: number;
   /** This step's stop flag, or in a process group whether any rank's was set. */
   stop: boolean;
+  sampledClasses: number;
 }
 
 interface NativeTrainer {
@@ -145,6 +159,7 @@ interface NativeTrainer {
   exportBackbone(path: string): Promise<void>;
   setProcessGroup(comm: unknown): Promise<void>;
   info(): { parameters: number; steps: number; channelsLast: boolean };
+  classWeights(): Promise<Float32Array>;
   dispose(): void;
 }
 
@@ -196,6 +211,15 @@ function pickDevice(device: Device): 'cpu' | 'cuda' {
   return native().backendInfo().cudaAvailable ? 'cuda' : 'cpu';
 }
 
+function checkHeadOptions(c: TrainConfig): void {
+  if (c.sampleRate !== undefined && !(typeof c.sampleRate === 'number' && c.sampleRate > 0 && c.sampleRate <= 1)) {
+    throw createError('E_CONFIG', `sampleRate: must be in (0, 1] (1: the whole head), got ${String(c.sampleRate)}`, 'sampleRate');
+  }
+  if (c.chunkClasses !== undefined && !(Number.isInteger(c.chunkClasses) && c.chunkClasses >= 0)) {
+    throw createError('E_CONFIG', `chunkClasses: must be an integer >= 0 (0: all classes at once), got ${String(c.chunkClasses)}`, 'chunkClasses');
+  }
+}
+
 export class Trainer {
   readonly paths: RunPaths;
   private position: Position = { step: 0, epoch: 0, index: 0, samples: 0, stepSeconds: 0 };
@@ -219,6 +243,7 @@ export class Trainer {
     if (!Number.isInteger(c.epochs) || c.epochs < 1) throw createError('E_CONFIG', 'epochs: must be an integer >= 1', 'epochs');
     resolveHeadConfig(c.head);
     const precision = resolvePrecisionOptions(c);
+    checkHeadOptions(c);
     if (c.eval) checkTrainEvalConfig(c.eval);
     const backbone = resolveBackboneConfig(c.backbone);
     const train = await DataLoader.open(c.data, {
@@ -249,6 +274,7 @@ export class Trainer {
       const nt = new Native({
         backbone, numClasses: info.numClasses, seed: c.seed, device: pickDevice(c.device ?? 'auto'), ...precision,
         momentum: c.optimizer?.momentum ?? 0.9, weightDecay: c.optimizer?.weightDecay ?? 5e-4, shardHead: c.shardHead ?? false,
+        chunkClasses: c.chunkClasses ?? 0, sampleRate: c.sampleRate ?? 1,
       });
       const trainer = new Trainer(c, nt, train, info, schedule, options.processGroup);
       await trainer.start(options.resume ?? false);
@@ -333,7 +359,7 @@ export class Trainer {
       const info: StepInfo = {
         step: p.step, epoch: p.epoch, index: r.index, stepsPerEpoch: this.schedule.stepsPerEpoch, totalSteps: this.totalSteps,
         loss: r.loss, lr, hardFraction: r.hardFraction, meanTargetCos: r.meanTargetCos, samples: r.samples, skipped: r.skipped, lossScale: r.lossScale, updateSkipped: r.updateSkipped, stepMode: r.stepMode,
-        dataSeconds: r.dataSeconds, nativeSeconds: r.nativeSeconds,
+        dataSeconds: r.dataSeconds, nativeSeconds: r.nativeSeconds, sampledClasses: r.sampledClasses,
         samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9),
       };
       log.write({ event: 'step', ...info });
@@ -472,6 +498,14 @@ export class Trainer {
 
   get parameters(): number {
     return this.nativeTrainer.info().parameters;
+  }
+
+  /**
+   * The class weights W (numClasses x embedding size, row-major), as the next step would use them.
+   * With a sharded head every rank must call it (the shards are gathered).
+   */
+  async classWeights(): Promise<Float32Array> {
+    return this.exclusive(() => this.nativeTrainer.classWeights());
   }
 
   /** Every convolution weight (larger than 1 x 1) is stored NHWC: `channelsLast` took effect. */

@@ -81,7 +81,11 @@ void routing_args(const Napi::CallbackInfo& info, LossCall& call) {
 
 LossResult run_loss(const LossCall& c) {
   if (c.device.cuda) return loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels, c.fused);
-  if (c.sample_rate < 1.0) return loss::partial_fc_loss(c.config, c.x, c.weight, c.labels, c.sample_rate, c.sample_seed, c.fused).loss;
+  if (c.sample_rate < 1.0) {
+    loss::PartialFcResult r = loss::partial_fc_loss(c.config, c.x, c.weight, c.labels, c.sample_rate, c.sample_seed, c.fused);
+    r.loss.grad_weight = loss::dense_grad_weight(r, c.weight);
+    return r.loss;
+  }
   return loss::fused_loss(c.config, c.x, c.weight, c.labels, c.fused);
 }
 

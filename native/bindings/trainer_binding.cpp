@@ -72,6 +72,8 @@ train::TrainerOptions trainer_options(const Napi::Value& value) {
   if (device.IsString()) t.device = device.As<Napi::String>().Utf8Value();
   precision_options(o, t);
   t.shard_head = o.Get("shardHead").ToBoolean();
+  t.sample_rate = number_or(o, "sampleRate", t.sample_rate);
+  t.chunk_classes = static_cast<int64_t>(number_or(o, "chunkClasses", 0));
   return t;
 }
 
@@ -106,6 +108,7 @@ Napi::Value step_object(Napi::Env env, std::optional<TimedStep>& timed) {
   o.Set("lossScale", r->loss_scale);
   o.Set("updateSkipped", r->update_skipped);
   o.Set("stop", r->stop);
+  o.Set("sampledClasses", static_cast<double>(r->sampled_classes));
   o.Set("stepMode", r->mode == train::StepMode::Graph ? "graph" : r->mode == train::StepMode::Static ? "static" : "eager");
   return o;
 }
@@ -120,6 +123,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
                         InstanceMethod("exportBackbone", &NativeTrainer::Export),
                         InstanceMethod("setProcessGroup", &NativeTrainer::SetProcessGroup),
                         InstanceMethod("stepSynthetic", &NativeTrainer::StepSynthetic),
+                        InstanceMethod("classWeights", &NativeTrainer::ClassWeights),
                         InstanceMethod("info", &NativeTrainer::Info), InstanceMethod("dispose", &NativeTrainer::Dispose)});
   }
 
@@ -209,6 +213,17 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       return PromiseWorker<at::Tensor>::Start(
           info.Env(), [trainer, images]() { return trainer->embed(images); },
           [](Napi::Env env, at::Tensor& t) { return to_typed_array(env, t); }, {info[0].As<Napi::Object>()});
+    });
+  }
+
+  // classWeights() -> Promise<Float32Array C x D>: the head's class weights (gathered when sharded:
+  // then every rank calls it).
+  Napi::Value ClassWeights(const Napi::CallbackInfo& info) {
+    return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
+      auto trainer = live();
+      return PromiseWorker<at::Tensor>::Start(
+          info.Env(), [trainer]() { return trainer->class_weights(); },
+          [](Napi::Env env, at::Tensor& t) { return to_typed_array(env, t); });
     });
   }
 

@@ -35,10 +35,14 @@ PartialFcResult partial_fc_loss(const LossConfig& config, const at::Tensor& x, c
   const at::Tensor index = out.sampled.to(weight.device());
   const at::Tensor local_labels = position.index_select(0, labels.to(at::kLong).cpu()).to(labels.device());
   out.loss = fused_loss(config, x, weight.index_select(0, index), local_labels, options);
-  at::Tensor dense = at::zeros_like(weight);
-  dense.index_copy_(0, index, out.loss.grad_weight);
-  out.loss.grad_weight = dense;
   return out;
+}
+
+at::Tensor dense_grad_weight(const PartialFcResult& r, const at::Tensor& weight) {
+  if (r.sampled.numel() == weight.size(0)) return r.loss.grad_weight;
+  at::Tensor dense = at::zeros_like(weight);
+  dense.index_copy_(0, r.sampled.to(weight.device()), r.loss.grad_weight);
+  return dense;
 }
 
 }  // namespace mvface::loss

@@ -8,8 +8,8 @@
 namespace mvface::loss {
 
 struct PartialFcResult {
-  LossResult loss;        // grad_weight is dense (C x D), zero on the classes not sampled
-  at::Tensor sampled;     // the sampled class indices, ascending (int64)
+  LossResult loss;        // grad_weight: the sampled rows' gradient only (|sampled| x D, in that order)
+  at::Tensor sampled;     // the sampled class indices, ascending (int64, CPU)
 };
 
 // The classes of one step: every label, and ceil(rate * others) more drawn by `seed`, ascending.
@@ -18,5 +18,8 @@ at::Tensor sample_classes(const at::Tensor& labels, int64_t classes, double rate
 PartialFcResult partial_fc_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
                                 const at::Tensor& labels, double rate, uint64_t seed,
                                 const FusedOptions& options = {});
+
+// The gradient of the whole head (C x D like `weight`): the sampled rows' gradient, zero elsewhere.
+at::Tensor dense_grad_weight(const PartialFcResult& r, const at::Tensor& weight);
 
 }  // namespace mvface::loss

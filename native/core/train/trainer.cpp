@@ -12,7 +12,6 @@
 #include "dist/data_parallel.h"
 #include "errors.h"
 #include "loss/loss.h"
-#include "train/sgd.h"
 #include "train/static_step.h"
 
 namespace mvface::train {
@@ -79,6 +78,7 @@ Trainer::~Trainer() = default;
 
 Trainer::Trainer(const TrainerOptions& options) : options_(options), device_(parse_device(options.device)) {
   if (options.num_classes < 2) fail("E_CONFIG", "numClasses", "must be at least 2");
+  check_head_options();
   at::manual_seed(options.seed);
   model_ = backbones::make_backbone(options.backbone);
   model_->to(device_);
@@ -101,9 +101,8 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
   for (size_t i = 0; i + 1 < params_.size(); ++i) params_[i].mutable_grad() = at::Tensor();
   if (comm_) dist::broadcast_from_rank0(*comm_, model_->buffers());  // as DDP: rank 0's BN statistics
   at::Tensor embeddings = forward_for_loss(images);
-  loss::LossResult r = sharded() ? dist::sharded_loss(*comm_, head, embeddings.detach(), head_, shard_.first,
-                                                     options_.num_classes, labels)
-                                 : loss::fused_loss(head, embeddings.detach(), head_, labels);
+  HeadStep h = head_loss(head, embeddings.detach(), labels);
+  loss::LossResult& r = h.loss;
   // The sharded loss is already the global batch's: scaled by the world size, its gradients come
   // out of the averaging below as the sum over the ranks, which is the global gradient.
   if (sharded()) r.grad_embeddings = r.grad_embeddings * static_cast<double>(comm_->world_size());
@@ -116,7 +115,7 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
   check_loss_finite(r.loss);
   if (!comm_) embeddings.backward(r.grad_embeddings);
   const bool apply = unscale_gradients();
-  if (apply) sgd_update(lr, r.grad_weight);
+  if (apply) sgd_update(lr, h);
   ++steps_;
   StepResult s = batch_result(batch, images.size(0));
   s.loss = r.loss;
@@ -125,6 +124,7 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
   s.loss_scale = loss_scale;
   s.update_skipped = !apply;
   s.stop = stop;
+  s.sampled_classes = h.sampled.defined() ? h.sampled.numel() : options_.num_classes;
   return s;
 }
 
@@ -148,6 +148,10 @@ StepResult Trainer::batch_result(const data::Batch& batch, int64_t samples) cons
 void Trainer::set_comm(std::shared_ptr<dist::Comm> comm) {
   if (options_.cuda_graph || options_.static_step)
     fail("E_CONFIG", "cudaGraph", "data-parallel steps exchange gradients through the host: set cudaGraph false");
+  if (options_.sample_rate < 1)
+    fail("E_CONFIG", "sampleRate", "Partial FC samples per process, so the replicas' heads would drift apart: use shardHead");
+  if (options_.chunk_classes > 0 && options_.shard_head)
+    fail("E_CONFIG", "chunkClasses", "the sharded head takes its shard whole: set chunkClasses 0 with shardHead");
   comm_ = std::move(comm);
   std::vector<at::Tensor> state;
   for (auto& [name, t] : named_state()) state.push_back(t);
@@ -191,14 +195,6 @@ bool Trainer::average_over_ranks(loss::LossResult& r, bool stop) {
   r.hard_fraction = stats[1].item<double>();
   r.mean_target_cos = stats[2].item<double>();
   return stats[3].item<double>() > 0;
-}
-
-// The head is the last parameter; its gradient comes from the fused loss, not from autograd.
-void Trainer::sgd_update(double lr, const at::Tensor& head_grad) {
-  std::vector<at::Tensor> grads;
-  for (size_t i = 0; i + 1 < params_.size(); ++i) grads.push_back(params_[i].grad());
-  grads.push_back(head_grad);
-  sgd_step(params_, grads, decays_, momentum_, lr, {options_.momentum, options_.weight_decay});
 }
 
 at::Tensor Trainer::embed(const at::Tensor& images) {

@@ -36,6 +36,11 @@ struct TrainerOptions {
   // With a comm of several ranks: rank r holds only the classes dist::shard_of(C, r, world) of the
   // head (model parallel, dist::sharded_loss); the backbone stays data parallel.
   bool shard_head = false;
+  // The head's loss over chunks of this many classes (0: all at once): a B x K buffer, not B x C.
+  int64_t chunk_classes = 0;
+  // Partial FC: each step's loss uses the batch's classes and this share of the others (1: the
+  // whole head). Only the sampled rows of the head, and their momentum, are updated (InsightFace).
+  double sample_rate = 1.0;
 };
 
 // How a step ran: the usual way, as the CUDA graph's bodies run eagerly, or by replaying the graphs.
@@ -50,6 +55,7 @@ struct StepResult {
   // The step's `stop` argument, or with a process group whether any rank's was set: every rank then
   // stops after this same step (the flag travels with the step's statistics, no extra collective).
   bool stop = false;
+  int64_t sampled_classes = 0;  // classes in this step's loss: all of them unless Partial FC
 };
 
 struct StaticStep;  // train/trainer_graph.cpp
@@ -90,10 +96,21 @@ class Trainer {
   // effect); false when there is none.
   bool conv_weights_channels_last() const;
   const at::Tensor& head_weight() const { return head_; }
+  // The whole head (C x D, float32, on the CPU); with a sharded head every rank calls it (a gather).
+  at::Tensor class_weights() const;
 
  private:
   std::vector<std::pair<std::string, at::Tensor>> named_state() const;
-  void sgd_update(double lr, const at::Tensor& head_grad);
+  // train/trainer_head.cpp: the head's loss (whole, class-chunked, Partial FC or sharded) and the
+  // SGD update of the backbone and the head (only the sampled rows with Partial FC).
+  struct HeadStep {
+    loss::LossResult loss;
+    at::Tensor sampled;  // Partial FC's classes, ascending; undefined: every class
+  };
+  void check_head_options() const;
+  HeadStep head_loss(const loss::LossConfig& head, const at::Tensor& embeddings, const at::Tensor& labels);
+  void sgd_update(double lr, const HeadStep& h);
+  void sampled_head_update(double lr, const at::Tensor& grad_rows, const at::Tensor& rows);
   // train/trainer_precision.cpp: precision, memory format and transfer to the device.
   void setup_precision();
   std::pair<at::Tensor, at::Tensor> device_inputs(const data::Batch& batch) const;

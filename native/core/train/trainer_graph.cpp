@@ -47,6 +47,8 @@ void Trainer::check_graph_options() const {
   if ((options_.cuda_graph || options_.static_step) && scaler_.enabled())
     fail("E_CONFIG", "cudaGraph",
          "the loss scaler decides on the host whether to apply each step: use precision bf16 or set lossScale false");
+  if ((options_.cuda_graph || options_.static_step) && options_.sample_rate < 1)
+    fail("E_CONFIG", "cudaGraph", "Partial FC samples a different number of classes every step: set sampleRate 1");
 }
 
 bool Trainer::static_step_fits(const data::Batch& batch, const loss::LossConfig& head) const {
@@ -105,6 +107,7 @@ void Trainer::forward_backward_body(const loss::LossConfig& head) {
   const at::Tensor embeddings = forward_for_loss(s.images);
   loss::FusedOptions capturable;
   capturable.capturable = true;
+  capturable.block_classes = options_.chunk_classes;
   const loss::LossResult r = loss::fused_loss(head, embeddings.detach(), head_, s.labels, capturable);
   embeddings.backward(r.grad_embeddings);
   s.grads.clear();

@@ -1,0 +1,153 @@
+/**
+ * The Trainer's head options: chunkClasses (the same training as the whole head) and Partial FC
+ * (sampleRate: each step's loss over the batch's classes and a sample of the others, and only those
+ * rows of the head updated, their momentum with them), with the typed errors for what they exclude.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../lib/errors';
+import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+import { trainRun } from './train-run';
+
+const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-head-'));
+afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
+
+// 40 classes x 4 images, batches of 8: at most 8 classes in a batch, 32 or more to sample from.
+const data = { kind: 'synthetic', classes: 40, perClass: 4, height: 28, width: 28, channels: 1, seed: 7 } as const;
+let counter = 0;
+const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
+  name: `h-${counter++}`,
+  runsDir,
+  backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 },
+  head: { type: 'mv-arc', mode: 'adaptive' },
+  data,
+  epochs: 1,
+  batchSize: 8,
+  optimizer: { lr: 0.05 },
+  seed: 3,
+  workers: 2,
+  device: 'cpu',
+  ...over,
+});
+
+const losses = (steps: StepInfo[]) => steps.map((s) => s.loss);
+const maxRelDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.max(Math.abs(b[i]), 1e-6)));
+
+/** Indices of the rows (of width `dim`) that differ between a and b. */
+function changedRows(a: Float32Array, b: Float32Array, dim: number): number[] {
+  const rows: number[] = [];
+  for (let r = 0; r < a.length / dim; r++) {
+    for (let d = 0; d < dim; d++) {
+      if (a[r * dim + d] !== b[r * dim + d]) {
+        rows.push(r);
+        break;
+      }
+    }
+  }
+  return rows;
+}
+
+/** The first python3 here with torch (Debian's python3-torch), to read checkpoints; undefined if none. */
+const torchPython = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch']).status === 0);
+
+/** The head's momentum rows in a checkpoint (the last parameter's buffer), flattened; [] if none. */
+function headMomentum(file: string): number[] {
+  const script = 'import sys, json, torch; m = torch.load(sys.argv[1])["momentum"]; k = max(m, key=int, default=None); print(json.dumps([] if k is None else m[k].flatten().tolist()))';
+  const r = spawnSync(torchPython!, ['-c', script, file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+/** Steps one at a time (each stop writes the checkpoint), reading the class weights around each. */
+async function stepwise(config: TrainConfig, steps: number) {
+  const trainer = await Trainer.create(config);
+  const out: Array<{ step: StepInfo; changed: number[]; momentum?: Float32Array }> = [];
+  try {
+    let before = await trainer.classWeights();
+    for (let k = 0; k < steps; k++) {
+      const controller = new AbortController();
+      let info: StepInfo | undefined;
+      await trainer.fit({ signal: controller.signal, onStep: (s) => ((info = s), controller.abort()) });
+      const after = await trainer.classWeights();
+      const momentum = torchPython ? Float32Array.from(headMomentum(path.join(runsDir, config.name, 'checkpoint.pt'))) : undefined;
+      out.push({ step: info!, changed: changedRows(before, after, 16), momentum });
+      before = after;
+    }
+  } finally {
+    trainer.dispose();
+  }
+  return out;
+}
+
+describe('chunkClasses', () => {
+  it('trains as the whole head does', async () => {
+    const whole = await trainRun(tiny());
+    const chunked = await trainRun(tiny({ chunkClasses: 7 }));
+    expect(chunked.steps).toHaveLength(whole.steps.length);
+    // The first step agrees to float32 rounding; summing in another order then drifts a little
+    // through training (up to 3e-5 over these 20 steps).
+    expect(maxRelDiff(losses(chunked.steps).slice(0, 1), losses(whole.steps).slice(0, 1))).toBeLessThan(1e-6);
+    expect(maxRelDiff(losses(chunked.steps), losses(whole.steps))).toBeLessThan(1e-4);
+    expect(losses(chunked.steps)).not.toEqual(losses(whole.steps));  // the chunked path did run
+    expect(chunked.steps.every((s) => s.sampledClasses === 40)).toBe(true);
+  });
+});
+
+describe('Partial FC (sampleRate)', () => {
+  it('sampleRate 1 is the whole head', async () => {
+    const whole = await trainRun(tiny());
+    const one = await trainRun(tiny({ sampleRate: 1 }));
+    expect(losses(one.steps)).toEqual(losses(whole.steps));
+  });
+
+  it('updates exactly the sampled rows of the head each step, no others (momentum and decay included)', async () => {
+    const rate = 0.25;
+    const steps = await stepwise(tiny({ sampleRate: rate }), 4);
+    for (const { step, changed } of steps) {
+      // The batch's classes (8 images: 1 to 8 classes) and ceil(0.25 x the rest) more.
+      expect(step.sampledClasses).toBeGreaterThanOrEqual(1 + Math.ceil(rate * 32));
+      expect(step.sampledClasses).toBeLessThanOrEqual(8 + Math.ceil(rate * 39));
+      expect(changed).toHaveLength(step.sampledClasses);
+    }
+    // Different samples from step to step: rows updated before and not now stay as they were,
+    // momentum notwithstanding.
+    expect(new Set(steps.flatMap((s) => s.changed)).size).toBeGreaterThan(steps[0].changed.length);
+    const whole = await stepwise(tiny(), 2);
+    expect(whole.map((s) => s.changed.length)).toEqual([40, 40]);
+    if (!torchPython) return;
+    // Momentum: after the first step only the sampled rows have any; each later step changes the
+    // momentum of its sampled rows and leaves the others' as they were.
+    const zero = new Float32Array(40 * 16);
+    expect(changedRows(zero, steps[0].momentum!, 16)).toEqual(steps[0].changed);
+    for (let k = 1; k < steps.length; k++) expect(changedRows(steps[k - 1].momentum!, steps[k].momentum!, 16)).toEqual(steps[k].changed);
+  });
+
+  it('learns, and a resumed run draws the same samples', async () => {
+    const config = tiny({ sampleRate: 0.3, epochs: 4, evalData: data });
+    const full = await trainRun(config);
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    expect(mean(losses(full.steps).slice(-5))).toBeLessThan(0.8 * mean(losses(full.steps).slice(0, 5)));
+    const name = `h-resume-${counter++}`;
+    const first = await trainRun({ ...config, name }, { abortAt: 7 });
+    const rest = await trainRun({ ...config, name }, { resume: true });
+    const both = [...first.steps, ...rest.steps];
+    expect(both.map((s) => [s.step, s.sampledClasses, s.loss])).toEqual(full.steps.map((s) => [s.step, s.sampledClasses, s.loss]));
+  });
+
+  it('refuses bad values and what it cannot go with, with a ConfigError naming the option', async () => {
+    for (const [over, argument] of [
+      [{ sampleRate: 0 }, 'sampleRate'],
+      [{ sampleRate: 1.5 }, 'sampleRate'],
+      [{ chunkClasses: -1 }, 'chunkClasses'],
+      [{ chunkClasses: 2.5 }, 'chunkClasses'],
+      [{ sampleRate: 0.5, staticStep: true }, 'cudaGraph'],
+    ] as const) {
+      const e = await Trainer.create(tiny(over as Partial<TrainConfig>)).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as ConfigError).argument).toBe(argument);
+    }
+  });
+});
