@@ -141,8 +141,8 @@ benchmark() {
 }
 
 train_tests() {
-  step "trainer tests on CUDA: bf16, fp16 + loss scaler, channels-last, GPU-generated batches, CUDA graphs"
-  vitest_part train-tests 150 test/trainer-precision.test.ts
+  step "trainer tests on CUDA: bf16, fp16 + loss scaler, channels-last, GPU-generated batches, CUDA graphs, Partial FC"
+  vitest_part train-tests 180 test/trainer-precision.test.ts test/trainer-head.test.ts
 }
 
 train_benchmark() {

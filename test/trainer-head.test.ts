@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { backendInfo } from '../lib/backend';
 import { ConfigError } from '../lib/errors';
 import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
 import { trainRun } from './train-run';
@@ -149,5 +150,17 @@ describe('Partial FC (sampleRate)', () => {
       expect(e).toBeInstanceOf(ConfigError);
       expect((e as ConfigError).argument).toBe(argument);
     }
+  });
+});
+
+describe.skipIf(!backendInfo().cudaAvailable)('on CUDA', () => {
+  it('Partial FC updates exactly the sampled rows; chunked training follows the whole head', async () => {
+    const steps = await stepwise(tiny({ device: 'cuda', sampleRate: 0.25 }), 3);
+    for (const { step, changed } of steps) expect(changed).toHaveLength(step.sampledClasses);
+    const whole = await trainRun(tiny({ device: 'cuda' }));
+    const chunked = await trainRun(tiny({ device: 'cuda', chunkClasses: 7 }));
+    // As on the CPU: the first step to float32 rounding (GEMMs of other shapes), then a small drift.
+    expect(maxRelDiff(losses(chunked.steps).slice(0, 1), losses(whole.steps).slice(0, 1))).toBeLessThan(1e-5);
+    expect(maxRelDiff(losses(chunked.steps), losses(whole.steps))).toBeLessThan(1e-3);
   });
 });
