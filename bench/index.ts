@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [loss | train | scale | dp | heads ...]: runs the named benchmarks; with none, loss,
+ * npm run bench -- [loss | train | train-head | scale | dp | heads ...]: runs the named benchmarks; with none, loss,
  * train and scale (heads, the 3-seed head comparison, takes about half an hour: name it).
  */
 import { benchDataParallel } from './dp';
@@ -7,6 +7,7 @@ import { benchHeads } from './heads';
 import { benchLoss } from './loss';
 import { benchScale } from './scale';
 import { benchTrain } from './train';
+import { benchTrainHead } from './train-head';
 
 const benches: Record<string, () => Promise<unknown>> = {
   loss: () => benchLoss(),
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   scale: () => benchScale(),
   dp: () => benchDataParallel(),
   heads: () => benchHeads(),
+  'train-head': () => benchTrainHead(),
 };
 
 async function main() {

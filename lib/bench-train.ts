@@ -42,6 +42,10 @@ export interface TrainBenchOptions {
   channelsLast?: boolean;
   /** Capture the step in CUDA graphs (TrainConfig.cudaGraph; CUDA only). Default false. */
   cudaGraph?: boolean;
+  /** TrainConfig.sampleRate (Partial FC). Default 1. */
+  sampleRate?: number;
+  /** TrainConfig.chunkClasses. Default 0. */
+  chunkClasses?: number;
   /**
    * 'device': batches generated on the GPU (pure compute; on the CPU the ordinary synthetic
    * source). 'loader': the native loader on synthetic identities. Default 'device'.
@@ -97,6 +101,8 @@ export interface TrainBenchResult {
   classes: number;
   channelsLast: boolean;
   cudaGraph: boolean;
+  sampleRate: number;
+  chunkClasses: number;
   source: 'device' | 'loader';
   steps: number;
   warmup: number;
@@ -166,6 +172,8 @@ function resolve(o: TrainBenchOptions): Resolved {
     classes: o.classes ?? 1000,
     channelsLast: o.channelsLast ?? false,
     cudaGraph: o.cudaGraph ?? false,
+    sampleRate: o.sampleRate ?? 1,
+    chunkClasses: o.chunkClasses ?? 0,
     source: o.source ?? 'device',
     pipeline: o.pipeline ?? 'recordio',
     pipelineImages: o.pipelineImages ?? 4096,
@@ -196,7 +204,7 @@ async function trainSteps(r: Resolved, total: number, onStep: (s: StepInfo) => v
     data: { kind: 'synthetic', classes: r.classes, perClass, height: r.inputSize, width: r.inputSize, channels: 3 },
     epochs: 1, batchSize: r.batch, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, flip: true,
     workers: r.workers, device: r.device, precision: r.precision, channelsLast: r.channelsLast,
-    cudaGraph: r.cudaGraph, syntheticOnDevice: r.source === 'device',
+    cudaGraph: r.cudaGraph, sampleRate: r.sampleRate, chunkClasses: r.chunkClasses, syntheticOnDevice: r.source === 'device',
   });
   const controller = new AbortController();
   try {
@@ -338,7 +346,7 @@ export async function benchTrainStep(options: TrainBenchOptions = {}): Promise<T
   const samplesPerSecond = (r.steps * r.batch) / Math.max(seconds, 1e-9);
   const result: TrainBenchResult = {
     device: r.device, backbone: r.backbone, inputSize: r.inputSize, batch: r.batch, precision: r.precision, head: r.head.type,
-    classes: r.classes, channelsLast: r.channelsLast, cudaGraph: r.cudaGraph, source: r.source, steps: r.steps, warmup: r.warmup,
+    classes: r.classes, channelsLast: r.channelsLast, cudaGraph: r.cudaGraph, sampleRate: r.sampleRate, chunkClasses: r.chunkClasses, source: r.source, steps: r.steps, warmup: r.warmup,
     samplesPerSecond, stepMs: (1000 * seconds) / r.steps,
     split: { nativeMs: (1000 * nativeSeconds) / r.steps, dataMs: (1000 * dataSeconds) / r.steps, restMs: (1000 * (seconds - nativeSeconds - dataSeconds)) / r.steps },
     peakMemory: { kind: gpu ? 'cuda-allocated' : 'host-rss', bytes: peak }, graphSteps,
