@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,6 +8,7 @@ import { classShard } from '../lib/distributed';
 import { freePort } from '../lib/launch';
 import { type HeadConfig, marginLoss } from '../lib/loss';
 import { Random } from './random';
+import { checkpointValues, torchPython } from './torch-python';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '..');
@@ -117,16 +118,8 @@ const { config, probe, abort } = JSON.parse(fs.readFileSync(file, 'utf8'));
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
-/** The first python3 here with torch (Debian's python3-torch), to read checkpoints; undefined if none. */
-const torchPython = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch']).status === 0);
-
 /** The class weights ('head') saved in a checkpoint, through torch.load. */
-function checkpointHead(file: string): number[] {
-  const script = 'import sys, json, torch; print(json.dumps(torch.load(sys.argv[1])["head"].flatten().tolist()))';
-  const r = spawnSync(torchPython!, ['-c', script, file], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout);
-}
+const checkpointHead = (file: string) => checkpointValues(file, 'c["head"]');
 
 describe('data-parallel training on Gloo over loopback, 2 processes', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-dp-'));

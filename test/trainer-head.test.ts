@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backendInfo } from '../lib/backend';
 import { ConfigError } from '../lib/errors';
 import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+import { checkpointValues, torchPython } from './torch-python';
 import { trainRun } from './train-run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-head-'));
@@ -51,16 +51,8 @@ function changedRows(a: Float32Array, b: Float32Array, dim: number): number[] {
   return rows;
 }
 
-/** The first python3 here with torch (Debian's python3-torch), to read checkpoints; undefined if none. */
-const torchPython = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch']).status === 0);
-
-/** The head's momentum rows in a checkpoint (the last parameter's buffer), flattened; [] if none. */
-function headMomentum(file: string): number[] {
-  const script = 'import sys, json, torch; m = torch.load(sys.argv[1])["momentum"]; k = max(m, key=int, default=None); print(json.dumps([] if k is None else m[k].flatten().tolist()))';
-  const r = spawnSync(torchPython!, ['-c', script, file], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout);
-}
+/** The head's momentum in a checkpoint (the last parameter's buffer), flattened. */
+const headMomentum = (file: string) => checkpointValues(file, 'c["momentum"][max(c["momentum"], key=int)]');
 
 /** Steps one at a time (each stop writes the checkpoint), reading the class weights around each. */
 async function stepwise(config: TrainConfig, steps: number) {
