@@ -10,9 +10,25 @@
 
 namespace mvface::dist {
 
-// Replaces each tensor by the mean over the ranks of its value (same shapes, same order on every rank).
-// Tensors are packed by dtype and device into buckets of at most about bucket_bytes.
-void average_over_ranks(Comm& comm, const std::vector<at::Tensor>& tensors, int64_t bucket_bytes = 25 << 20);
+// Replaces each tensor by the mean over the ranks of its value (same shapes, same order on every
+// rank). Tensors are packed by dtype and device into buckets of at most about bucket_bytes, whose
+// flat buffers are kept from call to call (as DDP's): while the tensors keep their shapes, dtypes
+// and devices, nothing is allocated again.
+class GradientAverager {
+ public:
+  explicit GradientAverager(int64_t bucket_bytes = 25 << 20) : bucket_bytes_(bucket_bytes) {}
+  void average(Comm& comm, const std::vector<at::Tensor>& tensors);
+
+ private:
+  bool planned_for(const std::vector<at::Tensor>& tensors) const;
+  void plan(const std::vector<at::Tensor>& tensors);
+
+  int64_t bucket_bytes_;
+  std::vector<at::TensorOptions> options_;     // per tensor, as planned
+  std::vector<std::vector<int64_t>> sizes_;    // per tensor, as planned
+  std::vector<std::vector<size_t>> members_;   // per bucket: indices into the tensors
+  std::vector<at::Tensor> flats_;              // per bucket
+};
 
 // Sets each tensor to rank 0's value.
 void broadcast_from_rank0(Comm& comm, const std::vector<at::Tensor>& tensors);

@@ -189,7 +189,7 @@ bool Trainer::average_over_ranks(loss::LossResult& r, bool stop) {
   if (!sharded()) grads.push_back(r.grad_weight);  // a shard's gradient is its own rank's alone
   at::Tensor stats = at::tensor({r.loss, r.hard_fraction, r.mean_target_cos, stop ? 1.0 : 0.0}, at::kDouble).to(device_);
   grads.push_back(stats);
-  dist::average_over_ranks(*comm_, grads);
+  averager_.average(*comm_, grads);
   stats = stats.to(at::kCPU);
   r.loss = stats[0].item<double>();
   r.hard_fraction = stats[1].item<double>();

@@ -10,6 +10,7 @@
 
 #include "backbones/backbone.h"
 #include "dist/comm.h"
+#include "dist/data_parallel.h"
 #include "dist/sharded_head.h"
 #include "data/loader.h"
 #include "loss/config.h"
@@ -143,6 +144,7 @@ class Trainer {
   Precision precision_ = Precision::Fp32;
   LossScaler scaler_;
   std::unique_ptr<StaticStep> static_;  // set up by the first static step
+  dist::GradientAverager averager_;     // data parallel: the gradient buckets, kept between steps
 };
 
 }  // namespace mvface::train
