@@ -205,4 +205,31 @@ describe('joining a process group', () => {
     const bad = JSON.parse((await join({ ...base, MVFACE_DIST_TIMEOUT: '0' })).stdout);
     expect(bad).toMatchObject({ name: 'ConfigError', argument: 'MVFACE_DIST_TIMEOUT' });
   }, 40_000);
+
+  it('refuses head options a process group cannot take: Partial FC, chunkClasses with shardHead', async () => {
+    const script = `
+      const { ProcessGroup } = require('./dist/lib/distributed.js');
+      const { Trainer } = require('./dist/lib/trainer.js');
+      const config = JSON.parse(process.argv[1]);
+      (async () => {
+        const group = ProcessGroup.join();
+        const e = await Trainer.create(config, { processGroup: group }).then(() => ({ name: 'none' }), (x) => x);
+        console.log(JSON.stringify({ name: e.constructor.name, argument: e.argument, message: e.message }));
+        group.dispose();
+      })();`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-dp-refuse-'));
+    const base = {
+      runsDir: dir, backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 }, head: { type: 'mv-am' },
+      data: { kind: 'synthetic', classes: 10, perClass: 4, height: 28, width: 28, channels: 1 }, epochs: 1, batchSize: 8, device: 'cpu', workers: 1,
+    };
+    for (const [name, over, argument] of [
+      ['pfc', { sampleRate: 0.5 }, 'sampleRate'],
+      ['chunk', { shardHead: true, chunkClasses: 4 }, 'chunkClasses'],
+    ] as const) {
+      const env = { ...process.env, WORLD_SIZE: '1', RANK: '0', LOCAL_RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${await freePort()}` };
+      const { stdout } = await run(process.execPath, ['-e', script, JSON.stringify({ ...base, ...over, name })], { cwd: root, env, timeout: 30_000 });
+      expect(JSON.parse(stdout)).toMatchObject({ name: 'ConfigError', argument });
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
 });
