@@ -86,6 +86,29 @@ struct TimedStep {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// Runs one step and times it; `data_seconds` is what getting its batch took.
+template <typename Step>
+TimedStep timed_step(double data_seconds, Step&& step) {
+  TimedStep t;
+  t.data_seconds = data_seconds;
+  const Clock::time_point stepping = Clock::now();
+  t.result = step();
+  t.native_seconds = seconds_since(stepping);
+  return t;
+}
+
+// The arguments both step calls share: lr, headConfig and stop, from info[1], info[2], info[3].
+struct StepArgs {
+  double lr = 0;
+  loss::LossConfig head;
+  bool stop = false;
+};
+
+StepArgs step_args(const Napi::CallbackInfo& info) {
+  if (!info[1].IsNumber()) fail("E_CONFIG", "lr", "must be a number");
+  return {info[1].As<Napi::Number>().DoubleValue(), loss_config_arg(info[2]), info[3].ToBoolean()};
+}
+
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsString()) fail("E_CONFIG", name, "must be a string");
   return info[i].As<Napi::String>().Utf8Value();
@@ -156,22 +179,14 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
       auto trainer = live();
       auto loader = unwrap_loader(info[0]);
-      if (!info[1].IsNumber()) fail("E_CONFIG", "lr", "must be a number");
-      const double lr = info[1].As<Napi::Number>().DoubleValue();
-      const loss::LossConfig head = loss_config_arg(info[2]);
-      const bool stop = info[3].ToBoolean();
+      const StepArgs a = step_args(info);
       return PromiseWorker<std::optional<TimedStep>>::Start(
           info.Env(),
-          [trainer, loader, lr, head, stop]() -> std::optional<TimedStep> {
+          [trainer, loader, a]() -> std::optional<TimedStep> {
             const Clock::time_point waiting = Clock::now();
             auto batch = loader->next();
             if (!batch) return std::nullopt;
-            TimedStep t;
-            t.data_seconds = seconds_since(waiting);
-            const Clock::time_point stepping = Clock::now();
-            t.result = trainer->step(*batch, lr, head, stop);
-            t.native_seconds = seconds_since(stepping);
-            return t;
+            return timed_step(seconds_since(waiting), [&] { return trainer->step(*batch, a.lr, a.head, a.stop); });
           },
           step_object);
     });
@@ -183,19 +198,12 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
     return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
       auto trainer = live();
       if (!info[0].IsNumber()) fail("E_CONFIG", "batchSize", "must be a number");
-      if (!info[1].IsNumber()) fail("E_CONFIG", "lr", "must be a number");
       const int64_t batch = info[0].As<Napi::Number>().Int64Value();
-      const double lr = info[1].As<Napi::Number>().DoubleValue();
-      const loss::LossConfig head = loss_config_arg(info[2]);
-      const bool stop = info[3].ToBoolean();
+      const StepArgs a = step_args(info);
       return PromiseWorker<std::optional<TimedStep>>::Start(
           info.Env(),
-          [trainer, batch, lr, head, stop]() -> std::optional<TimedStep> {
-            TimedStep t;
-            const Clock::time_point stepping = Clock::now();
-            t.result = trainer->step_synthetic(batch, lr, head, stop);
-            t.native_seconds = seconds_since(stepping);
-            return t;
+          [trainer, batch, a]() -> std::optional<TimedStep> {
+            return timed_step(0, [&] { return trainer->step_synthetic(batch, a.lr, a.head, a.stop); });
           },
           step_object);
     });
