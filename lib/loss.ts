@@ -168,14 +168,21 @@ export interface LossOptions {
   sampleSeed?: number;
 }
 
+/** chunkClasses (an integer >= 0) and sampleRate (in (0, 1]) with their defaults; a ConfigError naming the bad one. */
+export function headScaling(o: { chunkClasses?: number; sampleRate?: number }): { chunkClasses: number; sampleRate: number } {
+  const { chunkClasses = 0, sampleRate = 1 } = o;
+  if (!Number.isInteger(chunkClasses) || chunkClasses < 0) throw createError('E_CONFIG', `chunkClasses: must be an integer >= 0, got ${String(chunkClasses)}`, 'chunkClasses');
+  if (!(typeof sampleRate === 'number' && sampleRate > 0 && sampleRate <= 1)) throw createError('E_CONFIG', `sampleRate: must be in (0, 1], got ${String(sampleRate)}`, 'sampleRate');
+  return { chunkClasses, sampleRate };
+}
+
 function lossOptions(options: LossOptions | undefined): NativeLossOptions | undefined {
   if (options === undefined) return undefined;
   if (options === null || typeof options !== 'object') throw createError('E_CONFIG', 'options: must be an object', 'options');
-  const { device = 'cpu', dtype = 'float32', chunkClasses = 0, sampleRate = 1, sampleSeed = 0 } = options;
+  const { device = 'cpu', dtype = 'float32', sampleSeed = 0 } = options;
   if (device !== 'cpu' && device !== 'cuda') throw createError('E_CONFIG', `device: must be 'cpu' or 'cuda', got ${String(device)}`, 'device');
   if (dtype !== 'float32' && dtype !== 'bfloat16') throw createError('E_CONFIG', `dtype: must be 'float32' or 'bfloat16', got ${String(dtype)}`, 'dtype');
-  if (!Number.isInteger(chunkClasses) || chunkClasses < 0) throw createError('E_CONFIG', `chunkClasses: must be an integer >= 0, got ${String(chunkClasses)}`, 'chunkClasses');
-  if (!(typeof sampleRate === 'number' && sampleRate > 0 && sampleRate <= 1)) throw createError('E_CONFIG', `sampleRate: must be in (0, 1], got ${String(sampleRate)}`, 'sampleRate');
+  const { chunkClasses, sampleRate } = headScaling(options);
   if (!Number.isInteger(sampleSeed) || sampleSeed < 0) throw createError('E_CONFIG', `sampleSeed: must be an integer >= 0, got ${String(sampleSeed)}`, 'sampleSeed');
   return { device, dtype, chunkClasses, sampleRate, sampleSeed };
 }

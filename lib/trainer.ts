@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { type BackboneConfig, resolveBackboneConfig } from './backbones';
 import { type DataSpec, DataLoader, type DataInfo } from './data';
 import { createError, MvfaceError, NonFiniteError } from './errors';
-import { type HeadConfig, resolveHeadConfig } from './loss';
+import { type HeadConfig, headScaling, resolveHeadConfig } from './loss';
 import { native } from './native';
 import { type PrecisionConfig, resolvePrecisionOptions } from './precision';
 import { learningRate, checkSchedule, type Schedule, type ScheduleSettings } from './schedule';
@@ -211,15 +211,6 @@ function pickDevice(device: Device): 'cpu' | 'cuda' {
   return native().backendInfo().cudaAvailable ? 'cuda' : 'cpu';
 }
 
-function checkHeadOptions(c: TrainConfig): void {
-  if (c.sampleRate !== undefined && !(typeof c.sampleRate === 'number' && c.sampleRate > 0 && c.sampleRate <= 1)) {
-    throw createError('E_CONFIG', `sampleRate: must be in (0, 1] (1: the whole head), got ${String(c.sampleRate)}`, 'sampleRate');
-  }
-  if (c.chunkClasses !== undefined && !(Number.isInteger(c.chunkClasses) && c.chunkClasses >= 0)) {
-    throw createError('E_CONFIG', `chunkClasses: must be an integer >= 0 (0: all classes at once), got ${String(c.chunkClasses)}`, 'chunkClasses');
-  }
-}
-
 export class Trainer {
   readonly paths: RunPaths;
   private position: Position = { step: 0, epoch: 0, index: 0, samples: 0, stepSeconds: 0 };
@@ -243,7 +234,7 @@ export class Trainer {
     if (!Number.isInteger(c.epochs) || c.epochs < 1) throw createError('E_CONFIG', 'epochs: must be an integer >= 1', 'epochs');
     resolveHeadConfig(c.head);
     const precision = resolvePrecisionOptions(c);
-    checkHeadOptions(c);
+    const scaling = headScaling(c);
     if (c.eval) checkTrainEvalConfig(c.eval);
     const backbone = resolveBackboneConfig(c.backbone);
     const train = await DataLoader.open(c.data, {
@@ -274,7 +265,7 @@ export class Trainer {
       const nt = new Native({
         backbone, numClasses: info.numClasses, seed: c.seed, device: pickDevice(c.device ?? 'auto'), ...precision,
         momentum: c.optimizer?.momentum ?? 0.9, weightDecay: c.optimizer?.weightDecay ?? 5e-4, shardHead: c.shardHead ?? false,
-        chunkClasses: c.chunkClasses ?? 0, sampleRate: c.sampleRate ?? 1,
+        ...scaling,
       });
       const trainer = new Trainer(c, nt, train, info, schedule, options.processGroup);
       await trainer.start(options.resume ?? false);
