@@ -96,7 +96,6 @@ class Trainer {
   // Every convolution weight with a spatial extent (k x k > 1) is stored NHWC (channels_last took
   // effect); false when there is none.
   bool conv_weights_channels_last() const;
-  const at::Tensor& head_weight() const { return head_; }
   // The whole head (C x D, float32, on the CPU); with a sharded head every rank calls it (a gather).
   at::Tensor class_weights() const;
 
