@@ -31,12 +31,6 @@ export class ProcessGroup {
     return this.comm;
   }
 
-  /** True on every rank when `flag` is true on any rank (so that all ranks stop at the same step). */
-  async any(flag: boolean): Promise<boolean> {
-    const sum = await this.allReduceSum(Float32Array.of(flag ? 1 : 0));
-    return sum[0] > 0;
-  }
-
   /** Joins the group (blocks until every rank has joined, or fails with an IoError after the timeout). */
   static join(): ProcessGroup {
     const Native = (native() as unknown as { NativeComm: new () => NativeComm }).NativeComm;
