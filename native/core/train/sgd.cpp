@@ -13,13 +13,13 @@ struct Live {
 
 void add_weight_decay(Live& live, const std::vector<bool>& decays, double weight_decay) {
   if (weight_decay == 0) return;
-  std::vector<size_t> at;
+  std::vector<size_t> decayed_at;  // positions in `live`
   std::vector<at::Tensor> params, grads;
   for (size_t k = 0; k < live.index.size(); ++k)
-    if (decays[live.index[k]]) at.push_back(k), params.push_back(live.params[k]), grads.push_back(live.grads[k]);
-  if (at.empty()) return;
+    if (decays[live.index[k]]) decayed_at.push_back(k), params.push_back(live.params[k]), grads.push_back(live.grads[k]);
+  if (decayed_at.empty()) return;
   const std::vector<at::Tensor> decayed = at::_foreach_add(grads, params, weight_decay);
-  for (size_t j = 0; j < at.size(); ++j) live.grads[at[j]] = decayed[j];
+  for (size_t j = 0; j < decayed_at.size(); ++j) live.grads[decayed_at[j]] = decayed[j];
 }
 
 void apply_momentum(Live& live, std::vector<at::Tensor>& momentum, double m) {
