@@ -232,10 +232,11 @@ describe('bench train', () => {
       });
       expect(r).toMatchObject({ device: 'cpu', backbone: 'small', batch: 8, precision: 'fp32', head: 'mv-arc', steps: 2 });
       expect(r.samplesPerSecond).toBeGreaterThan(0);
-      expect(r.split.nativeMs).toBeGreaterThan(0);
-      expect(r.split.nativeMs).toBeLessThanOrEqual(r.stepMs);
+      // The native step is timed inside each step's wall time and is most of it here; the rest
+      // (Node and the loop) is what is left, so it is positive.
+      expect(r.split.nativeMs).toBeGreaterThan(0.5 * r.stepMs);
       expect(r.split.dataMs).toBeGreaterThanOrEqual(0);
-      expect(r.split.nativeMs + r.split.dataMs + r.split.restMs).toBeCloseTo(r.stepMs, 6);
+      expect(r.split.restMs).toBeGreaterThan(0);
       expect(r.peakMemory.kind).toBe('host-rss');
       expect(r.peakMemory.bytes).toBeGreaterThan(10 * 2 ** 20);
       expect(r.pipeline?.samplesPerSecond).toBeGreaterThan(0);
