@@ -279,25 +279,19 @@ class CudaLoss {
     return ((x32_ * wy).sum(1) * x_inv_ * inv_wy).mean();
   }
 
+  // device_result()'s statistics read back (mining: the loss of its reduction, made on the host).
   LossResult result() const {
-    const std::vector<RowInfo> rows = read_rows();
-    LossResult r;
-    int64_t hard = 0;
-    double target_cos = 0;
-    for (const RowInfo& row : rows) {
-      hard += row.hard;
-      target_cos += row.g;
-      r.loss += row.ce / B_;
-    }
-    if (config_.mining != loss::Mining::None) r.loss = reduction_.loss;
-    r.hard_fraction = C_ > 1 ? static_cast<double>(hard) / (static_cast<double>(B_) * (C_ - 1)) : 0.0;
-    r.mean_target_cos = config_.normalized() ? target_cos / B_ : softmax_target_cos().item<double>();
-    r.grad_embeddings = grad_x_;
-    r.grad_weight = grad_w_;
+    LossResult r = device_result();
+    const at::Tensor stats = r.stats.cpu();  // waits for the stream
+    const double* v = stats.data_ptr<double>();
+    r.loss = config_.mining != loss::Mining::None ? reduction_.loss : v[0];
+    r.hard_fraction = v[1];
+    r.mean_target_cos = v[2];
     return r;
   }
 
-  // result()'s statistics reduced on the device (no mining: the loss is the mean CE).
+  // The loss (the mean CE; mining replaces it in result()), the hard fraction and the mean target
+  // cosine, reduced on the device: nothing is read back.
   LossResult device_result() const {
     const at::Tensor ce = row_field(rows_, B_, offsetof(RowInfo, ce), at::kDouble);
     const at::Tensor hard = row_field(rows_, B_, offsetof(RowInfo, hard), at::kLong);
