@@ -52,6 +52,7 @@ interface TrainFlags {
   device?: 'cpu' | 'cuda' | 'auto';
   precision?: 'fp32' | 'bf16' | 'fp16';
   channelsLast?: boolean;
+  cudnnBenchmark?: boolean;
   cudaGraph?: boolean;
   sampleRate?: number;
   chunkClasses?: number;
@@ -79,6 +80,7 @@ function trainConfig(f: TrainFlags): TrainConfig {
   if (f.device) c.device = f.device;
   if (f.precision) c.precision = f.precision;
   if (f.channelsLast) c.channelsLast = true;
+  if (f.cudnnBenchmark === false) c.cudnnBenchmark = false;
   if (f.cudaGraph) c.cudaGraph = true;
   if (f.sampleRate !== undefined) c.sampleRate = f.sampleRate;
   if (f.chunkClasses !== undefined) c.chunkClasses = f.chunkClasses;
@@ -177,6 +179,7 @@ export function program(): Command {
     .addOption(new Option('--device <device>', 'device').choices(['cpu', 'cuda', 'auto']))
     .addOption(new Option('--precision <p>', 'autocast of the backbone: fp32 | bf16 | fp16 (CUDA)').choices(['fp32', 'bf16', 'fp16']))
     .option('--channels-last', 'NHWC images and convolution weights')
+    .option('--no-cudnn-benchmark', 'CUDA: cuDNN\'s heuristic convolution algorithms instead of timing them (on by default)')
     .option('--cuda-graph', 'CUDA: capture the step in CUDA graphs after 3 warm-up steps')
     .option('--sample-rate <r>', 'Partial FC: each step uses the batch\'s classes and this share of the others (0 < r <= 1)', number)
     .option('--chunk-classes <k>', 'the head\'s loss over chunks of k classes (a batch x k buffer)', integer)

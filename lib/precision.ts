@@ -27,6 +27,12 @@ export interface PrecisionConfig {
   /** NHWC images and convolution weights. Default false. */
   channelsLast?: boolean;
   /**
+   * cuDNN times its convolution algorithms for each new shape and keeps the fastest, as PyTorch's
+   * `torch.backends.cudnn.benchmark = true`: faster steps once the first batch of a shape has run.
+   * A process-wide setting, applied when the Trainer is created. Default true.
+   */
+  cudnnBenchmark?: boolean;
+  /**
    * Capture the step in two CUDA graphs (forward and backward; update) after 3 eager warm-up steps,
    * and replay them: the host then launches two graphs per step instead of every kernel. Needs device
    * 'cuda', no loss scaler (so not 'fp16'), no process group and no focal or hm mining (E_CONFIG);
@@ -45,6 +51,7 @@ export interface PrecisionConfig {
 export interface NativePrecisionOptions {
   precision: Precision;
   channelsLast: boolean;
+  cudnnBenchmark: boolean;
   cudaGraph: boolean;
   staticStep: boolean;
   lossScale?: Required<LossScaleConfig>;
@@ -71,7 +78,13 @@ export function resolvePrecisionOptions(c: PrecisionConfig): NativePrecisionOpti
   if (!precisions.includes(precision)) {
     throw createError('E_CONFIG', `precision: must be one of ${precisions.join(', ')}, got ${String(precision)}`, 'precision');
   }
-  const out: NativePrecisionOptions = { precision, channelsLast: flag(c.channelsLast, 'channelsLast'), cudaGraph: flag(c.cudaGraph, 'cudaGraph'), staticStep: flag(c.staticStep, 'staticStep') };
+  const out: NativePrecisionOptions = {
+    precision,
+    channelsLast: flag(c.channelsLast, 'channelsLast'),
+    cudnnBenchmark: c.cudnnBenchmark === undefined ? true : flag(c.cudnnBenchmark, 'cudnnBenchmark'),
+    cudaGraph: flag(c.cudaGraph, 'cudaGraph'),
+    staticStep: flag(c.staticStep, 'staticStep'),
+  };
   const scale = c.lossScale ?? precision === 'fp16';
   if (scale === false) return out;
   if (scale !== true && (scale === null || typeof scale !== 'object')) {

@@ -158,7 +158,7 @@ interface NativeTrainer {
   load(path: string): Promise<string>;
   exportBackbone(path: string): Promise<void>;
   setProcessGroup(comm: unknown): Promise<void>;
-  info(): { parameters: number; steps: number; channelsLast: boolean };
+  info(): { parameters: number; steps: number; channelsLast: boolean; cudnnBenchmark: boolean };
   classWeights(): Promise<Float32Array>;
   dispose(): void;
 }
@@ -502,6 +502,11 @@ export class Trainer {
   /** Every convolution weight (larger than 1 x 1) is stored NHWC: `channelsLast` took effect. */
   get channelsLastWeights(): boolean {
     return this.nativeTrainer.info().channelsLast;
+  }
+
+  /** The process-wide cuDNN benchmark setting now (the last Trainer created set it: `cudnnBenchmark`). */
+  get cudnnBenchmark(): boolean {
+    return this.nativeTrainer.info().cudnnBenchmark;
   }
 
   dispose(): void {

@@ -51,7 +51,8 @@ const epochMeans = (r: { steps: StepInfo[] }) => [...new Set(r.steps.map((s) => 
 
 describe('precision options', () => {
   it('resolve with defaults: no scaler except for fp16', () => {
-    expect(resolvePrecisionOptions({})).toEqual({ precision: 'fp32', channelsLast: false, cudaGraph: false, staticStep: false });
+    expect(resolvePrecisionOptions({})).toEqual({ precision: 'fp32', channelsLast: false, cudnnBenchmark: true, cudaGraph: false, staticStep: false });
+    expect(resolvePrecisionOptions({ cudnnBenchmark: false }).cudnnBenchmark).toBe(false);
     expect(resolvePrecisionOptions({ precision: 'fp16' }).lossScale).toEqual({ initScale: 65536, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000 });
     expect(resolvePrecisionOptions({ precision: 'fp16', lossScale: false }).lossScale).toBeUndefined();
     expect(resolvePrecisionOptions({ precision: 'bf16', lossScale: { initScale: 8 } }).lossScale?.initScale).toBe(8);
@@ -61,6 +62,7 @@ describe('precision options', () => {
     const cases: Array<[Parameters<typeof resolvePrecisionOptions>[0], string]> = [
       [{ precision: 'fp8' as never }, 'precision'],
       [{ channelsLast: 'yes' as never }, 'channelsLast'],
+      [{ cudnnBenchmark: 1 as never }, 'cudnnBenchmark'],
       [{ lossScale: { backoffFactor: 1 } }, 'backoffFactor'],
       [{ lossScale: { growthInterval: 0.5 } }, 'growthInterval'],
       [{ lossScale: { initScale: -1 } }, 'initScale'],
@@ -133,6 +135,19 @@ describe('dynamic loss scaler (fp32 on the CPU)', () => {
     const rest = await train(tiny({ ...over, name }), undefined, true);
     const both = [...first.steps, ...rest.steps];
     expect(both.map((s) => [s.step, s.lossScale, s.loss])).toEqual(straight.steps.map((s) => [s.step, s.lossScale, s.loss]));
+  });
+});
+
+describe('cudnnBenchmark', () => {
+  it('sets the process-wide cuDNN benchmark flag when a Trainer is created (default on)', async () => {
+    for (const cudnnBenchmark of [false, undefined, false, true]) {
+      const trainer = await Trainer.create(tiny({ epochs: 1, cudnnBenchmark }));
+      try {
+        expect(trainer.cudnnBenchmark).toBe(cudnnBenchmark ?? true);
+      } finally {
+        trainer.dispose();
+      }
+    }
   });
 });
 

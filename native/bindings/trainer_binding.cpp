@@ -37,12 +37,13 @@ bool boolean_or(const Napi::Object& o, const char* key, bool fallback) {
   return v.As<Napi::Boolean>().Value();
 }
 
-// precision, channelsLast, cudaGraph, staticStep, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
+// precision, channelsLast, cudnnBenchmark, cudaGraph, staticStep, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
 void precision_options(const Napi::Object& o, train::TrainerOptions& t) {
   Napi::Value precision = o.Get("precision");
   if (!precision.IsUndefined() && !precision.IsString()) fail("E_CONFIG", "precision", "must be a string");
   if (precision.IsString()) t.precision = precision.As<Napi::String>().Utf8Value();
   t.channels_last = boolean_or(o, "channelsLast", false);
+  t.cudnn_benchmark = boolean_or(o, "cudnnBenchmark", true);
   t.cuda_graph = boolean_or(o, "cudaGraph", false);
   t.static_step = boolean_or(o, "staticStep", false);
   Napi::Value scale = o.Get("lossScale");
@@ -287,6 +288,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       o.Set("parameters", static_cast<double>(trainer->parameter_count()));
       o.Set("steps", static_cast<double>(trainer->steps()));
       o.Set("channelsLast", trainer->conv_weights_channels_last());
+      o.Set("cudnnBenchmark", Trainer::cudnn_benchmark());
       return o;
     });
   }

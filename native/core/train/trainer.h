@@ -29,6 +29,9 @@ struct TrainerOptions {
   std::string precision = "fp32";  // autocast of the backbone: fp32 | bf16 | fp16 (CUDA only)
   ScalerOptions scaler;            // dynamic loss scaling (for fp16; usable with any precision)
   bool channels_last = false;      // NHWC images and conv weights
+  // cuDNN times its algorithms for each new convolution shape and keeps the fastest (PyTorch's
+  // torch.backends.cudnn.benchmark). Process-wide: the Trainer sets it when it is created.
+  bool cudnn_benchmark = true;
   // The step as two CUDA graphs (forward and backward; update), captured after 3 eager warm-up steps
   // and replayed (train/trainer_graph.cpp). Needs CUDA, no loss scaler, no process group, no mining.
   bool cuda_graph = false;
@@ -96,6 +99,8 @@ class Trainer {
   // Every convolution weight with a spatial extent (k x k > 1) is stored NHWC (channels_last took
   // effect); false when there is none.
   bool conv_weights_channels_last() const;
+  // The process-wide cuDNN benchmark setting, as it is now.
+  static bool cudnn_benchmark();
   // The whole head (C x D, float32, on the CPU); with a sharded head every rank calls it (a gather).
   at::Tensor class_weights() const;
 

@@ -1,5 +1,6 @@
 // The Trainer's precision, memory-format and device-transfer parts (issue 7), apart from the step
 // itself in train/trainer.cpp.
+#include <ATen/Context.h>
 #include <ATen/core/grad_mode.h>
 
 #include "errors.h"
@@ -15,6 +16,7 @@ void Trainer::setup_precision() {
   precision_ = parse_precision(options_.precision, device_.type());
   scaler_ = LossScaler(options_.scaler);
   check_graph_options();
+  at::globalContext().setBenchmarkCuDNN(options_.cudnn_benchmark);
   if (options_.channels_last) {
     at::NoGradGuard no_grad;
     for (auto& p : model_->parameters())
@@ -23,6 +25,8 @@ void Trainer::setup_precision() {
       if (b.dim() == 4) b.set_data(b.contiguous(at::MemoryFormat::ChannelsLast));
   }
 }
+
+bool Trainer::cudnn_benchmark() { return at::globalContext().benchmarkCuDNN(); }
 
 bool Trainer::conv_weights_channels_last() const {
   int64_t convolutions = 0;
