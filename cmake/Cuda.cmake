@@ -62,6 +62,7 @@ endmacro()
 set(MVFACE_CUDA_BRANCH_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/device.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/fused_cpu.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/train/trainer.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/train/trainer_graph.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/train/trainer_precision.cpp)
 macro(mvface_cuda_host_check target)

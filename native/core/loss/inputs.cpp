@@ -33,12 +33,16 @@ void validate_shapes(const at::Tensor& x, const at::Tensor& weight, const at::Te
     fail("E_LABEL", "labels", "must be integers (int32 or int64)");
 }
 
+void check_label_range(const at::Tensor& labels, int64_t classes) {
+  if (labels.numel() == 0) return;
+  const int64_t lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
+  if (lo < 0 || hi >= classes)
+    fail("E_LABEL", "labels", "must be in [0, " + std::to_string(classes) + "), found " + std::to_string(lo < 0 ? lo : hi));
+}
+
 void validate_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels) {
   validate_shapes(x, weight, labels);
-  const int64_t lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
-  if (lo < 0 || hi >= weight.size(0))
-    fail("E_LABEL", "labels", "must be in [0, " + std::to_string(weight.size(0)) + "), found " +
-                                  std::to_string(lo < 0 ? lo : hi));
+  check_label_range(labels, weight.size(0));
   check_finite(x, "embeddings");
 }
 

@@ -25,6 +25,8 @@ void validate_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Te
 // Shapes and dtypes only: no value is read, so no device synchronisation.
 void validate_shapes(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels);
 void check_finite(const at::Tensor& t, const char* argument);
+// E_LABEL unless every label is in [0, classes). Reads the labels (a device sync if they are there).
+void check_label_range(const at::Tensor& labels, int64_t classes);
 
 struct FusedOptions {
   // Classes per block: 0 computes all C at once (one B x C buffer); K > 0 bounds the buffer at B x K,

@@ -8,11 +8,15 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "dist/data_parallel.h"
 #include "errors.h"
 #include "loss/loss.h"
 #include "train/static_step.h"
+#ifdef MVFACE_WITH_CUDA
+#include "cuda/host/queued_read.h"
+#endif
 
 namespace mvface::train {
 namespace {
@@ -72,6 +76,36 @@ void copy_checked(at::Tensor& dst, const at::Tensor& src, const std::string& nam
   dst.copy_(src);
 }
 
+// The step's statistics from LossResult::stats. On CUDA their copy to the host is queued when this is
+// made and waited for in into(), so that a backward queued in between already runs on the device.
+class StatsRead {
+ public:
+  explicit StatsRead(const at::Tensor& stats) : stats_(stats) {
+#ifdef MVFACE_WITH_CUDA
+    if (stats.is_cuda()) queued_ = std::make_unique<cuda::QueuedRead>(stats);
+#endif
+  }
+
+  void into(loss::LossResult& r) {
+    const at::Tensor host = on_host();
+    const double* v = host.data_ptr<double>();
+    r.loss = v[0], r.hard_fraction = v[1], r.mean_target_cos = v[2];
+  }
+
+ private:
+  at::Tensor on_host() {
+#ifdef MVFACE_WITH_CUDA
+    if (queued_) return queued_->wait();
+#endif
+    return stats_.to(at::kCPU).contiguous();
+  }
+
+  at::Tensor stats_;
+#ifdef MVFACE_WITH_CUDA
+  std::unique_ptr<cuda::QueuedRead> queued_;
+#endif
+};
+
 }  // namespace
 
 Trainer::~Trainer() = default;
@@ -96,24 +130,28 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
     s.stop = stop;  // no process group with the static step
     return s;
   }
+  // Without a process group (which averages the statistics on the host) the loss leaves them on the
+  // device, read once the backward is queued: no device sync between the forward and the backward.
+  const bool deferred = !comm_ && options_.sample_rate >= 1 && head.mining == loss::Mining::None;
+  if (deferred) check_host_labels(batch.labels);  // the capturable loss does not read them
   model_->train();
   const auto [images, labels] = device_inputs(batch);
   for (size_t i = 0; i + 1 < params_.size(); ++i) params_[i].mutable_grad() = at::Tensor();
   if (comm_) dist::broadcast_from_rank0(*comm_, model_->buffers());  // as DDP: rank 0's BN statistics
   at::Tensor embeddings = forward_for_loss(images);
-  HeadStep h = head_loss(head, embeddings.detach(), labels);
+  HeadStep h = head_loss(head, embeddings.detach(), labels, deferred);
   loss::LossResult& r = h.loss;
   // The sharded loss is already the global batch's: scaled by the world size, its gradients come
   // out of the averaging below as the sum over the ranks, which is the global gradient.
   if (sharded()) r.grad_embeddings = r.grad_embeddings * static_cast<double>(comm_->world_size());
   const double loss_scale = scaler_.scale();
   r.grad_embeddings = scaler_.scaled(r.grad_embeddings);
-  if (comm_) {
-    embeddings.backward(r.grad_embeddings);
-    stop = average_over_ranks(r, stop);  // every rank then sees the same loss, so all stop together on NaN
-  }
-  check_loss_finite(r.loss);
-  if (!comm_) embeddings.backward(r.grad_embeddings);
+  std::optional<StatsRead> stats;
+  if (deferred) stats.emplace(r.stats);
+  embeddings.backward(r.grad_embeddings);
+  if (stats) stats->into(r);
+  if (comm_) stop = average_over_ranks(r, stop);  // every rank then sees the same loss, so all stop together on NaN
+  check_loss_finite(r.loss);  // nothing updated yet
   const bool apply = unscale_gradients();
   if (apply) sgd_update(lr, h);
   ++steps_;
@@ -126,6 +164,12 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
   s.stop = stop;
   s.sampled_classes = h.sampled.defined() ? h.sampled.numel() : options_.num_classes;
   return s;
+}
+
+// Labels from the host are checked there; labels already on the device come from
+// device_synthetic_batch, in range by construction.
+void Trainer::check_host_labels(const at::Tensor& labels) const {
+  if (labels.is_cpu()) loss::check_label_range(labels, options_.num_classes);
 }
 
 void Trainer::check_loss_finite(double loss) const {

@@ -113,7 +113,9 @@ class Trainer {
     at::Tensor sampled;  // Partial FC's classes, ascending; undefined: every class
   };
   void check_head_options() const;
-  HeadStep head_loss(const loss::LossConfig& head, const at::Tensor& embeddings, const at::Tensor& labels);
+  // capturable: the statistics stay on the device (LossResult::stats); not with Partial FC or a shard.
+  HeadStep head_loss(const loss::LossConfig& head, const at::Tensor& embeddings, const at::Tensor& labels,
+                     bool capturable = false);
   void sgd_update(double lr, const HeadStep& h);
   void sampled_head_update(double lr, const at::Tensor& grad_rows, const at::Tensor& rows);
   // train/trainer_precision.cpp: precision, memory format and transfer to the device.
@@ -131,6 +133,7 @@ class Trainer {
   void update_body();
   void check_graph_options() const;
   void check_loss_finite(double loss) const;  // E_NONFINITE naming the step
+  void check_host_labels(const at::Tensor& labels) const;  // E_LABEL; labels on the device pass
   StepResult batch_result(const data::Batch& batch, int64_t samples) const;
   bool sharded() const { return comm_ && shard_.count > 0; }
   at::Tensor whole_head_rows(const at::Tensor& shard) const;  // every rank's shard, gathered

@@ -30,15 +30,6 @@ bool run_part(StepPart& part, const std::function<void()>& body) {
 bool run_part(StepPart&, const std::function<void()>& body) { return body(), false; }
 #endif
 
-// Labels from the host are checked there (the capturable loss reads nothing back); labels already
-// on the device come from device_synthetic_batch, in range by construction.
-void check_labels(const at::Tensor& labels, int64_t classes) {
-  if (!labels.is_cpu() || labels.numel() == 0) return;
-  const int64_t lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
-  if (lo < 0 || hi >= classes)
-    fail("E_LABEL", "labels", "must be in [0, " + std::to_string(classes) + "), found " + std::to_string(lo < 0 ? lo : hi));
-}
-
 }  // namespace
 
 void Trainer::check_graph_options() const {
@@ -77,7 +68,7 @@ void Trainer::setup_static_step(const at::Tensor& images, const at::Tensor& labe
 }
 
 StepResult Trainer::static_step(const data::Batch& batch, double lr, const loss::LossConfig& head) {
-  check_labels(batch.labels, options_.num_classes);
+  check_host_labels(batch.labels);
   const auto [images, labels] = device_inputs(batch);
   if (!static_) setup_static_step(images, labels, head);
   StaticStep& s = *static_;

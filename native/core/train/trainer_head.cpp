@@ -16,7 +16,7 @@ void Trainer::check_head_options() const {
 }
 
 Trainer::HeadStep Trainer::head_loss(const loss::LossConfig& head, const at::Tensor& embeddings,
-                                     const at::Tensor& labels) {
+                                     const at::Tensor& labels, bool capturable) {
   HeadStep h;
   if (sharded()) {
     h.loss = dist::sharded_loss(*comm_, head, embeddings, head_, shard_.first, options_.num_classes, labels);
@@ -24,6 +24,7 @@ Trainer::HeadStep Trainer::head_loss(const loss::LossConfig& head, const at::Ten
   }
   loss::FusedOptions options;
   options.block_classes = options_.chunk_classes;
+  options.capturable = capturable;
   if (options_.sample_rate >= 1) {
     h.loss = loss::fused_loss(head, embeddings, head_, labels, options);
     return h;
