@@ -72,6 +72,17 @@ async function main(argv: string[]): Promise<void> {
   const json: Record<string, unknown> = { steps, warmup, batch, classes, device: info.cudaDevices[0], libtorch: info.libtorchVersion };
   let iresnetRate: number | undefined;
   let pipeline: TrainBenchResult['pipeline'];
+  let memoryLine = memorySteps > 0 ? 'long run: not reached' : 'long run: not run (--memory-steps 0)';
+  const dir = value(argv, '--out') ?? path.join(__dirname, '..', '..', 'bench', 'results');
+  const card = (info.cudaDevices[0] ?? 'gpu').replace(/^NVIDIA\s+/, '').replace(/[^\w.-]+/g, '-').toLowerCase();
+  const file = path.join(dir, `gpu-train-${new Date().toISOString().slice(0, 10)}-${card}`);
+  const title = `GPU training throughput on ${info.cudaDevices[0]} (libtorch ${info.libtorchVersion}; ${warmup} warm-up + ${steps} timed steps, ${classes} classes; ratios = mvface's samples/s, without and with CUDA graphs, over the row's)`;
+  // Written after every part, so that a run stopped by a time limit still leaves what it measured.
+  const save = () => {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(`${file}.md`, `# GPU training benchmark\n\n${title}\n\n${formatTable(rows)}\n\n${memoryLine}\n`);
+    fs.writeFileSync(`${file}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  };
 
   for (const backbone of backbones) {
     const name = `${backbone} 112x112, batch ${batch}, bf16, mv-arc`;
@@ -99,27 +110,21 @@ async function main(argv: string[]): Promise<void> {
       const variant = graphed ? `mvface, step in CUDA graphs (${graphed.graphSteps} of ${graphed.steps} timed steps replayed)` : 'mvface, step in CUDA graphs: FAILED (see the log)';
       rows.push({ case: name, variant, samplesPerSecond: graphed?.samplesPerSecond, peakMiB: mib(graphed?.peakMemory.bytes), 'Node ms/step': graphed?.split.restMs, ...ratios(graphed?.samplesPerSecond) });
     }
+    save();
   }
   if (pipeline) {
     const consumer = iresnetRate ?? (rows.find((r) => String(r.variant).startsWith('mvface'))?.samplesPerSecond as number);
     rows.push({ case: `input pipeline alone: ${pipeline.kind} JPEG 112x112 decode + flip + normalise, ${pipeline.workers} threads`, variant: `vs the ${iresnetRate ? 'iresnet50' : backbones[0]} step's consumption`, samplesPerSecond: pipeline.samplesPerSecond, peakMiB: undefined, 'mvface / this': consumer ? pipeline.samplesPerSecond / consumer : undefined });
   }
-  let memoryLine = 'long run: not run (--memory-steps 0)';
+  save();
   if (memorySteps > 0) {
     const long = await benchTrainStep({ backbone: 'mobilefacenet', batch, precision: 'bf16', device: 'cuda', steps: 1, warmup: 1, classes, source: 'device', pipeline: 'none', memorySteps, log: (l) => console.error(l) });
     const m = long.memoryCheck!;
     json.memoryCheck = m;
     memoryLine = `long run: ${m.steps} MobileFaceNet steps (batch ${batch}, bf16): host RSS ${(m.rssGrowthBytes / 2 ** 20).toFixed(1)} MiB, device allocated ${((m.deviceGrowthBytes ?? 0) / 2 ** 20).toFixed(1)} MiB from step ${m.samples.find((s) => s.step >= m.steps * 0.1)?.step} to ${m.steps}: ${m.flat ? 'flat' : 'GROWING'}`;
   }
-  const title = `GPU training throughput on ${info.cudaDevices[0]} (libtorch ${info.libtorchVersion}; ${warmup} warm-up + ${steps} timed steps, ${classes} classes; ratios = mvface's samples/s, without and with CUDA graphs, over the row's)`;
-  const table = formatTable(rows);
-  console.log(`\n${title}\n${table}\n${memoryLine}\n`);
-  const dir = value(argv, '--out') ?? path.join(__dirname, '..', '..', 'bench', 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  const card = (info.cudaDevices[0] ?? 'gpu').replace(/^NVIDIA\s+/, '').replace(/[^\w.-]+/g, '-').toLowerCase();
-  const file = path.join(dir, `gpu-train-${new Date().toISOString().slice(0, 10)}-${card}`);
-  fs.writeFileSync(`${file}.md`, `# GPU training benchmark\n\n${title}\n\n${table}\n\n${memoryLine}\n`);
-  fs.writeFileSync(`${file}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  save();
+  console.log(`\n${title}\n${formatTable(rows)}\n${memoryLine}\n`);
   console.log(`saved ${path.relative(process.cwd(), file)}.md`);
   if (json.memoryCheck && !(json.memoryCheck as { flat: boolean }).flat) process.exitCode = 1;
 }
