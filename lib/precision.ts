@@ -35,8 +35,9 @@ export interface PrecisionConfig {
   /**
    * Capture the step in two CUDA graphs (forward and backward; update) after 3 eager warm-up steps,
    * and replay them: the host then launches two graphs per step instead of every kernel. Needs device
-   * 'cuda', no loss scaler (so not 'fp16'), no process group and no focal or hm mining (E_CONFIG);
-   * a batch of another shape or another head config (SphereFace's annealed lambda) steps eagerly.
+   * 'cuda', no process group and no focal or hm mining (E_CONFIG); with the loss scaler (fp16) the
+   * scale is a device tensor and the host skips the update graph when the gradients overflowed.
+   * A batch of another shape or another head config (SphereFace's annealed lambda) steps eagerly.
    * Default false.
    */
   cudaGraph?: boolean;

@@ -225,10 +225,23 @@ describe('static step: the code a CUDA graph captures, run uncaptured on the CPU
     expect(Array.from(stops[1].embeddings)).toEqual(Array.from(stops[0].embeddings).map((v) => expect.closeTo(v, 4)));
   });
 
-  it('refuses what the captured step cannot do: the loss scaler, focal or hm mining', async () => {
-    const scaled = await Trainer.create(tiny({ staticStep: true, lossScale: true })).catch((x: unknown) => x);
-    expect(scaled).toBeInstanceOf(ConfigError);
-    expect((scaled as Error).message).toMatch(/loss scaler.*lossScale false/);
+  it('runs the loss scaler as the eager step: the same scales, growth, skipped steps and losses', async () => {
+    const settings = [
+      { initScale: 2 ** 16, growthInterval: 3 },  // grows every 3 steps
+      { initScale: 2 ** 140, backoffFactor: 2 ** -20, growthInterval: 1000 },  // overflows first: skipped
+    ];
+    for (const lossScale of settings) {
+      const eager = await train(tiny({ lossScale }));
+      const graphed = await train(tiny({ lossScale, staticStep: true }));
+      expect(modes(graphed)).toEqual(['static']);
+      expect(graphed.steps.map((s) => [s.lossScale, s.updateSkipped])).toEqual(eager.steps.map((s) => [s.lossScale, s.updateSkipped]));
+      expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(1e-5);
+    }
+    const overflowed = await train(tiny({ lossScale: settings[1], staticStep: true }));
+    expect(overflowed.steps.slice(0, 2).map((s) => [s.lossScale, s.updateSkipped])).toEqual([[2 ** 140, true], [2 ** 120, false]]);
+  });
+
+  it('refuses what the captured step cannot do: focal or hm mining', async () => {
     const trainer = await Trainer.create(tiny({ staticStep: true, head: { type: 'mv-arc', mining: { type: 'focal' } } }));
     const mined = await trainer.fit().catch((x: unknown) => x);
     trainer.dispose();
@@ -329,8 +342,11 @@ describe.skipIf(!cuda)('CUDA training', () => {
     }
     const synthetic = await train(onGpu({ epochs: 1, syntheticOnDevice: true, precision: 'bf16', cudaGraph: true }));
     expect(synthetic.steps.slice(3).every((s) => s.stepMode === 'graph' && Number.isFinite(s.loss))).toBe(true);
-    const scaled = await Trainer.create(onGpu({ cudaGraph: true, precision: 'fp16' })).catch((x: unknown) => x);
-    expect(scaled).toBeInstanceOf(ConfigError);
+    const fp16 = await train(onGpu({ precision: 'fp16' }));
+    const fp16Graphed = await train(onGpu({ precision: 'fp16', cudaGraph: true }));
+    expect(fp16Graphed.steps.map((s) => [s.lossScale, s.updateSkipped])).toEqual(fp16.steps.map((s) => [s.lossScale, s.updateSkipped]));
+    expect(fp16Graphed.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
+    expect(maxRelDiff(losses(fp16Graphed), losses(fp16))).toBeLessThan(2e-2);
   });
 
   it('bench train reports the caching allocator peak and a flat device memory series', async () => {

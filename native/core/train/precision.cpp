@@ -112,25 +112,35 @@ at::Tensor LossScaler::scaled(const at::Tensor& grad) const {
 
 bool LossScaler::unscale_and_update(const std::vector<at::Tensor>& grads) {
   if (!options_.enabled) return true;
+  const at::Tensor* first = nullptr;
+  for (const auto& g : grads)
+    if (g.defined() && !first) first = &g;
+  if (!first) return true;
+  const at::Tensor inv_scale = at::full({1}, 1.0 / scale_, first->options().dtype(at::kFloat));
+  return update(unscale(grads, inv_scale).item<float>() == 0);
+}
+
+at::Tensor LossScaler::unscale(const std::vector<at::Tensor>& grads, const at::Tensor& inv_scale) {
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> defined;
   for (const auto& g : grads)
     if (g.defined()) defined.push_back(g);
-  if (defined.empty()) return true;
-  const at::TensorOptions on = at::TensorOptions().dtype(at::kFloat).device(defined.front().device());
-  at::Tensor found_inf = at::zeros({1}, on);
-  if (defined.front().is_cuda()) {
+  at::Tensor found_inf = at::zeros({1}, inv_scale.options());
+  if (defined.empty()) return found_inf;
+  if (inv_scale.is_cuda()) {
     // One fused pass over every gradient (libtorch's GradScaler kernel).
-    at::_amp_foreach_non_finite_check_and_unscale_(defined, found_inf, at::full({1}, 1.0 / scale_, on));
-  } else {
-    at::Tensor bad = at::zeros({}, at::TensorOptions().dtype(at::kBool));
-    for (auto& g : defined) {
-      bad.logical_or_(g.isfinite().logical_not().any());
-      g.mul_(1.0 / scale_);
-    }
-    found_inf = bad.to(at::kFloat);
+    at::_amp_foreach_non_finite_check_and_unscale_(defined, found_inf, inv_scale);
+    return found_inf;
   }
-  const bool finite = found_inf.item<float>() == 0;
+  for (auto& g : defined) {
+    found_inf.logical_or_(g.isfinite().logical_not().any());
+    g.mul_(inv_scale);
+  }
+  return found_inf;
+}
+
+bool LossScaler::update(bool finite) {
+  if (!options_.enabled) return true;
   if (!finite) {
     scale_ *= options_.backoff_factor;
     growth_tracker_ = 0;

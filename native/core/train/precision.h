@@ -60,6 +60,12 @@ class LossScaler {
   // gradient is finite (apply the step); false when one overflowed (skip it: the scale backs off).
   // Disabled: true, and nothing is read (no device synchronisation).
   bool unscale_and_update(const std::vector<at::Tensor>& grads);
+  // The two halves of unscale_and_update. unscale multiplies each defined gradient by `inv_scale`
+  // (1 element, float32, on their device) and returns found_inf (1 element, float32: 1 when one is
+  // not finite) without reading anything back, so that a CUDA graph can capture it. update then
+  // moves the scale on the host: true when the step is to be applied.
+  static at::Tensor unscale(const std::vector<at::Tensor>& grads, const at::Tensor& inv_scale);
+  bool update(bool finite);
 
  private:
   ScalerOptions options_;

@@ -33,7 +33,7 @@ struct TrainerOptions {
   // torch.backends.cudnn.benchmark). Process-wide: the Trainer sets it when it is created.
   bool cudnn_benchmark = true;
   // The step as two CUDA graphs (forward and backward; update), captured after 3 eager warm-up steps
-  // and replayed (train/trainer_graph.cpp). Needs CUDA, no loss scaler, no process group, no mining.
+  // and replayed (train/trainer_graph.cpp). Needs CUDA, no process group, no mining.
   bool cuda_graph = false;
   // The same static step without capturing (the CPU can run it): how the graphs' bodies are tested.
   bool static_step = false;

@@ -35,9 +35,6 @@ bool run_part(StepPart&, const std::function<void()>& body) { return body(), fal
 void Trainer::check_graph_options() const {
   if (options_.cuda_graph && !device_.is_cuda())
     fail("E_CONFIG", "cudaGraph", "CUDA graphs need device 'cuda' (this trainer runs on the CPU): set cudaGraph false");
-  if ((options_.cuda_graph || options_.static_step) && scaler_.enabled())
-    fail("E_CONFIG", "cudaGraph",
-         "the loss scaler decides on the host whether to apply each step: use precision bf16 or set lossScale false");
   if ((options_.cuda_graph || options_.static_step) && options_.sample_rate < 1)
     fail("E_CONFIG", "cudaGraph", "Partial FC samples a different number of classes every step: set sampleRate 1");
 }
@@ -54,8 +51,10 @@ void Trainer::setup_static_step(const at::Tensor& images, const at::Tensor& labe
   StaticStep& s = *static_;
   s.images = at::empty_like(images);
   s.labels = at::empty_like(labels, labels.options().dtype(at::kLong));
-  s.stats = at::zeros({3}, images.options().dtype(at::kDouble));
+  s.stats = at::zeros({4}, images.options().dtype(at::kDouble));
   s.neg_lr = at::zeros({}, images.options().dtype(at::kFloat));
+  s.scale = at::ones({1}, images.options().dtype(at::kFloat));
+  s.inv_scale = at::ones({1}, images.options().dtype(at::kFloat));
   s.head = head;
   for (size_t i = 0; i < params_.size(); ++i)  // the update graph needs them before it runs first
     if (options_.momentum != 0 && !momentum_[i].defined()) momentum_[i] = at::zeros_like(params_[i]);
@@ -74,18 +73,28 @@ StepResult Trainer::static_step(const data::Batch& batch, double lr, const loss:
   StaticStep& s = *static_;
   s.images.copy_(images);
   s.labels.copy_(labels);
+  const double loss_scale = scaler_.scale();
+  if (scaler_.enabled()) {  // in float32, as the eager step's multiply: a scale above FLT_MAX is inf
+    s.scale.fill_(static_cast<float>(loss_scale));
+    s.inv_scale.fill_(static_cast<float>(1.0 / loss_scale));
+  }
   model_->train();
   const bool replayed = run_part(s.forward_backward, [&] { forward_backward_body(head); });
   const at::Tensor stats = s.stats.to(at::kCPU);  // waits for the backward
   const double* v = stats.data_ptr<double>();
   check_loss_finite(v[0]);  // nothing updated yet
-  s.neg_lr.fill_(-lr);
-  run_part(s.update, [&] { update_body(); });
+  const bool apply = scaler_.update(v[3] == 0);  // the scaler's decision, on the host as in the eager step
+  if (apply) {
+    s.neg_lr.fill_(-lr);
+    run_part(s.update, [&] { update_body(); });
+  }
   ++steps_;
   StepResult r = batch_result(batch, images.size(0));
   r.loss = v[0];
   r.hard_fraction = v[1];
   r.mean_target_cos = v[2];
+  r.loss_scale = loss_scale;
+  r.update_skipped = !apply;
   r.mode = replayed ? StepMode::Graph : StepMode::Static;
   return r;
 }
@@ -100,11 +109,13 @@ void Trainer::forward_backward_body(const loss::LossConfig& head) {
   capturable.capturable = true;
   capturable.block_classes = options_.chunk_classes;
   const loss::LossResult r = loss::fused_loss(head, embeddings.detach(), head_, s.labels, capturable);
-  embeddings.backward(r.grad_embeddings);
+  embeddings.backward(scaler_.enabled() ? r.grad_embeddings * s.scale : r.grad_embeddings);
   s.grads.clear();
   for (size_t i = 0; i + 1 < params_.size(); ++i) s.grads.push_back(params_[i].grad());
+  s.stats.narrow(0, 0, 3).copy_(r.stats);
+  // The backbone's gradients come out scaled (the head's comes from the fused loss, unscaled).
+  if (scaler_.enabled()) s.stats.narrow(0, 3, 1).copy_(LossScaler::unscale(s.grads, s.inv_scale));
   s.grads.push_back(r.grad_weight);
-  s.stats.copy_(r.stats);
 }
 
 // sgd_step's arithmetic with the learning rate read from a tensor, momentum buffers pre-allocated
