@@ -2,7 +2,8 @@
  * npm run bench -- train: CPU training throughput (samples/s) of MobileFaceNet at 112 x 112 with
  * mv-am, mvface (native data pipeline on synthetic identities, native step) against the same model,
  * head, batch and optimizer in PyTorch eager (bench/baselines/train_eager.py, one fixed batch, no
- * data loading) at the same thread count, from one run.
+ * data loading) at the same thread count, from one run; in the contiguous layout and in channels-last
+ * (NHWC on both sides).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,6 +19,7 @@ interface Case {
   inputSize: number;
   channels: 1 | 3;
   batch: number;
+  channelsLast: boolean;
 }
 
 async function mvfaceSamplesPerSecond(c: Case, warmup: number, steps: number, classes: number): Promise<number> {
@@ -28,6 +30,7 @@ async function mvfaceSamplesPerSecond(c: Case, warmup: number, steps: number, cl
     head: { type: 'mv-am', mode: 'adaptive', t: 1.2 },
     data: { kind: 'synthetic', classes, perClass: Math.ceil(((warmup + steps + 1) * c.batch) / classes), height: c.inputSize, width: c.inputSize, channels: c.channels },
     epochs: 1, batchSize: c.batch, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, flip: true, workers: 1, device: 'cpu',
+    channelsLast: c.channelsLast,
   });
   const controller = new AbortController();
   let start = 0n;
@@ -53,7 +56,8 @@ export async function benchTrain(options: { steps?: number; rounds?: number } = 
   const steps = options.steps ?? 8;
   const warmup = 2;
   const classes = 100;
-  const cases: Case[] = [{ backbone: 'mobilefacenet', inputSize: 112, channels: 3, batch: 32 }];
+  const mobile = { backbone: 'mobilefacenet', inputSize: 112, channels: 3, batch: 32 } as const;
+  const cases: Case[] = [{ ...mobile, channelsLast: false }, { ...mobile, channelsLast: true }];
   const rows: Row[] = [];
   const py = python();
   const script = path.join(__dirname, '..', '..', 'bench', 'baselines', 'train_eager.py');
@@ -64,12 +68,13 @@ export async function benchTrain(options: { steps?: number; rounds?: number } = 
     for (let round = 0; round < rounds; round++) {
       if (py) {
         const out = execFileSync(py, [script, '--backbone', c.backbone, '--input-size', `${c.inputSize}`, '--channels', `${c.channels}`, '--batch', `${c.batch}`,
-          '--classes', `${classes}`, '--threads', `${threads}`, '--warmup', `${warmup}`, '--steps', `${steps}`], { encoding: 'utf8' });
+          '--classes', `${classes}`, '--threads', `${threads}`, '--warmup', `${warmup}`, '--steps', `${steps}`, ...(c.channelsLast ? ['--channels-last'] : [])],
+          { encoding: 'utf8' });
         theirs.push(JSON.parse(out.trim().split('\n').pop()!).samplesPerSecond);
       }
       ours.push(await mvfaceSamplesPerSecond(c, warmup, steps, classes));
     }
-    const name = `${c.backbone} ${c.inputSize}x${c.inputSize}x${c.channels}, batch ${c.batch}, mv-am, ${classes} classes`;
+    const name = `${c.backbone} ${c.inputSize}x${c.inputSize}x${c.channels}, batch ${c.batch}, mv-am, ${classes} classes${c.channelsLast ? ', channels-last' : ''}`;
     const base = theirs.length ? median(theirs) : undefined;
     rows.push({ case: name, variant: 'PyTorch eager (fixed batch)', samplesPerSecond: base, vsPyTorch: base ? 1 : undefined });
     rows.push({ case: name, variant: 'mvface (native pipeline + step)', samplesPerSecond: median(ours), vsPyTorch: base ? median(ours) / base : undefined });
