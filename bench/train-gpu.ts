@@ -9,6 +9,7 @@
  * and a long run (2,000 MobileFaceNet steps) sampling host RSS and device memory.
  * Writes bench/results/gpu-train-<date>-<card>.md (and .json).
  *   --steps n --warmup n --memory-steps n --backbones iresnet50,mobilefacenet --no-compile --no-graph --out dir
+ *   --channels-last (NHWC on both sides: mvface's channelsLast and train_eager.py --channels-last)
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -34,11 +35,11 @@ const mib = (b: number | undefined) => (b === undefined ? undefined : Math.round
  * mvface with the step in CUDA graphs, as `mvface bench train --cuda-graph` in a child process, so
  * that a failing capture costs its row and not the table. Undefined when it failed.
  */
-function graphedRun(backbone: string, batch: number, steps: number, warmup: number, classes: number): TrainBenchResult | undefined {
+function graphedRun(backbone: string, batch: number, steps: number, warmup: number, classes: number, channelsLast: boolean): TrainBenchResult | undefined {
   const file = path.join(os.tmpdir(), `mvface-train-gpu-graph-${process.pid}-${backbone}.json`);
   const cli = path.join(__dirname, '..', 'lib', 'cli.js');
   const args = [cli, 'bench', 'train', '--backbone', backbone, '--batch', `${batch}`, '--precision', 'bf16', '--device', 'cuda',
-    '--steps', `${steps}`, '--warmup', `${warmup}`, '--classes', `${classes}`, '--pipeline', 'none', '--cuda-graph', '--json', file];
+    '--steps', `${steps}`, '--warmup', `${warmup}`, '--classes', `${classes}`, '--pipeline', 'none', '--cuda-graph', '--json', file, ...(channelsLast ? ['--channels-last'] : [])];
   try {
     execFileSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], timeout: 240_000 });
     return JSON.parse(fs.readFileSync(file, 'utf8')) as TrainBenchResult;
@@ -64,6 +65,7 @@ async function main(argv: string[]): Promise<void> {
   const backbones = (value(argv, '--backbones') ?? 'iresnet50,mobilefacenet').split(',');
   const compile = !argv.includes('--no-compile');
   const graph = !argv.includes('--no-graph');
+  const channelsLast = argv.includes('--channels-last');
   const batch = 256;
   const classes = 1000;
   const threads = os.cpus().length;
@@ -75,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
   let memoryLine = memorySteps > 0 ? 'long run: not reached' : 'long run: not run (--memory-steps 0)';
   const dir = value(argv, '--out') ?? path.join(__dirname, '..', '..', 'bench', 'results');
   const card = (info.cudaDevices[0] ?? 'gpu').replace(/^NVIDIA\s+/, '').replace(/[^\w.-]+/g, '-').toLowerCase();
-  const file = path.join(dir, `gpu-train-${new Date().toISOString().slice(0, 10)}-${card}`);
+  const file = path.join(dir, `gpu-train-${new Date().toISOString().slice(0, 10)}-${card}${channelsLast ? '-nhwc' : ''}`);
   const title = `GPU training throughput on ${info.cudaDevices[0]} (libtorch ${info.libtorchVersion}; ${warmup} warm-up + ${steps} timed steps, ${classes} classes; ratios = mvface's samples/s, without and with CUDA graphs, over the row's)`;
   // Written after every part, so that a run stopped by a time limit still leaves what it measured.
   const save = () => {
@@ -85,17 +87,17 @@ async function main(argv: string[]): Promise<void> {
   };
 
   for (const backbone of backbones) {
-    const name = `${backbone} 112x112, batch ${batch}, bf16, mv-arc`;
+    const name = `${backbone} 112x112, batch ${batch}, bf16, mv-arc${channelsLast ? ', channels-last' : ''}`;
     const args = [script, '--device', 'cuda', '--backbone', backbone, '--batch', `${batch}`, '--classes', `${classes}`, '--head', 'mv-arc',
-      '--precision', 'bf16', '--threads', `${threads}`, '--warmup', `${warmup}`, '--steps', `${steps}`];
+      '--precision', 'bf16', '--threads', `${threads}`, '--warmup', `${warmup}`, '--steps', `${steps}`, ...(channelsLast ? ['--channels-last'] : [])];
     const eager = py ? runJson<PyTorchRun>(py, args, threads, 240_000) : undefined;
     const compiled = py && compile ? runJson<PyTorchRun>(py, [...args, '--compile'], threads, 400_000) : undefined;
     const first = backbone === backbones[0];
     const ours = await benchTrainStep({
-      backbone, batch, precision: 'bf16', device: 'cuda', steps, warmup, classes, source: 'device',
+      backbone, batch, precision: 'bf16', device: 'cuda', steps, warmup, classes, source: 'device', channelsLast,
       pipeline: first ? 'recordio' : 'none', log: (l) => console.error(l),
     });
-    const graphed = graph ? graphedRun(backbone, batch, steps, warmup, classes) : undefined;
+    const graphed = graph ? graphedRun(backbone, batch, steps, warmup, classes, channelsLast) : undefined;
     if (backbone === 'iresnet50') iresnetRate = ours.samplesPerSecond;
     if (first) pipeline = ours.pipeline;
     json[backbone] = { mvface: ours, mvfaceGraph: graphed, eager, compiled };

@@ -20,7 +20,8 @@
 # With a 15-minute device budget (a start takes minutes): `--only train-bench` first (it builds, then
 # writes its table after every model, so a time limit keeps what was measured), then at once, while
 # the machine is warm and build-gpu/ kept, `--only train-tests`, then `--only loss`. Shorten the
-# training benchmark with MVFACE_GPU_TRAIN_ARGS="--no-compile --memory-steps 500".
+# training benchmark with MVFACE_GPU_TRAIN_ARGS="--no-compile --memory-steps 500"; with time to spare,
+# MVFACE_GPU_TRAIN_ARGS="--channels-last --memory-steps 0" adds the NHWC table (both sides NHWC).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
