@@ -24,7 +24,8 @@ macro(mvface_find_libtorch)
   find_package(Torch QUIET)
   if(NOT Torch_FOUND)
     message(FATAL_ERROR
-      "mvface: libtorch not found (source: ${MVFACE_LIBTORCH_SOURCE}).\n"
+      "mvface: libtorch not found (source: ${MVFACE_LIBTORCH_SOURCE}; searched: ${CMAKE_PREFIX_PATH}).\n"
+      "  ${Torch_NOT_FOUND_MESSAGE}\n"
       "  Debian/Ubuntu: apt-get install libtorch-dev libgloo-dev libopenblas0-pthread\n"
       "  or set LIBTORCH=/path/to/libtorch, or LIBTORCH_USE_PYTORCH=1 with PyTorch installed.")
   endif()
