@@ -16,7 +16,7 @@ import { createError } from './errors';
 import { type HeadConfig } from './loss';
 import { native } from './native';
 import { type Precision } from './precision';
-import { type Device, type StepInfo, Trainer } from './trainer';
+import { type StepInfo, Trainer } from './trainer';
 
 export type PipelineKind = 'recordio' | 'imagefolder' | 'none';
 
@@ -30,7 +30,7 @@ export interface TrainBenchOptions {
   /** Default 'bf16' on CUDA, 'fp32' on the CPU. */
   precision?: Precision;
   /** Default 'auto'. */
-  device?: Device;
+  device?: 'cpu' | 'cuda' | 'auto';
   /** Timed steps; default 50 on CUDA, 5 on the CPU. */
   steps?: number;
   /** Untimed steps first (at least 1); default 10 on CUDA, 2 on the CPU. */

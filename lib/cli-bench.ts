@@ -4,14 +4,13 @@ import * as fs from 'node:fs';
 import { benchTrainStep, type PipelineKind, type TrainBenchResult } from './bench-train';
 import { headFromFlags, integerArg as integer, numberArg as number } from './cli-args';
 import type { Precision } from './precision';
-import type { Device } from './trainer';
 
 interface BenchTrainFlags {
   backbone: string;
   inputSize: number;
   batch?: number;
   precision?: Precision;
-  device: Device;
+  device: 'cpu' | 'cuda' | 'auto';
   steps?: number;
   warmup?: number;
   head: string;

@@ -8,7 +8,7 @@ import { registerBenchCommand } from './cli-bench';
 import { registerCompareCommand } from './cli-compare';
 import { registerEvalCommands } from './cli-eval';
 import { registerFacesCommand } from './cli-faces';
-import { headFromFlags, integerArg as integer, numberArg as number, parseDataArg } from './cli-args';
+import { deviceArg, headFromFlags, integerArg as integer, numberArg as number, parseDataArg } from './cli-args';
 import { DataLoader } from './data';
 import { ProcessGroup } from './distributed';
 import { exitWithLauncher, launchLocal, withoutNproc } from './launch';
@@ -16,7 +16,7 @@ import { runDemo } from './demo';
 import { MvfaceError } from './errors';
 import { createProgress } from './progress';
 import { readJson, runPaths } from './run-files';
-import { type TrainConfig, Trainer } from './trainer';
+import { type Device, type TrainConfig, Trainer } from './trainer';
 
 /** An AbortSignal fired by the first Ctrl-C; a second one exits at once. */
 function interruptSignal(): AbortSignal {
@@ -49,7 +49,7 @@ interface TrainFlags {
   batchSize?: number;
   lr?: number;
   seed?: number;
-  device?: 'cpu' | 'cuda' | 'auto';
+  device?: Device;
   precision?: 'fp32' | 'bf16' | 'fp16';
   channelsLast?: boolean;
   cudnnBenchmark?: boolean;
@@ -176,7 +176,7 @@ export function program(): Command {
     .option('--batch-size <n>', 'batch size', integer)
     .option('--lr <lr>', 'base learning rate', number)
     .option('--seed <n>', 'seed', integer)
-    .addOption(new Option('--device <device>', 'device').choices(['cpu', 'cuda', 'auto']))
+    .option('--device <device>', 'cpu | cuda | cuda:N | auto (with --nproc, cuda is each process\'s own GPU)', deviceArg)
     .addOption(new Option('--precision <p>', 'autocast of the backbone: fp32 | bf16 | fp16 (CUDA)').choices(['fp32', 'bf16', 'fp16']))
     .option('--channels-last', 'NHWC images and convolution weights')
     .option('--no-cudnn-benchmark', 'CUDA: cuDNN\'s heuristic convolution algorithms instead of timing them (on by default)')

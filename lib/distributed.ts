@@ -10,7 +10,7 @@ import { native } from './native';
 import type { NativeLossConfig } from './native-types';
 
 interface NativeComm {
-  info(): { rank: number; worldSize: number };
+  info(): { rank: number; worldSize: number; localRank: number };
   shardedLoss(config: NativeLossConfig, x: Matrix, w: Matrix, classes: number, labels: Int32Array): Promise<LossResult>;
   allReduceSum(t: Matrix): Promise<Float32Array>;
   dispose(): void;
@@ -43,6 +43,11 @@ export class ProcessGroup {
 
   get worldSize(): number {
     return this.comm.info().worldSize;
+  }
+
+  /** This rank's index on its machine (LOCAL_RANK): the GPU a CUDA trainer of this rank uses. */
+  get localRank(): number {
+    return this.comm.info().localRank;
   }
 
   /**

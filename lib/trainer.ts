@@ -15,7 +15,8 @@ import { ensureDir, JsonlLog, readJson, runPaths, type RunPaths, writeJsonAtomic
 import { checkTrainEvalConfig, TrainEval, type TrainEvalConfig } from './train-eval';
 import type { ProcessGroup } from './distributed';
 
-export type Device = 'cpu' | 'cuda' | 'auto';
+/** 'cuda' is the first GPU, or with a process group the rank's own (LOCAL_RANK); 'cuda:N' the N-th. */
+export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
 
 export interface TrainConfig extends PrecisionConfig {
   /** Run name: the run folder is <runsDir>/<name>. */
@@ -40,7 +41,10 @@ export interface TrainConfig extends PrecisionConfig {
   warmupEpochs?: number;
   /** Default 0. */
   seed?: number;
-  /** Default 'auto': CUDA where available, else CPU. */
+  /**
+   * Default 'auto': CUDA where available, else CPU. With a process group, 'cuda' and 'auto' take the
+   * GPU of the rank's LOCAL_RANK (one process per GPU, as torchrun); 'cuda:N' names one.
+   */
   device?: Device;
   /**
    * Benchmarks: on CUDA, batches of random images and labels generated on the GPU replace the
@@ -206,9 +210,27 @@ export interface CreateOptions {
 /** The log of ranks other than 0: nothing is written. */
 const silentLog = { write: (): void => undefined, close: (): void => undefined } as unknown as JsonlLog;
 
-function pickDevice(device: Device): 'cpu' | 'cuda' {
-  if (device === 'cpu' || device === 'cuda') return device;
-  return native().backendInfo().cudaAvailable ? 'cuda' : 'cpu';
+/**
+ * The native trainer's device: 'cpu', 'cuda' or 'cuda:N'. `cudaDevices` is how many GPUs this
+ * process sees; `localRank` (with a process group) picks the rank's own. E_CONFIG for a device
+ * that is not there (without any GPU, 'cuda' is left for the native side to refuse with its reason).
+ */
+export function resolveDevice(device: Device, cudaDevices: number, localRank?: number): string {
+  const wanted = device === 'auto' ? (cudaDevices > 0 ? 'cuda' : 'cpu') : device;
+  if (wanted === 'cpu') return 'cpu';
+  const indexed = /^cuda:(\d{1,3})$/.exec(wanted);
+  if (wanted !== 'cuda' && !indexed) throw createError('E_CONFIG', `device: must be 'cpu', 'cuda', 'cuda:N' or 'auto', got ${String(device)}`, 'device');
+  if (cudaDevices === 0) return wanted;
+  const index = indexed ? Number(indexed[1]) : (localRank ?? 0);
+  if (index >= cudaDevices) {
+    const why = indexed ? `'${wanted}'` : `LOCAL_RANK ${index} (one process per GPU)`;
+    throw createError('E_CONFIG', `device: ${why} asked for, but this machine has ${cudaDevices} CUDA device(s)`, 'device');
+  }
+  return `cuda:${index}`;
+}
+
+function pickDevice(device: Device, localRank?: number): string {
+  return resolveDevice(device, native().backendInfo().cudaDevices.length, localRank);
 }
 
 export class Trainer {
@@ -263,7 +285,7 @@ export class Trainer {
       }
       const Native = (native() as unknown as { NativeTrainer: new (o: unknown) => NativeTrainer }).NativeTrainer;
       const nt = new Native({
-        backbone, numClasses: info.numClasses, seed: c.seed, device: pickDevice(c.device ?? 'auto'), ...precision,
+        backbone, numClasses: info.numClasses, seed: c.seed, device: pickDevice(c.device ?? 'auto', options.processGroup?.localRank), ...precision,
         momentum: c.optimizer?.momentum ?? 0.9, weightDecay: c.optimizer?.weightDecay ?? 5e-4, shardHead: c.shardHead ?? false,
         ...scaling,
       });
@@ -400,7 +422,7 @@ export class Trainer {
 
   /** syntheticOnDevice on a CUDA trainer: batches come from the GPU, not from the loader. */
   private get onDeviceSource(): boolean {
-    this.deviceSource ??= this.config.syntheticOnDevice === true && pickDevice(this.config.device ?? 'auto') === 'cuda';
+    this.deviceSource ??= this.config.syntheticOnDevice === true && pickDevice(this.config.device ?? 'auto', this.group?.localRank).startsWith('cuda');
     return this.deviceSource;
   }
 

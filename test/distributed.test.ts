@@ -191,8 +191,22 @@ describe('joining a process group', () => {
   const join = (env: Record<string, string>) =>
     run(process.execPath, ['-e', `
       const { ProcessGroup } = require('./dist/lib/distributed.js');
-      try { ProcessGroup.join(); console.log('joined'); } catch (e) { console.log(JSON.stringify({ name: e.constructor.name, argument: e.argument, message: e.message })); }
+      try {
+        const g = ProcessGroup.join();
+        console.log(JSON.stringify({ joined: true, rank: g.rank, worldSize: g.worldSize, localRank: g.localRank }));
+        g.dispose();
+      } catch (e) { console.log(JSON.stringify({ name: e.constructor.name, argument: e.argument, message: e.message })); }
     `], { cwd: root, env: { ...process.env, ...env }, timeout: 30_000 });
+
+  it('each rank knows its LOCAL_RANK (its GPU), which need not be its RANK', async () => {
+    const port = await freePort();
+    const base = { WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${port}` };
+    const joined = await Promise.all([0, 1].map((r) => join({ ...base, RANK: `${r}`, LOCAL_RANK: `${1 - r}` })));
+    expect(joined.map((j) => JSON.parse(j.stdout))).toEqual([
+      { joined: true, rank: 0, worldSize: 2, localRank: 1 },
+      { joined: true, rank: 1, worldSize: 2, localRank: 0 },
+    ]);
+  }, 40_000);
 
   it('a lone rank gives up after MVFACE_DIST_TIMEOUT with an IoError; a bad timeout is a ConfigError', async () => {
     const port = await freePort();

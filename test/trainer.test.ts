@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BackboneConfig } from '../lib/backbones';
 import { ConfigError, IoError, NonFiniteError } from '../lib/errors';
-import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+import { type Device, resolveDevice, type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
 import { trainRun } from './train-run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-trainer-'));
@@ -82,6 +82,27 @@ describe('Trainer', () => {
     await expect(Trainer.create(tiny({ batchSize: 1000 }))).rejects.toMatchObject({ code: 'E_CONFIG' });
     await expect(Trainer.create(tiny({ numClasses: 7 }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'numClasses' });
     await expect(Trainer.create(tiny({ device: 'cuda' }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'device' });
+    await expect(Trainer.create(tiny({ device: 'cuda:0' }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'device' });
+    await expect(Trainer.create(tiny({ device: 'gpu' as never }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'device' });
+  });
+
+  it('resolves the device: auto, each rank\'s own GPU, cuda:N, and refuses a GPU that is not there', () => {
+    expect(resolveDevice('auto', 0)).toBe('cpu');
+    expect(resolveDevice('cpu', 4, 3)).toBe('cpu');
+    expect(resolveDevice('auto', 2)).toBe('cuda:0');
+    expect(resolveDevice('auto', 2, 1)).toBe('cuda:1');
+    expect(resolveDevice('cuda', 4, 3)).toBe('cuda:3');
+    expect(resolveDevice('cuda:1', 2, 0)).toBe('cuda:1');
+    expect(resolveDevice('cuda', 0)).toBe('cuda');  // no GPU at all: the native trainer says why
+    for (const [device, count, localRank, message] of [
+      ['cuda', 1, 1, /LOCAL_RANK 1 \(one process per GPU\).*1 CUDA device/],
+      ['cuda:2', 2, undefined, /'cuda:2'.*2 CUDA device/],
+      ['cuda:x', 2, undefined, /must be 'cpu', 'cuda', 'cuda:N' or 'auto'/],
+    ] as const) {
+      const e = (() => { try { resolveDevice(device as Device, count, localRank); } catch (x) { return x; } })();
+      expect(e).toMatchObject({ code: 'E_CONFIG', argument: 'device' });
+      expect((e as Error).message).toMatch(message);
+    }
   });
 });
 

@@ -45,6 +45,7 @@ class NativeComm : public Napi::ObjectWrap<NativeComm> {
       Napi::Object o = Napi::Object::New(info.Env());
       o.Set("rank", live()->rank());
       o.Set("worldSize", live()->world_size());
+      o.Set("localRank", live()->local_rank());
       return o;
     });
   }

@@ -44,7 +44,7 @@ Rendezvous rendezvous_from_environment() {
   return r;
 }
 
-Comm::Comm(const Rendezvous& r) : rank_(r.rank), world_size_(r.world_size) {
+Comm::Comm(const Rendezvous& r) : rank_(r.rank), world_size_(r.world_size), local_rank_(r.local_rank) {
 #ifdef MVFACE_NO_GLOO
   fail("E_CONFIG", "processGroup",
        "this build of mvface has no Gloo (its libtorch came without gloo headers): multi-process training is "

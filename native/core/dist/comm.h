@@ -44,6 +44,7 @@ class Comm {
   ~Comm();
   int rank() const { return rank_; }
   int world_size() const { return world_size_; }
+  int local_rank() const { return local_rank_; }  // this rank's index on its machine (its GPU)
 
   void all_reduce_sum(at::Tensor& t);
   // One all-reduce per tensor, all in flight together, then waits for every one.
@@ -55,7 +56,7 @@ class Comm {
   void barrier();
 
  private:
-  int rank_, world_size_;
+  int rank_, world_size_, local_rank_;
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<GlooGroup> group_;
 };

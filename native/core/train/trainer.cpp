@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <ATen/core/grad_mode.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
@@ -23,13 +24,18 @@ namespace {
 
 constexpr const char* kFormat = "mvface-checkpoint-1";
 
+// "cpu", "cuda" (the first GPU) or "cuda:N".
 at::Device parse_device(const std::string& name) {
   if (name == "cpu") return at::kCPU;
-  if (name == "cuda") {
-    if (!at::hasCUDA()) fail("E_CONFIG", "device", "'cuda' asked for, but this build or machine has no CUDA");
-    return at::Device(at::kCUDA, 0);
-  }
-  fail("E_CONFIG", "device", "must be 'cpu' or 'cuda', got '" + name + "'");
+  const bool indexed = name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() <= 8 &&
+                       name.find_first_not_of("0123456789", 5) == std::string::npos;
+  if (name != "cuda" && !indexed) fail("E_CONFIG", "device", "must be 'cpu', 'cuda' or 'cuda:N', got '" + name + "'");
+  if (!at::hasCUDA()) fail("E_CONFIG", "device", "'" + name + "' asked for, but this build or machine has no CUDA");
+  const int index = indexed ? std::stoi(name.substr(5)) : 0;
+  const int count = c10::impl::getDeviceGuardImpl(at::kCUDA)->deviceCount();
+  if (index >= count)
+    fail("E_CONFIG", "device", "'" + name + "' asked for, but this machine has " + std::to_string(count) + " CUDA device(s)");
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
 // The authors' initialisation: uniform(-1, 1), each class vector renormalised to unit length.
