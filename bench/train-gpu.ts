@@ -6,8 +6,8 @@
  * batch, precision and optimizer in PyTorch eager and with torch.compile
  * (bench/baselines/train_eager.py --device cuda [--compile]), as ratios; the input pipeline alone
  * (RecordIO JPEG decode + flip + normalise on every core) against what the IResNet-50 step consumes;
- * and a long run (2,000 MobileFaceNet steps) sampling host RSS and device memory.
- * Writes bench/results/gpu-train-<date>-<card>.md (and .json).
+ * and a long run (2,000 MobileFaceNet steps) sampling host RSS and device memory. Each mvface run is
+ * `mvface bench train --device cuda --json` in a child process. Writes bench/results/gpu-train-<date>-<card>.md (and .json).
  *   --steps n --warmup n --memory-steps n --backbones iresnet50,mobilefacenet --no-compile --no-graph --out dir
  *   --channels-last (NHWC on both sides: mvface's channelsLast and train_eager.py --channels-last)
  */
@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo } from '../lib/backend';
-import { benchTrainStep, type TrainBenchResult } from '../lib/bench-train';
+import type { TrainBenchResult } from '../lib/bench-train';
 import { formatTable, python, type Row } from './report';
 import { runJson } from './run-json';
 
@@ -32,20 +32,23 @@ const script = path.join(__dirname, '..', '..', 'bench', 'baselines', 'train_eag
 const mib = (b: number | undefined) => (b === undefined ? undefined : Math.round(b / 2 ** 20));
 
 /**
- * mvface with the step in CUDA graphs, as `mvface bench train --cuda-graph` in a child process, so
- * that a failing capture costs its row and not the table. Undefined when it failed.
+ * `mvface bench train --device cuda --json` with these flags, in a child process, so that a failing
+ * run (a capture, a CUDA error) costs its row and not the table. Undefined when it wrote no result.
  */
-function graphedRun(backbone: string, batch: number, steps: number, warmup: number, classes: number, channelsLast: boolean): TrainBenchResult | undefined {
-  const file = path.join(os.tmpdir(), `mvface-train-gpu-graph-${process.pid}-${backbone}.json`);
+function mvfaceRun(label: string, flags: string[], timeoutMs: number): TrainBenchResult | undefined {
+  const file = path.join(os.tmpdir(), `mvface-train-gpu-${process.pid}-${label}.json`);
   const cli = path.join(__dirname, '..', 'lib', 'cli.js');
-  const args = [cli, 'bench', 'train', '--backbone', backbone, '--batch', `${batch}`, '--precision', 'bf16', '--device', 'cuda',
-    '--steps', `${steps}`, '--warmup', `${warmup}`, '--classes', `${classes}`, '--pipeline', 'none', '--cuda-graph', '--json', file, ...(channelsLast ? ['--channels-last'] : [])];
   try {
-    execFileSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], timeout: 240_000 });
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as TrainBenchResult;
+    execFileSync(process.execPath, [cli, 'bench', 'train', '--device', 'cuda', ...flags, '--json', file], { stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutMs });
   } catch (e) {
-    console.error(`  mvface bench train --cuda-graph (${backbone}) failed: ${(e as Error).message.split('\n')[0]}`);
-    return undefined;
+    // A growing memory series exits 1 after writing its result; anything else left no file.
+    if (!fs.existsSync(file)) {
+      console.error(`  mvface bench train (${label}) failed: ${(e as Error).message.split('\n')[0]}`);
+      return undefined;
+    }
+  }
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as TrainBenchResult;
   } finally {
     fs.rmSync(file, { force: true });
   }
@@ -93,21 +96,21 @@ async function main(argv: string[]): Promise<void> {
     const eager = py ? runJson<PyTorchRun>(py, args, threads, 240_000) : undefined;
     const compiled = py && compile ? runJson<PyTorchRun>(py, [...args, '--compile'], threads, 400_000) : undefined;
     const first = backbone === backbones[0];
-    const ours = await benchTrainStep({
-      backbone, batch, precision: 'bf16', device: 'cuda', steps, warmup, classes, source: 'device', channelsLast,
-      pipeline: first ? 'recordio' : 'none', log: (l) => console.error(l),
-    });
-    const graphed = graph ? graphedRun(backbone, batch, steps, warmup, classes, channelsLast) : undefined;
-    if (backbone === 'iresnet50') iresnetRate = ours.samplesPerSecond;
-    if (first) pipeline = ours.pipeline;
+    const common = ['--backbone', backbone, '--batch', `${batch}`, '--precision', 'bf16', '--classes', `${classes}`, '--steps', `${steps}`, '--warmup', `${warmup}`,
+      ...(channelsLast ? ['--channels-last'] : [])];
+    const ours = mvfaceRun(backbone, [...common, '--pipeline', first ? 'recordio' : 'none'], 300_000);
+    const graphed = graph ? mvfaceRun(`${backbone}-graph`, [...common, '--pipeline', 'none', '--cuda-graph'], 300_000) : undefined;
+    if (backbone === 'iresnet50') iresnetRate = ours?.samplesPerSecond;
+    if (first) pipeline = ours?.pipeline;
     json[backbone] = { mvface: ours, mvfaceGraph: graphed, eager, compiled };
     const ratios = (rate: number | undefined) => ({
-      'mvface / this': rate && ours.samplesPerSecond / rate,
+      'mvface / this': rate && ours && ours.samplesPerSecond / rate,
       'mvface graph / this': rate && graphed && graphed.samplesPerSecond / rate,
     });
     rows.push({ case: name, variant: 'PyTorch eager', samplesPerSecond: eager?.samplesPerSecond, peakMiB: mib(eager?.peakBytes), ...ratios(eager?.samplesPerSecond) });
     rows.push({ case: name, variant: 'PyTorch torch.compile', samplesPerSecond: compiled?.samplesPerSecond, peakMiB: mib(compiled?.peakBytes), ...ratios(compiled?.samplesPerSecond) });
-    rows.push({ case: name, variant: 'mvface (GPU-generated batches, native step from Node)', samplesPerSecond: ours.samplesPerSecond, peakMiB: mib(ours.peakMemory.bytes), 'Node ms/step': ours.split.restMs, ...ratios(ours.samplesPerSecond) });
+    const oursVariant = ours ? 'mvface (GPU-generated batches, native step from Node)' : 'mvface: FAILED (see the log)';
+    rows.push({ case: name, variant: oursVariant, samplesPerSecond: ours?.samplesPerSecond, peakMiB: mib(ours?.peakMemory.bytes), 'Node ms/step': ours?.split.restMs, ...ratios(ours?.samplesPerSecond) });
     if (graph) {
       const variant = graphed ? `mvface, step in CUDA graphs (${graphed.graphSteps} of ${graphed.steps} timed steps replayed)` : 'mvface, step in CUDA graphs: FAILED (see the log)';
       rows.push({ case: name, variant, samplesPerSecond: graphed?.samplesPerSecond, peakMiB: mib(graphed?.peakMemory.bytes), 'Node ms/step': graphed?.split.restMs, ...ratios(graphed?.samplesPerSecond) });
@@ -120,15 +123,18 @@ async function main(argv: string[]): Promise<void> {
   }
   save();
   if (memorySteps > 0) {
-    const long = await benchTrainStep({ backbone: 'mobilefacenet', batch, precision: 'bf16', device: 'cuda', steps: 1, warmup: 1, classes, source: 'device', pipeline: 'none', memorySteps, log: (l) => console.error(l) });
-    const m = long.memoryCheck!;
+    const flags = ['--backbone', 'mobilefacenet', '--batch', `${batch}`, '--precision', 'bf16', '--classes', `${classes}`, '--steps', '1', '--warmup', '1',
+      '--pipeline', 'none', '--memory-steps', `${memorySteps}`];
+    const m = mvfaceRun('memory', flags, 600_000)?.memoryCheck;
     json.memoryCheck = m;
-    memoryLine = `long run: ${m.steps} MobileFaceNet steps (batch ${batch}, bf16): host RSS ${(m.rssGrowthBytes / 2 ** 20).toFixed(1)} MiB, device allocated ${((m.deviceGrowthBytes ?? 0) / 2 ** 20).toFixed(1)} MiB from step ${m.samples.find((s) => s.step >= m.steps * 0.1)?.step} to ${m.steps}: ${m.flat ? 'flat' : 'GROWING'}`;
+    memoryLine = m
+      ? `long run: ${m.steps} MobileFaceNet steps (batch ${batch}, bf16): host RSS ${(m.rssGrowthBytes / 2 ** 20).toFixed(1)} MiB, device allocated ${((m.deviceGrowthBytes ?? 0) / 2 ** 20).toFixed(1)} MiB from step ${m.samples.find((s) => s.step >= m.steps * 0.1)?.step} to ${m.steps}: ${m.flat ? 'flat' : 'GROWING'}`
+      : 'long run: FAILED (see the log)';
   }
   save();
   console.log(`\n${title}\n${formatTable(rows)}\n${memoryLine}\n`);
   console.log(`saved ${path.relative(process.cwd(), file)}.md`);
-  if (json.memoryCheck && !(json.memoryCheck as { flat: boolean }).flat) process.exitCode = 1;
+  if (memorySteps > 0 && !(json.memoryCheck as { flat?: boolean } | undefined)?.flat) process.exitCode = 1;
 }
 
 main(process.argv.slice(2)).catch((e) => {
