@@ -7,7 +7,8 @@
 # (LIBTORCH_USE_PYTORCH=1, CUDA kernels for sm_80 and sm_90); the loss tests (CUDA against the CPU
 # fused path and the float64 truth, every head); the benchmark table (fused, GEMM floor, PyTorch
 # eager, torch.compile; B=512 D=512 C in {100k, 1M, 10M}, PyTorch up to 1M), written to bench/results/gpu-loss-<date>-<card>.md.
-# Then training (issue 7): the trainer's CUDA tests (test/trainer-precision.test.ts: bf16, fp16 and
+# Then training (issue 7): a smoke run of two CUDA steps (the training parts stop there if the trainer
+# cannot run), the trainer's CUDA tests (test/trainer-precision.test.ts: bf16, fp16 and
 # its scaler, channels-last, GPU-generated batches, the step in CUDA graphs against the eager step)
 # and bench/train-gpu.ts: IResNet-50 and MobileFaceNet, 112x112, batch 256, bf16, mv-arc, mvface
 # (without and with CUDA graphs) vs PyTorch eager vs torch.compile in one table (ratios), the RecordIO input pipeline alone, and 2,000 steps of host and device memory,
@@ -143,6 +144,16 @@ benchmark() {
   return $rc
 }
 
+# Two CUDA training steps of a small MobileFaceNet, eager and in CUDA graphs (10 s): when the trainer
+# cannot run on this GPU, the training parts stop here instead of spending the device time.
+train_smoke() {
+  step "smoke: two CUDA training steps, eager and in CUDA graphs"
+  local flags=(bench train --device cuda --backbone mobilefacenet --batch 32 --precision bf16 --classes 100 --warmup 1 --pipeline none)
+  logged smoke 120 node dist/lib/cli.js "${flags[@]}" --steps 2 || fail "the trainer does not run on CUDA (see $out/smoke.log)"
+  logged smoke-graph 120 node dist/lib/cli.js "${flags[@]}" --steps 4 --cuda-graph || echo "gpu-check: the CUDA-graph step failed (see $out/smoke-graph.log); going on"
+  grep -hE "^  step:" "$out/smoke.log" "$out/smoke-graph.log"
+}
+
 train_tests() {
   step "trainer tests on CUDA: bf16, fp16 + loss scaler, channels-last, GPU-generated batches, CUDA graphs, Partial FC"
   vitest_part train-tests 180 test/trainer-precision.test.ts test/trainer-head.test.ts
@@ -181,6 +192,7 @@ if [ "$only" = all ] || [ "$only" = loss ]; then
   benchmark
   bench_rc=$?
 fi
+case $only in all | train | train-tests | train-bench) train_smoke ;; esac
 if [ "$only" = all ] || [ "$only" = train ] || [ "$only" = train-tests ]; then
   train_tests
   train_tests_rc=$?
