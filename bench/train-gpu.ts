@@ -5,11 +5,13 @@
  * CUDA graphs, --no-graph to skip) against the same model, head,
  * batch, precision and optimizer in PyTorch eager and with torch.compile
  * (bench/baselines/train_eager.py --device cuda [--compile]), as ratios; the input pipeline alone
- * (RecordIO JPEG decode + flip + normalise on every core) against what the IResNet-50 step consumes;
+ * (RecordIO JPEG decode + flip + normalise on every core) against what the IResNet-50 step consumes,
+ * and the IResNet-50 step fed by that loader (its ratio: GPU-generated batches over loader-fed);
  * and a long run (2,000 MobileFaceNet steps) sampling host RSS and device memory. Each mvface run is
  * `mvface bench train --device cuda --json` in a child process. Writes bench/results/gpu-train-<date>-<card>.md (and .json).
  *   --steps n --warmup n --memory-steps n --backbones iresnet50,mobilefacenet --no-compile --no-graph --out dir
  *   --channels-last (NHWC on both sides: mvface's channelsLast and train_eager.py --channels-last)
+ *   --no-loader (skip the first model's row fed by the native RecordIO JPEG loader)
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -69,6 +71,7 @@ async function main(argv: string[]): Promise<void> {
   const compile = !argv.includes('--no-compile');
   const graph = !argv.includes('--no-graph');
   const channelsLast = argv.includes('--channels-last');
+  const loaderRow = !argv.includes('--no-loader');
   const batch = 256;
   const classes = 1000;
   const threads = os.cpus().length;
@@ -100,9 +103,11 @@ async function main(argv: string[]): Promise<void> {
       ...(channelsLast ? ['--channels-last'] : [])];
     const ours = mvfaceRun(backbone, [...common, '--pipeline', first ? 'recordio' : 'none'], 300_000);
     const graphed = graph ? mvfaceRun(`${backbone}-graph`, [...common, '--pipeline', 'none', '--cuda-graph'], 300_000) : undefined;
+    // The same step fed by the native loader decoding RecordIO JPEGs: the input pipeline overlapped with training.
+    const fed = first && loaderRow ? mvfaceRun(`${backbone}-recordio`, [...common, '--pipeline', 'none', '--source', 'recordio'], 300_000) : undefined;
     if (backbone === 'iresnet50') iresnetRate = ours?.samplesPerSecond;
     if (first) pipeline = ours?.pipeline;
-    json[backbone] = { mvface: ours, mvfaceGraph: graphed, eager, compiled };
+    json[backbone] = { mvface: ours, mvfaceGraph: graphed, mvfaceRecordio: fed, eager, compiled };
     const ratios = (rate: number | undefined) => ({
       'mvface / this': rate && ours && ours.samplesPerSecond / rate,
       'mvface graph / this': rate && graphed && graphed.samplesPerSecond / rate,
@@ -111,6 +116,10 @@ async function main(argv: string[]): Promise<void> {
     rows.push({ case: name, variant: 'PyTorch torch.compile', samplesPerSecond: compiled?.samplesPerSecond, peakMiB: mib(compiled?.peakBytes), ...ratios(compiled?.samplesPerSecond) });
     const oursVariant = ours ? 'mvface (GPU-generated batches, native step from Node)' : 'mvface: FAILED (see the log)';
     rows.push({ case: name, variant: oursVariant, samplesPerSecond: ours?.samplesPerSecond, peakMiB: mib(ours?.peakMemory.bytes), 'Node ms/step': ours?.split.restMs, ...ratios(ours?.samplesPerSecond) });
+    if (first && loaderRow) {
+      const variant = fed ? `mvface, fed by the RecordIO JPEG loader (${fed.workers} decoding threads, pinned upload)` : 'mvface, fed by the RecordIO JPEG loader: FAILED (see the log)';
+      rows.push({ case: name, variant, samplesPerSecond: fed?.samplesPerSecond, peakMiB: mib(fed?.peakMemory.bytes), 'Node ms/step': fed?.split.restMs, 'mvface / this': ours && fed && ours.samplesPerSecond / fed.samplesPerSecond });
+    }
     if (graph) {
       const variant = graphed ? `mvface, step in CUDA graphs (${graphed.graphSteps} of ${graphed.steps} timed steps replayed)` : 'mvface, step in CUDA graphs: FAILED (see the log)';
       rows.push({ case: name, variant, samplesPerSecond: graphed?.samplesPerSecond, peakMiB: mib(graphed?.peakMemory.bytes), 'Node ms/step': graphed?.split.restMs, ...ratios(graphed?.samplesPerSecond) });

@@ -1,7 +1,7 @@
 /** `mvface bench train`: training throughput, peak memory and the input pipeline alone (lib/bench-train.ts). */
 import { type Command, Option } from 'commander';
 import * as fs from 'node:fs';
-import { benchTrainStep, type PipelineKind, type TrainBenchResult } from './bench-train';
+import { benchTrainStep, type PipelineKind, type TrainBenchResult, type TrainSource } from './bench-train';
 import { headFromFlags, integerArg as integer, numberArg as number } from './cli-args';
 import type { Precision } from './precision';
 
@@ -19,7 +19,7 @@ interface BenchTrainFlags {
   cudaGraph?: boolean;
   sampleRate?: number;
   chunkClasses?: number;
-  source: 'device' | 'loader';
+  source: TrainSource;
   pipeline: PipelineKind;
   pipelineImages: number;
   workers?: number;
@@ -31,7 +31,7 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 export function formatTrainBench(r: TrainBenchResult): string {
   const lines = [
-    `${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head}, ${r.classes} classes, ${r.device}${r.channelsLast ? ', channels-last' : ''}${r.cudaGraph ? `, CUDA graph (${r.graphSteps} of ${r.steps} timed steps replayed)` : ''}${r.sampleRate < 1 ? `, Partial FC r = ${r.sampleRate}` : ''}${r.chunkClasses > 0 ? `, chunks of ${r.chunkClasses} classes` : ''}, source ${r.device === 'cpu' && r.source === 'device' ? 'synthetic loader (CPU)' : r.source === 'device' ? 'generated on the GPU' : 'loader'}`,
+    `${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head}, ${r.classes} classes, ${r.device}${r.channelsLast ? ', channels-last' : ''}${r.cudaGraph ? `, CUDA graph (${r.graphSteps} of ${r.steps} timed steps replayed)` : ''}${r.sampleRate < 1 ? `, Partial FC r = ${r.sampleRate}` : ''}${r.chunkClasses > 0 ? `, chunks of ${r.chunkClasses} classes` : ''}, source ${r.device === 'cpu' && r.source === 'device' ? 'synthetic loader (CPU)' : r.source === 'device' ? 'generated on the GPU' : r.source === 'recordio' ? `RecordIO JPEGs (${r.workers} decoding threads)` : 'loader'}`,
     `  step:     ${r.samplesPerSecond.toFixed(1)} samples/s (${r.stepMs.toFixed(1)} ms/step over ${r.steps} steps after ${r.warmup})`,
     `  split:    native step ${r.split.nativeMs.toFixed(2)} ms, waiting for data ${r.split.dataMs.toFixed(2)} ms, the rest (Node, the TypeScript loop) ${r.split.restMs.toFixed(3)} ms = ${((100 * r.split.restMs) / r.stepMs).toFixed(2)}% of the step`,
     `  memory:   peak ${mib(r.peakMemory.bytes)} (${r.peakMemory.kind === 'cuda-allocated' ? 'CUDA caching allocator, max allocated' : 'host peak RSS'})`,
@@ -65,7 +65,7 @@ export function registerBenchCommand(p: Command): void {
     .option('--cuda-graph', 'capture the step in CUDA graphs (after 3 warm-up steps; CUDA only)')
     .option('--sample-rate <r>', 'Partial FC: the batch\'s classes and this share of the others', number)
     .option('--chunk-classes <k>', 'the head\'s loss over chunks of k classes', integer)
-    .addOption(new Option('--source <s>', 'device: batches generated on the GPU (CPU: the synthetic loader); loader: the native loader').choices(['device', 'loader']).default('device'))
+    .addOption(new Option('--source <s>', 'device: batches generated on the GPU (CPU: the synthetic loader); loader: the native loader on synthetic identities; recordio: the native loader decoding a generated RecordIO JPEG set (--pipeline-images, --classes)').choices(['device', 'loader', 'recordio']).default('device'))
     .addOption(new Option('--pipeline <kind>', 'the input pipeline alone on a generated JPEG set').choices(['recordio', 'imagefolder', 'none']).default('recordio'))
     .option('--pipeline-images <n>', 'images in the generated set', integer, 4096)
     .option('--workers <n>', 'native decoding threads (default: every core)', integer)

@@ -276,6 +276,14 @@ describe('bench train', () => {
       });
       expect(imagefolder.pipeline?.kind).toBe('imagefolder');
       expect(fs.readdirSync(path.join(dataDir, 'imagefolder-16-32')).filter((d) => d.startsWith('id'))).toHaveLength(16);
+      // Training on the generated RecordIO JPEGs: one epoch holds every step, so no epoch-end checkpoint is timed.
+      const jpegs = await benchTrainStep({
+        backbone: 'small', inputSize: 32, batch: 8, steps: 3, warmup: 1, classes: 12, device: 'cpu', workers: 2, pipeline: 'none', source: 'recordio', pipelineImages: 16, dataDir,
+      });
+      expect(jpegs).toMatchObject({ source: 'recordio', workers: 2, classes: 12, steps: 3 });
+      expect(jpegs.samplesPerSecond).toBeGreaterThan(0);
+      const records = fs.readFileSync(path.join(dataDir, 'recordio-40-32-12', 'train.idx'), 'utf8').trim().split('\n');
+      expect(records).toHaveLength((1 + 3 + 1) * 8);
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
