@@ -24,3 +24,15 @@ export async function trainRun(config: TrainConfig, options: { abortAt?: number;
     trainer.dispose();
   }
 }
+
+/**
+ * A maker of the small training configs a test file uses: `base` under each call's `over`, each
+ * config with a fresh run name (`${prefix}-0`, `${prefix}-1`, ...).
+ */
+export function configMaker(prefix: string, base: Omit<TrainConfig, 'name'>): (over?: Partial<TrainConfig>) => TrainConfig {
+  let counter = 0;
+  return (over = {}) => ({ name: `${prefix}-${counter++}`, ...base, ...over });
+}
+
+/** The largest relative difference between a and b, elementwise. */
+export const maxRelDiff = (a: number[], b: number[]): number => Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.max(Math.abs(b[i]), 1e-6)));

@@ -11,16 +11,14 @@ import { backendInfo } from '../lib/backend';
 import { ConfigError } from '../lib/errors';
 import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
 import { checkpointValues, torchPython } from './torch-python';
-import { trainRun } from './train-run';
+import { configMaker, maxRelDiff, trainRun } from './train-run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-head-'));
 afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 
 // 40 classes x 4 images, batches of 8: at most 8 classes in a batch, 32 or more to sample from.
 const data = { kind: 'synthetic', classes: 40, perClass: 4, height: 28, width: 28, channels: 1, seed: 7 } as const;
-let counter = 0;
-const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  name: `h-${counter++}`,
+const tiny = configMaker('h', {
   runsDir,
   backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 },
   head: { type: 'mv-arc', mode: 'adaptive' },
@@ -31,11 +29,9 @@ const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
   seed: 3,
   workers: 2,
   device: 'cpu',
-  ...over,
 });
 
 const losses = (steps: StepInfo[]) => steps.map((s) => s.loss);
-const maxRelDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.max(Math.abs(b[i]), 1e-6)));
 
 /** Indices of the rows (of width `dim`) that differ between a and b. */
 function changedRows(a: Float32Array, b: Float32Array, dim: number): number[] {
@@ -123,7 +119,7 @@ describe('Partial FC (sampleRate)', () => {
     const full = await trainRun(config);
     const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
     expect(mean(losses(full.steps).slice(-5))).toBeLessThan(0.8 * mean(losses(full.steps).slice(0, 5)));
-    const name = `h-resume-${counter++}`;
+    const name = tiny().name;
     const first = await trainRun({ ...config, name }, { abortAt: 7 });
     const rest = await trainRun({ ...config, name }, { resume: true });
     const both = [...first.steps, ...rest.steps];

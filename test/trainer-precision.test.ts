@@ -18,7 +18,7 @@ import { ConfigError, NonFiniteError } from '../lib/errors';
 import { resolvePrecisionOptions } from '../lib/precision';
 import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
 import { thrown } from './expect-error';
-import { trainRun } from './train-run';
+import { configMaker, maxRelDiff, trainRun } from './train-run';
 
 const cuda = backendInfo().cudaAvailable;
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-precision-'));
@@ -26,9 +26,7 @@ afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 
 const small: BackboneConfig = { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32 };
 const data = { kind: 'synthetic', classes: 6, perClass: 16, height: 28, width: 28, channels: 1, seed: 5 } as const;
-let counter = 0;
-const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  name: `p-${counter++}`,
+const tiny = configMaker('p', {
   runsDir,
   backbone: small,
   head: { type: 'mv-arc', mode: 'adaptive' },
@@ -39,13 +37,11 @@ const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
   seed: 11,
   workers: 2,
   device: 'cpu',
-  ...over,
 });
 
 const train = (config: TrainConfig, abortAt?: number, resume = false) => trainRun(config, { abortAt, resume });
 
 const losses = (r: { steps: StepInfo[] }) => r.steps.map((s) => s.loss);
-const maxRelDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.max(Math.abs(b[i]), 1e-6)));
 const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
 const epochMeans = (r: { steps: StepInfo[] }) => [...new Set(r.steps.map((s) => s.epoch))].map((e) => mean(r.steps.filter((s) => s.epoch === e).map((s) => s.loss)));
 
@@ -130,7 +126,7 @@ describe('dynamic loss scaler (fp32 on the CPU)', () => {
   it('resumes with the scale and growth count of the checkpoint', async () => {
     const over = { lossScale: { initScale: 4, growthInterval: 3 }, epochs: 2 };
     const straight = await train(tiny(over));
-    const name = `p-resume-${counter++}`;
+    const name = tiny().name;
     const first = await train(tiny({ ...over, name }), 4);
     const rest = await train(tiny({ ...over, name }), undefined, true);
     const both = [...first.steps, ...rest.steps];

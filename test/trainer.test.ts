@@ -6,14 +6,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BackboneConfig } from '../lib/backbones';
 import { ConfigError, IoError, NonFiniteError } from '../lib/errors';
 import { type Device, resolveDevice, type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
-import { trainRun } from './train-run';
+import { configMaker, trainRun } from './train-run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-trainer-'));
 afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 
 const small: BackboneConfig = { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32 };
-const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
-  name: `run-${Math.random().toString(36).slice(2)}`,
+const tiny = configMaker('run', {
   runsDir,
   backbone: small,
   head: { type: 'mv-arc', mode: 'adaptive' },
@@ -23,7 +22,6 @@ const tiny = (over: Partial<TrainConfig> = {}): TrainConfig => ({
   optimizer: { lr: 0.05 },
   seed: 11,
   workers: 2,
-  ...over,
 });
 
 const losses = trainRun;
