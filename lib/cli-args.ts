@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import type { DataSpec } from './data';
 import { createError } from './errors';
 import type { HeadConfig } from './loss';
-import type { Device } from './trainer';
+import { type Device, isDevice } from './trainer';
 
 /** A commander argument parser: a finite number. */
 export function numberArg(v: string): number {
@@ -21,8 +21,8 @@ export function integerArg(v: string): number {
 
 /** A commander argument parser: cpu, cuda, cuda:N or auto. */
 export function deviceArg(v: string): Device {
-  if (!/^(cpu|cuda|auto|cuda:\d{1,3})$/.test(v)) throw new InvalidArgumentError('expected cpu, cuda, cuda:N or auto');
-  return v as Device;
+  if (!isDevice(v)) throw new InvalidArgumentError('expected cpu, cuda, cuda:N or auto');
+  return v;
 }
 
 function fields(text: string): Record<string, string> {

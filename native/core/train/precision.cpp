@@ -4,6 +4,7 @@
 #include <ATen/core/grad_mode.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "errors.h"
@@ -112,10 +113,8 @@ at::Tensor LossScaler::scaled(const at::Tensor& grad) const {
 
 bool LossScaler::unscale_and_update(const std::vector<at::Tensor>& grads) {
   if (!options_.enabled) return true;
-  const at::Tensor* first = nullptr;
-  for (const auto& g : grads)
-    if (g.defined() && !first) first = &g;
-  if (!first) return true;
+  const auto first = std::find_if(grads.begin(), grads.end(), [](const at::Tensor& g) { return g.defined(); });
+  if (first == grads.end()) return true;
   const at::Tensor inv_scale = at::full({1}, 1.0 / scale_, first->options().dtype(at::kFloat));
   return update(unscale(grads, inv_scale).item<float>() == 0);
 }
