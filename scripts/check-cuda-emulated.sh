@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the CUDA loss driver with its kernels emulated on the CPU (native/core/cuda/emulation/)
-# against the fused CPU path, whole and class-chunked (chunkClasses): the kernels' logic checked on a
+# against the fused CPU path, whole and class-chunked (chunkClasses), and the fused batch norm's
+# driver against libtorch's batch_norm + prelu + add in float64: the kernels' logic checked on a
 # machine without a GPU. Needs the CPU addon's core library (MVFACE_BUILD_DIR, default build) and
 # the CUDA headers (nvcc's toolkit).
 set -euo pipefail
@@ -11,10 +12,16 @@ core=$build/libmvface_core.a
 cuda=${CUDA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")}
 [ -f "$cuda/include/cuda_runtime_api.h" ] || cuda=/usr/local/cuda
 torch_include=$(dirname "$(find /usr/include /usr/local/include ${LIBTORCH:+$LIBTORCH/include} -maxdepth 2 -name ATen -type d 2>/dev/null | head -n 1)")
-bin=$build/check-cuda-emulated
-g++ -std=c++20 -O2 -DMVFACE_CUDA_EMULATION -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wno-unused-parameter -Wno-attributes -Wno-unknown-pragmas \
-  -Inative/core -I"$torch_include" -I"$torch_include/torch/csrc/api/include" -I"$cuda/include" \
-  native/core/cuda/emulation/check_kernels.cpp native/core/cuda/host/fused_loss.cpp -x c++ native/core/cuda/row_plan.cu -x none \
-  "$core" ${LIBTORCH:+-L$LIBTORCH/lib -Wl,-rpath,$LIBTORCH/lib} -ltorch -ltorch_cpu -lc10 -ljpeg -lpng -lz \
-  -L"$cuda/lib64" -lcudart_static -ldl -lrt -pthread -o "$bin"
-"$bin"
+flags=(-std=c++20 -O2 -DMVFACE_CUDA_EMULATION -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wno-unused-parameter -Wno-attributes
+  -Wno-unknown-pragmas -Inative/core -I"$torch_include" -I"$torch_include/torch/csrc/api/include" -I"$cuda/include")
+libs=("$core" ${LIBTORCH:+-L$LIBTORCH/lib -Wl,-rpath,$LIBTORCH/lib} -ltorch -ltorch_cpu -lc10 -ljpeg -lpng -lz
+  -L"$cuda/lib64" -lcudart_static -ldl -lrt -pthread)
+# The fused loss's row pass.
+g++ "${flags[@]}" native/core/cuda/emulation/check_kernels.cpp native/core/cuda/host/fused_loss.cpp \
+  -x c++ native/core/cuda/row_plan.cu -x none "${libs[@]}" -o "$build/check-cuda-emulated" &
+# The fused batch norm (+ PReLU, + residual) of the backbones.
+g++ "${flags[@]}" native/core/cuda/emulation/check_norm.cpp native/core/cuda/host/norm_act.cpp \
+  -x c++ native/core/cuda/row_plan.cu -x none "${libs[@]}" -o "$build/check-norm-emulated"
+wait $!
+"$build/check-cuda-emulated"
+"$build/check-norm-emulated"

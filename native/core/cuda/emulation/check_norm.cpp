@@ -1,0 +1,229 @@
+// The fused batch norm (cuda/host/norm_act.cpp, built with MVFACE_CUDA_EMULATION) with its kernels
+// run on the CPU by emulate.h, against libtorch's batch_norm, prelu and add in float64 with
+// autograd: the output, the running statistics and every gradient, for NCHW and channels-last,
+// float32 and bfloat16, with and without the PReLU (per channel and shared) and the residual, and
+// shapes that take one or several splits per channel and a partial channel tile. Then the inputs
+// the fused path must refuse. Built and run by scripts/check-cuda-emulated.sh; exits 1 on a mismatch.
+#include "cuda/emulation/emulate.h"
+// The kernels, after the emulation's definitions.
+#include "cuda/norm_kernels.cuh"
+
+#include <torch/csrc/autograd/autograd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "cuda/host/norm_act.h"
+#include "errors.h"
+
+namespace mvface::cuda {
+namespace {
+
+struct EmulatedLaunch {
+  void operator()(void (*kernel)(NormArgs), unsigned blocks, const NormArgs& a) const {
+    emulation::launch(blocks, kNormThreads, [&] { kernel(a); });
+  }
+};
+
+}  // namespace
+
+cudaError_t launch_norm_forward(const NormArgs& a, cudaStream_t) {
+  kernels::norm_forward(a, EmulatedLaunch{});
+  return cudaSuccess;
+}
+
+cudaError_t launch_norm_backward(const NormArgs& a, cudaStream_t) {
+  kernels::norm_backward(a, EmulatedLaunch{});
+  return cudaSuccess;
+}
+
+}  // namespace mvface::cuda
+
+namespace {
+
+using mvface::cuda::NormActParams;
+
+enum class Slope { None, PerChannel, Shared };
+
+struct Case {
+  int64_t N, C, H, W;
+  bool channels_last;
+  at::ScalarType dtype;
+  Slope slope;
+  bool residual;
+  std::string name() const {
+    return std::to_string(N) + "x" + std::to_string(C) + "x" + std::to_string(H) + "x" + std::to_string(W) +
+           (channels_last ? " channels-last" : " nchw") + (dtype == at::kBFloat16 ? " bf16" : " f32") +
+           (slope == Slope::None ? "" : slope == Slope::Shared ? " prelu(1)" : " prelu(C)") +
+           (residual ? " +residual" : "");
+  }
+};
+
+// Values representable in `dtype`, as float32, laid out as the case asks.
+at::Tensor input(const Case& c, double mean, double std) {
+  at::Tensor t = (at::randn({c.N, c.C, c.H, c.W}) * std + mean).to(c.dtype);
+  return c.channels_last ? t.contiguous(at::MemoryFormat::ChannelsLast) : t;
+}
+
+struct Outcome {
+  at::Tensor out, grad_x, grad_weight, grad_bias, grad_alpha, grad_residual, running_mean, running_var;
+};
+
+struct Inputs {
+  at::Tensor x, weight, bias, alpha, residual, running_mean, running_var, grad_out;
+};
+
+Inputs make_inputs(const Case& c) {
+  Inputs in;
+  in.x = input(c, 0.5, 2.0);
+  in.weight = 1.0 + 0.5 * at::randn({c.C});
+  in.bias = 0.3 * at::randn({c.C});
+  if (c.slope != Slope::None) in.alpha = 0.25 + 0.1 * at::randn({c.slope == Slope::Shared ? 1 : c.C});
+  if (c.residual) in.residual = input(c, 0.0, 1.0);
+  in.running_mean = 0.1 * at::randn({c.C});
+  in.running_var = 1.0 + 0.1 * at::rand({c.C});
+  in.grad_out = input(c, 0.0, 1.0);
+  return in;
+}
+
+at::Tensor leaf(const at::Tensor& t, at::ScalarType type) {
+  return t.defined() ? t.to(type).detach().requires_grad_(true) : t;
+}
+
+at::Tensor grad_of(const at::Tensor& t) { return t.defined() ? t.grad() : t; }
+
+Outcome reference(const Inputs& in) {
+  const at::Tensor x = leaf(in.x, at::kDouble), w = leaf(in.weight, at::kDouble), b = leaf(in.bias, at::kDouble);
+  const at::Tensor alpha = leaf(in.alpha, at::kDouble), residual = leaf(in.residual, at::kDouble);
+  Outcome o{};
+  o.running_mean = in.running_mean.to(at::kDouble);
+  o.running_var = in.running_var.to(at::kDouble);
+  at::Tensor y = at::batch_norm(x, w, b, o.running_mean, o.running_var, true, 0.1, 1e-5, false);
+  if (alpha.defined()) y = at::prelu(y, alpha);
+  if (residual.defined()) y = y + residual;
+  (y * in.grad_out.to(at::kDouble)).sum().backward();
+  o.out = y.detach();
+  o.grad_x = x.grad(), o.grad_weight = w.grad(), o.grad_bias = b.grad();
+  o.grad_alpha = grad_of(alpha), o.grad_residual = grad_of(residual);
+  return o;
+}
+
+Outcome fused(const Inputs& in, at::ScalarType dtype) {
+  const at::Tensor x = leaf(in.x, dtype), w = leaf(in.weight, at::kFloat), b = leaf(in.bias, at::kFloat);
+  const at::Tensor alpha = leaf(in.alpha, at::kFloat), residual = leaf(in.residual, dtype);
+  Outcome o{};
+  o.running_mean = in.running_mean.clone();
+  o.running_var = in.running_var.clone();
+  const NormActParams p{w, b, o.running_mean, o.running_var, alpha, 1e-5, 0.1};
+  const at::Tensor y = mvface::cuda::norm_act(x, p, residual);
+  if (y.strides() != in.x.strides()) std::printf("  output strides differ from the input's\n");
+  (y.to(at::kFloat) * in.grad_out.to(at::kFloat)).sum().backward();
+  o.out = y.detach();
+  o.grad_x = x.grad(), o.grad_weight = w.grad(), o.grad_bias = b.grad();
+  o.grad_alpha = grad_of(alpha), o.grad_residual = grad_of(residual);
+  return o;
+}
+
+// |a - b| <= rounding |b| + 2e-5 max |b| element by element: `rounding` is the unit roundoff of the
+// type a was stored in (0 for float32, whose own error the second term bounds).
+bool close(const char* what, const at::Tensor& a, const at::Tensor& b, double rounding) {
+  if (a.defined() != b.defined()) {
+    std::printf("  %s: defined on one side only\n", what);
+    return false;
+  }
+  if (!a.defined()) return true;
+  const at::Tensor ad = a.to(at::kDouble), diff = (ad - b).abs();
+  const double scale = b.abs().max().item<double>();
+  const at::Tensor bound = rounding * b.abs() + 2e-5 * std::max(scale, 1e-12);
+  const bool ok = (diff <= bound).all().item<bool>() && ad.isfinite().all().item<bool>();
+  if (!ok) std::printf("  %s: max |diff| %.3g (max |ref| %.3g)\n", what, diff.max().item<double>(), scale);
+  return ok;
+}
+
+bool check(const Case& c) {
+  const Inputs in = make_inputs(c);
+  const Outcome ref = reference(in), got = fused(in, c.dtype);
+  const double rounding = c.dtype == at::kBFloat16 ? 1.0 / 256 : 0.0;  // bfloat16's 8 bits: 2^-8
+  bool ok = close("out", got.out, ref.out, rounding);
+  ok = close("grad x", got.grad_x, ref.grad_x, rounding) && ok;
+  ok = close("grad weight", got.grad_weight, ref.grad_weight, 0.0) && ok;
+  ok = close("grad bias", got.grad_bias, ref.grad_bias, 0.0) && ok;
+  ok = close("grad alpha", got.grad_alpha, ref.grad_alpha, 0.0) && ok;
+  ok = close("grad residual", got.grad_residual, ref.grad_residual, 0.0) && ok;
+  ok = close("running mean", got.running_mean, ref.running_mean, 0.0) && ok;
+  ok = close("running var", got.running_var, ref.running_var, 0.0) && ok;
+  std::printf("%s %s\n", ok ? "ok  " : "FAIL", c.name().c_str());
+  return ok;
+}
+
+bool refused(const char* what, const at::Tensor& x, const NormActParams& p, const at::Tensor& residual) {
+  if (!mvface::cuda::norm_act_supported(x, p, residual)) return true;
+  std::printf("FAIL not refused: %s\n", what);
+  return false;
+}
+
+bool check_refusals() {
+  const int64_t C = 4;
+  const at::Tensor x = at::randn({2, C, 3, 3});
+  const NormActParams p{at::ones({C}), at::zeros({C}), at::zeros({C}), at::ones({C}), at::full({C}, 0.25), 1e-5, 0.1};
+  bool ok = mvface::cuda::norm_act_supported(x, p, {}) &&
+            mvface::cuda::norm_act_supported(x.contiguous(at::MemoryFormat::ChannelsLast), p, {});
+  if (!ok) std::printf("FAIL a valid input was refused\n");
+  ok = refused("float16", x.to(at::kHalf), p, {}) && ok;
+  ok = refused("float64", x.to(at::kDouble), p, {}) && ok;
+  ok = refused("3-d", x.flatten(2), p, {}) && ok;
+  ok = refused("one value per channel", at::randn({1, C, 1, 1}), p, {}) && ok;
+  ok = refused("a strided view", x.transpose(2, 3), p, {}) && ok;
+  ok = refused("a residual in another layout", x, p, x.contiguous(at::MemoryFormat::ChannelsLast).transpose(2, 3)) && ok;
+  ok = refused("a residual of another type", x, p, x.to(at::kBFloat16)) && ok;
+  ok = refused("a residual of another shape", x, p, x.narrow(0, 0, 1).contiguous()) && ok;
+  NormActParams wrong = p;
+  wrong.weight = at::ones({C + 1});
+  ok = refused("a weight of C + 1", x, wrong, {}) && ok;
+  wrong = p;
+  wrong.alpha = at::full({2}, 0.25);
+  ok = refused("2 slopes for 4 channels", x, wrong, {}) && ok;
+  wrong = p;
+  wrong.running_var = at::Tensor();
+  ok = refused("a running mean without a running variance", x, wrong, {}) && ok;
+  try {
+    mvface::cuda::norm_act(x.to(at::kHalf), p, {});
+    std::printf("FAIL norm_act took float16\n");
+    ok = false;
+  } catch (const mvface::Error& e) {
+    ok = e.code() == "E_SHAPE" && ok;
+  }
+  std::printf("%s refusals\n", ok ? "ok  " : "FAIL");
+  return ok;
+}
+
+}  // namespace
+
+int main() {
+  at::manual_seed(7);
+  int failed = 0, total = 0;
+  const Case shapes[] = {
+      {4, 40, 6, 6, false, at::kFloat, Slope::None, false},  // 40 channels: a partial tile of 32
+      {4, 2, 48, 48, false, at::kFloat, Slope::None, false},  // several splits per channel (NCHW)
+      {8, 3, 16, 16, true, at::kFloat, Slope::None, false},   // several splits (channels-last)
+      {3, 70, 5, 7, true, at::kFloat, Slope::None, false},
+  };
+  for (const Case& shape : shapes) {
+    for (const bool channels_last : {false, true}) {
+      for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+        for (const Slope slope : {Slope::None, Slope::PerChannel, Slope::Shared}) {
+          for (const bool residual : {false, true}) {
+            Case c = shape;
+            c.channels_last = channels_last, c.dtype = dtype, c.slope = slope, c.residual = residual;
+            ++total;
+            failed += !check(c);
+          }
+        }
+      }
+    }
+  }
+  ++total;
+  failed += !check_refusals();
+  std::printf("fused batch norm: %d of %d checks passed\n", total - failed, total);
+  return failed == 0 ? 0 : 1;
+}

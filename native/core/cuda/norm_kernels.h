@@ -1,0 +1,82 @@
+#pragma once
+// Batch norm with the batch's statistics (training mode), fused with an optional PReLU and an
+// optional residual add: out = prelu(bn(x)) + residual, in the fewest passes over memory. Plain
+// device pointers and no ATen: it compiles with nvcc alone (CI, no GPU), and emulation/ runs it on
+// the CPU. The math is PyTorch's: biased variance to normalise, unbiased to update the running
+// variance, PReLU's x > 0 ? x : a x, gradients as torch.autograd gives them.
+//
+// Passes, all on one stream:
+//   forward:  per (channel tile, split) a partial Welford state of x; per channel, mean and 1/std,
+//             the running statistics and the affine coefficients; then out per element.
+//   backward: per (channel tile, split) partial sums of dy, dy x̂ and the PReLU slope's gradient,
+//             with y recomputed from x (it is never stored); per channel the parameters'
+//             gradients; then grad x per element.
+// Element types: float32 or bfloat16 (x, residual, out and the gradients of x and out); statistics,
+// parameters and their gradients are float32.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace mvface::cuda {
+
+enum class NormDtype { kFloat32, kBFloat16 };
+
+constexpr int kNormThreads = 256;
+
+// x is N x C x H x W, NCHW-contiguous (inner = H*W) or channels-last (inner = 1: N*H*W rows of C).
+struct NormShape {
+  int64_t C = 0;
+  int64_t positions = 0;  // N*H*W: values per channel
+  int64_t inner = 1;      // H*W (NCHW) or 1 (channels-last)
+  int tile = 1;           // channels per block of the reductions: 1 (NCHW) or 32 (channels-last)
+  int splits = 1;         // blocks per channel tile in the reductions
+  int apply_blocks = 1;   // blocks of the element-wise passes
+};
+
+// Enough blocks to fill `multiprocessors`, each thread of a reduction summing >= 16 values.
+inline NormShape plan_norm(int64_t N, int64_t C, int64_t HW, bool channels_last, int multiprocessors) {
+  NormShape s;
+  s.C = C;
+  s.positions = N * HW;
+  s.inner = channels_last ? 1 : HW;
+  s.tile = channels_last ? 32 : 1;
+  const int64_t tiles = (C + s.tile - 1) / s.tile, lanes = kNormThreads / s.tile;
+  const int64_t wanted = int64_t{multiprocessors} * 8;
+  const int64_t most = std::max<int64_t>(1, s.positions / (lanes * 16));
+  s.splits = static_cast<int>(std::clamp<int64_t>((wanted + tiles - 1) / tiles, 1, most));
+  const int64_t elements = s.positions * C;
+  s.apply_blocks = static_cast<int>(std::clamp<int64_t>((elements + kNormThreads - 1) / kNormThreads, 1,
+                                                        int64_t{multiprocessors} * 16));
+  return s;
+}
+
+struct NormArgs {
+  NormShape shape;
+  NormDtype dtype = NormDtype::kFloat32;
+  const void* x = nullptr;
+  const float* weight = nullptr;  // C: gamma
+  const float* bias = nullptr;    // C: beta
+  const float* alpha = nullptr;   // PReLU slopes (C, or 1 with alpha_stride 0), or nullptr: none
+  int64_t alpha_stride = 1;
+  float eps = 1e-5f, momentum = 0.1f;
+  float* running_mean = nullptr;  // C, or nullptr: not tracked
+  float* running_var = nullptr;
+  float* mean = nullptr;    // C: the batch mean (forward writes it, backward reads it)
+  float* invstd = nullptr;  // C: 1 / sqrt(biased variance + eps)
+  float* coef = nullptr;    // 4 x C workspace: scale, shift, mean of dy, mean of dy x̂
+  float* parts = nullptr;   // 3 x splits x C workspace
+  const void* residual = nullptr;  // forward: added to the output, or nullptr
+  void* out = nullptr;             // forward: the output, x's layout and type
+  const void* grad_out = nullptr;  // backward: dL/d out, x's layout and type
+  void* grad_x = nullptr;          // backward
+  float* grad_weight = nullptr;    // C each; grad_alpha per channel (summed by the caller when
+  float* grad_bias = nullptr;      // the slope is shared)
+  float* grad_alpha = nullptr;
+};
+
+// Each returns the first CUDA error of its launches (cudaSuccess when all went in).
+cudaError_t launch_norm_forward(const NormArgs& a, cudaStream_t stream);
+cudaError_t launch_norm_backward(const NormArgs& a, cudaStream_t stream);
+
+}  // namespace mvface::cuda
