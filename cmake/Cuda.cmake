@@ -60,6 +60,7 @@ endmacro()
 # The ATen-facing driver against a CPU libtorch's c10/cuda headers, when it ships them: a compile
 # check of host/*.cpp and of the core's CUDA branches (MVFACE_WITH_CUDA), not linked.
 set(MVFACE_CUDA_BRANCH_SOURCES
+  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/backbones/norm_act.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/device.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/fused_cpu.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/train/trainer.cpp

@@ -1,7 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type BackboneConfig, backboneForward, backboneInfo, backboneNames, type BackboneInfo } from '../lib/backbones';
+import { Trainer } from '../lib/trainer';
+import { torchPython } from './torch-python';
 
 /**
  * Counts derived by hand from the reference designs (conv: out * in/groups * k^2; BN: 2C; PReLU: C):
@@ -125,4 +129,63 @@ describe.skipIf(twin === undefined)('the PyTorch twin (bench/baselines/backbones
     expect(info.parameters).toBe(entry.parameters);
     expect(info.stateShapes).toEqual(entry.shapes);
   });
+});
+
+/** The twin's embeddings of `images` (n x C x H x W) with the weights of an exported model. */
+function twinEmbeddings(modelFile: string, images: Float32Array, n: number): number[] {
+  const script = `
+import sys, json, torch
+sys.path.insert(0, sys.argv[1])
+import backbones
+model_file, images_file, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+config = json.load(open(model_file[:-3] + '.json'))
+model = backbones.build_config(config['backbone'])
+model.load_state_dict(torch.load(model_file))
+model.eval()
+i = config['input']
+x = torch.tensor(json.load(open(images_file)), dtype=torch.float32).view(n, i['channels'], i['height'], i['width'])
+with torch.no_grad():
+    print(json.dumps(model(x).flatten().tolist()))
+`;
+  const imagesFile = `${modelFile}.images.json`;
+  fs.writeFileSync(imagesFile, JSON.stringify(Array.from(images)));
+  const baselines = path.resolve(__dirname, '..', 'bench', 'baselines');
+  const r = spawnSync(torchPython!, ['-c', script, baselines, modelFile, imagesFile, String(n)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+describe.skipIf(torchPython === undefined)('the PyTorch twin, forward', () => {
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-twin-'));
+  afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
+  const configs: BackboneConfig[] = [
+    { name: 'mobilefacenet', inputSize: 32, embeddingSize: 64 },
+    { name: 'iresnet18', inputSize: 32, embeddingSize: 64 },
+    { name: 'iresnet18', inputSize: 32, embeddingSize: 64, block: 'ir_se' },
+  ];
+
+  // A few training steps first, so that the batch norms' running statistics are the trained ones.
+  it.each(configs.map((c) => [`${c.name}${c.block ? `-${c.block}` : ''}`, c] as const))(
+    '%s: the twin gives the same embeddings from the exported weights',
+    async (label, backbone) => {
+      const data = { kind: 'synthetic', classes: 4, perClass: 4, height: 32, width: 32, channels: 3, seed: 2 } as const;
+      const trainer = await Trainer.create({
+        name: label, runsDir, backbone, head: { type: 'mv-arc' }, data, epochs: 1, batchSize: 8,
+        optimizer: { lr: 0.05 }, seed: 3, workers: 1, device: 'cpu',
+      });
+      try {
+        await trainer.fit();
+        const n = 3;
+        const images = Float32Array.from({ length: n * 3 * 32 * 32 }, (_, i) => Math.sin(i * 0.37) * 0.9);
+        const ours = Array.from(await trainer.embed(images, n));
+        const file = await trainer.exportModel(path.join(runsDir, `${label}.pt`));
+        const theirs = twinEmbeddings(file, images, n);
+        expect(theirs).toHaveLength(ours.length);
+        const scale = Math.max(...theirs.map(Math.abs));
+        expect(Math.max(...ours.map((v, i) => Math.abs(v - theirs[i]))) / scale).toBeLessThan(1e-5);
+      } finally {
+        trainer.dispose();
+      }
+    },
+  );
 });

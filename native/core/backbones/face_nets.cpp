@@ -1,23 +1,27 @@
 // MobileFaceNet (FaceX-Zoo's MobileFaceNets.py) and IResNet-18/34/50/100 (insightface arcface_torch's
 // iresnet.py, with FaceX-Zoo's SE module for block "ir_se"), module names as in those files.
 #include "backbones/layers.h"
+#include "backbones/norm_act.h"
 
 namespace mvface::backbones {
 namespace {
 
 namespace nn = torch::nn;
 
+const nn::PReLU kNoPrelu{nullptr};
+
 // Conv_block (conv-BN-PReLU) or, when linear, Linear_block (conv-BN).
-struct ConvBlock : nn::Module {
+struct ConvBlock : nn::Module, FusableNorm {
   ConvBlock(int64_t in, int64_t out, int64_t kernel = 1, int64_t stride = 1, int64_t padding = 0, int64_t groups = 1,
             bool linear = false) {
     conv = register_module("conv", backbones::conv(in, out, kernel, stride, padding, groups));
     bn = register_module("bn", batch_norm(out));
     if (!linear) prelu = register_module("prelu", backbones::prelu(out));
   }
-  at::Tensor forward(const at::Tensor& x) {
-    at::Tensor y = bn->forward(conv->forward(x));
-    return prelu ? prelu->forward(y) : y;
+  at::Tensor forward(const at::Tensor& x) { return forward_add(x, {}); }
+  // The block's output + residual (when defined).
+  at::Tensor forward_add(const at::Tensor& x, const at::Tensor& residual) {
+    return norm_act(conv->forward(x), bn, prelu, residual, fused_norm);
   }
   nn::Conv2d conv{nullptr};
   nn::BatchNorm2d bn{nullptr};
@@ -32,8 +36,7 @@ struct DepthWise : nn::Module {
     project = register_module("project", std::make_shared<ConvBlock>(groups, out, 1, 1, 0, 1, true));
   }
   at::Tensor forward(const at::Tensor& x) {
-    at::Tensor y = project->forward(conv_dw->forward(conv->forward(x)));
-    return residual ? x + y : y;
+    return project->forward_add(conv_dw->forward(conv->forward(x)), residual ? x : at::Tensor());
   }
   std::shared_ptr<ConvBlock> conv, conv_dw, project;
   bool residual;
@@ -79,7 +82,7 @@ struct MobileFaceNet : Backbone {
 };
 
 // IBasicBlock: BN-conv3x3-BN-PReLU-conv3x3(stride)-BN [-SE], plus the identity or a conv1x1-BN downsample.
-struct IBasicBlock : nn::Module {
+struct IBasicBlock : nn::Module, FusableNorm {
   IBasicBlock(int64_t inplanes, int64_t planes, int64_t stride, bool with_se) {
     bn1 = register_module("bn1", batch_norm(inplanes));
     conv1 = register_module("conv1", conv(inplanes, planes, 3, 1, 1));
@@ -93,9 +96,10 @@ struct IBasicBlock : nn::Module {
     }
   }
   at::Tensor forward(const at::Tensor& x) {
-    at::Tensor out = bn3(conv2(prelu(bn2(conv1(bn1(x))))));
-    if (se) out = se->forward(out);
-    return out + (downsample ? downsample->forward(x) : x);
+    const at::Tensor y = conv2(norm_act(conv1(bn1(x)), bn2, prelu, {}, fused_norm));
+    const at::Tensor shortcut = downsample ? downsample->forward(x) : x;
+    if (se) return se->forward(bn3(y)) + shortcut;
+    return norm_act(y, bn3, kNoPrelu, shortcut, fused_norm);
   }
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   nn::Conv2d conv1{nullptr}, conv2{nullptr};
@@ -113,7 +117,7 @@ std::vector<int> iresnet_layers(int64_t depth) {
   }
 }
 
-struct IResNet : Backbone {
+struct IResNet : Backbone, FusableNorm {
   IResNet(int64_t depth, const BackboneOptions& o) {
     conv1 = register_module("conv1", conv(o.in_channels, 64, 3, 1, 1));
     bn1 = register_module("bn1", batch_norm(64));
@@ -136,7 +140,7 @@ struct IResNet : Backbone {
     features = register_module("features", nn::BatchNorm1d(nn::BatchNorm1dOptions(o.embedding_size)));
   }
   at::Tensor forward(const at::Tensor& images) override {
-    at::Tensor x = prelu(bn1(conv1(images)));
+    at::Tensor x = norm_act(conv1(images), bn1, prelu, {}, fused_norm);
     for (auto& layer : layers) x = layer->forward(x);
     x = dropout(bn2(x).flatten(1));
     return features(fc(x));
