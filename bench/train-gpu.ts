@@ -12,6 +12,7 @@
  *   --steps n --warmup n --memory-steps n --backbones iresnet50,mobilefacenet --no-compile --no-graph --out dir
  *   --channels-last (NHWC on both sides: mvface's channelsLast and train_eager.py --channels-last)
  *   --no-loader (skip the first model's row fed by the native RecordIO JPEG loader)
+ *   --no-fused (skip the rows with the fused batch norm + PReLU + residual kernels, eager and in graphs)
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -72,6 +73,7 @@ async function main(argv: string[]): Promise<void> {
   const graph = !argv.includes('--no-graph');
   const channelsLast = argv.includes('--channels-last');
   const loaderRow = !argv.includes('--no-loader');
+  const fusedRows = !argv.includes('--no-fused');
   const batch = 256;
   const classes = 1000;
   const threads = os.cpus().length;
@@ -105,12 +107,16 @@ async function main(argv: string[]): Promise<void> {
     const graphed = graph ? mvfaceRun(`${backbone}-graph`, [...common, '--pipeline', 'none', '--cuda-graph'], 300_000) : undefined;
     // The same step fed by the native loader decoding RecordIO JPEGs: the input pipeline overlapped with training.
     const fed = first && loaderRow ? mvfaceRun(`${backbone}-recordio`, [...common, '--pipeline', 'none', '--source', 'recordio'], 300_000) : undefined;
+    // The fused batch norms (fusedNorm), eagerly and in CUDA graphs.
+    const fused = fusedRows ? mvfaceRun(`${backbone}-fused`, [...common, '--pipeline', 'none', '--fused-norm'], 300_000) : undefined;
+    const fusedGraphed = fusedRows && graph ? mvfaceRun(`${backbone}-fused-graph`, [...common, '--pipeline', 'none', '--fused-norm', '--cuda-graph'], 300_000) : undefined;
     if (backbone === 'iresnet50') iresnetRate = ours?.samplesPerSecond;
     if (first) pipeline = ours?.pipeline;
-    json[backbone] = { mvface: ours, mvfaceGraph: graphed, mvfaceRecordio: fed, eager, compiled };
+    json[backbone] = { mvface: ours, mvfaceGraph: graphed, mvfaceRecordio: fed, mvfaceFused: fused, mvfaceFusedGraph: fusedGraphed, eager, compiled };
     const ratios = (rate: number | undefined) => ({
       'mvface / this': rate && ours && ours.samplesPerSecond / rate,
       'mvface graph / this': rate && graphed && graphed.samplesPerSecond / rate,
+      ...(fusedRows && { 'fused + graph / this': rate && fusedGraphed && fusedGraphed.samplesPerSecond / rate }),
     });
     rows.push({ case: name, variant: 'PyTorch eager', samplesPerSecond: eager?.samplesPerSecond, peakMiB: mib(eager?.peakBytes), ...ratios(eager?.samplesPerSecond) });
     rows.push({ case: name, variant: 'PyTorch torch.compile', samplesPerSecond: compiled?.samplesPerSecond, peakMiB: mib(compiled?.peakBytes), ...ratios(compiled?.samplesPerSecond) });
@@ -124,6 +130,13 @@ async function main(argv: string[]): Promise<void> {
       const variant = graphed ? `mvface, step in CUDA graphs (${graphed.graphSteps} of ${graphed.steps} timed steps replayed)` : 'mvface, step in CUDA graphs: FAILED (see the log)';
       rows.push({ case: name, variant, samplesPerSecond: graphed?.samplesPerSecond, peakMiB: mib(graphed?.peakMemory.bytes), 'Node ms/step': graphed?.split.restMs, ...ratios(graphed?.samplesPerSecond) });
     }
+    const fusedRow = (run: TrainBenchResult | undefined, what: string) => {
+      // A run whose trainer did not turn the fused norms on is not a fused row.
+      const variant = run?.fusedNorm ? `mvface, ${what}` : run ? `mvface, ${what}: NOT FUSED (fusedNorm off)` : `mvface, ${what}: FAILED (see the log)`;
+      rows.push({ case: name, variant, samplesPerSecond: run?.samplesPerSecond, peakMiB: mib(run?.peakMemory.bytes), 'Node ms/step': run?.split.restMs, ...ratios(run?.samplesPerSecond) });
+    };
+    if (fusedRows) fusedRow(fused, 'fused batch norm + PReLU + residual kernels');
+    if (fusedRows && graph) fusedRow(fusedGraphed, `fused batch norms, step in CUDA graphs (${fusedGraphed?.graphSteps ?? 0} replayed)`);
     save();
   }
   if (pipeline) {

@@ -42,6 +42,8 @@ export interface TrainBenchOptions {
   /** Default 1000. */
   classes?: number;
   channelsLast?: boolean;
+  /** The fused batch norms (TrainConfig.fusedNorm; CUDA only). Default false. */
+  fusedNorm?: boolean;
   /** Capture the step in CUDA graphs (TrainConfig.cudaGraph; CUDA only). Default false. */
   cudaGraph?: boolean;
   /** TrainConfig.sampleRate (Partial FC). Default 1. */
@@ -104,6 +106,8 @@ export interface TrainBenchResult {
   head: string;
   classes: number;
   channelsLast: boolean;
+  /** The fused batch norms ran (`Trainer.fusedNorm`): asked for, on CUDA, with a backbone that has them. */
+  fusedNorm: boolean;
   cudaGraph: boolean;
   sampleRate: number;
   chunkClasses: number;
@@ -177,6 +181,7 @@ function resolve(o: TrainBenchOptions): Resolved {
     head: o.head ?? defaultHead,
     classes: o.classes ?? 1000,
     channelsLast: o.channelsLast ?? false,
+    fusedNorm: o.fusedNorm ?? false,
     cudaGraph: o.cudaGraph ?? false,
     sampleRate: o.sampleRate ?? 1,
     chunkClasses: o.chunkClasses ?? 0,
@@ -200,8 +205,8 @@ function resolve(o: TrainBenchOptions): Resolved {
   return r;
 }
 
-/** Runs `total` steps; onStep(info) after each, then a checkpoint-free stop. */
-async function trainSteps(r: Resolved, total: number, onStep: (s: StepInfo) => void): Promise<void> {
+/** Runs `total` steps; onStep(info) after each, then a checkpoint-free stop. Returns whether the fused batch norms ran. */
+async function trainSteps(r: Resolved, total: number, onStep: (s: StepInfo) => void): Promise<{ fusedNorm: boolean }> {
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bench-train-'));
   const perClass = Math.max(1, Math.ceil(((total + 1) * r.batch) / r.classes));
   const backbone: BackboneConfig = { name: r.backbone, inputSize: r.inputSize, inChannels: 3, embeddingSize: 512 } as BackboneConfig;
@@ -213,9 +218,10 @@ async function trainSteps(r: Resolved, total: number, onStep: (s: StepInfo) => v
     name: 'bench', runsDir, backbone, head: r.head, data, numClasses: r.classes,
     epochs: 1, batchSize: r.batch, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, flip: true,
     workers: r.workers, device: r.device, precision: r.precision, channelsLast: r.channelsLast,
-    cudaGraph: r.cudaGraph, sampleRate: r.sampleRate, chunkClasses: r.chunkClasses, syntheticOnDevice: r.source === 'device',
+    fusedNorm: r.fusedNorm, cudaGraph: r.cudaGraph, sampleRate: r.sampleRate, chunkClasses: r.chunkClasses, syntheticOnDevice: r.source === 'device',
   });
   const controller = new AbortController();
+  const fusedNorm = trainer.fusedNorm;
   try {
     await trainer.fit({
       signal: controller.signal,
@@ -228,6 +234,7 @@ async function trainSteps(r: Resolved, total: number, onStep: (s: StepInfo) => v
     trainer.dispose();
     fs.rmSync(runsDir, { recursive: true, force: true });
   }
+  return { fusedNorm };
 }
 
 /** A structured picture with noise, so that JPEG sizes are like a face crop's. */
@@ -338,7 +345,7 @@ export async function benchTrainStep(options: TrainBenchOptions = {}): Promise<T
   let graphSteps = 0;
   let nativeSeconds = 0;
   let dataSeconds = 0;
-  await trainSteps(r, r.warmup + r.steps, ({ step, stepMode, ...s }) => {
+  const ran = await trainSteps(r, r.warmup + r.steps, ({ step, stepMode, ...s }) => {
     if (step > r.warmup) {
       graphSteps += stepMode === 'graph' ? 1 : 0;
       nativeSeconds += s.nativeSeconds;
@@ -358,7 +365,7 @@ export async function benchTrainStep(options: TrainBenchOptions = {}): Promise<T
   const samplesPerSecond = (r.steps * r.batch) / Math.max(seconds, 1e-9);
   const result: TrainBenchResult = {
     device: r.device, backbone: r.backbone, inputSize: r.inputSize, batch: r.batch, precision: r.precision, head: r.head.type,
-    classes: r.classes, channelsLast: r.channelsLast, cudaGraph: r.cudaGraph, sampleRate: r.sampleRate, chunkClasses: r.chunkClasses, source: r.source, workers: r.workers, steps: r.steps, warmup: r.warmup,
+    classes: r.classes, channelsLast: r.channelsLast, fusedNorm: ran.fusedNorm, cudaGraph: r.cudaGraph, sampleRate: r.sampleRate, chunkClasses: r.chunkClasses, source: r.source, workers: r.workers, steps: r.steps, warmup: r.warmup,
     samplesPerSecond, stepMs: (1000 * seconds) / r.steps,
     split: { nativeMs: (1000 * nativeSeconds) / r.steps, dataMs: (1000 * dataSeconds) / r.steps, restMs: (1000 * (seconds - nativeSeconds - dataSeconds)) / r.steps },
     peakMemory: { kind: gpu ? 'cuda-allocated' : 'host-rss', bytes: peak }, graphSteps,

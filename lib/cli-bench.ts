@@ -16,6 +16,7 @@ interface BenchTrainFlags {
   head: string;
   classes: number;
   channelsLast?: boolean;
+  fusedNorm?: boolean;
   cudaGraph?: boolean;
   sampleRate?: number;
   chunkClasses?: number;
@@ -31,7 +32,7 @@ const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 export function formatTrainBench(r: TrainBenchResult): string {
   const lines = [
-    `${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head}, ${r.classes} classes, ${r.device}${r.channelsLast ? ', channels-last' : ''}${r.cudaGraph ? `, CUDA graph (${r.graphSteps} of ${r.steps} timed steps replayed)` : ''}${r.sampleRate < 1 ? `, Partial FC r = ${r.sampleRate}` : ''}${r.chunkClasses > 0 ? `, chunks of ${r.chunkClasses} classes` : ''}, source ${r.device === 'cpu' && r.source === 'device' ? 'synthetic loader (CPU)' : r.source === 'device' ? 'generated on the GPU' : r.source === 'recordio' ? `RecordIO JPEGs (${r.workers} decoding threads)` : 'loader'}`,
+    `${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head}, ${r.classes} classes, ${r.device}${r.channelsLast ? ', channels-last' : ''}${r.fusedNorm ? ', fused batch norms' : ''}${r.cudaGraph ? `, CUDA graph (${r.graphSteps} of ${r.steps} timed steps replayed)` : ''}${r.sampleRate < 1 ? `, Partial FC r = ${r.sampleRate}` : ''}${r.chunkClasses > 0 ? `, chunks of ${r.chunkClasses} classes` : ''}, source ${r.device === 'cpu' && r.source === 'device' ? 'synthetic loader (CPU)' : r.source === 'device' ? 'generated on the GPU' : r.source === 'recordio' ? `RecordIO JPEGs (${r.workers} decoding threads)` : 'loader'}`,
     `  step:     ${r.samplesPerSecond.toFixed(1)} samples/s (${r.stepMs.toFixed(1)} ms/step over ${r.steps} steps after ${r.warmup})`,
     `  split:    native step ${r.split.nativeMs.toFixed(2)} ms, waiting for data ${r.split.dataMs.toFixed(2)} ms, the rest (Node, the TypeScript loop) ${r.split.restMs.toFixed(3)} ms = ${((100 * r.split.restMs) / r.stepMs).toFixed(2)}% of the step`,
     `  memory:   peak ${mib(r.peakMemory.bytes)} (${r.peakMemory.kind === 'cuda-allocated' ? 'CUDA caching allocator, max allocated' : 'host peak RSS'})`,
@@ -62,6 +63,7 @@ export function registerBenchCommand(p: Command): void {
     .option('--head <type>', 'head type (mv-arc: adaptive, t 1.2, s 32, m 0.5)', 'mv-arc')
     .option('--classes <n>', 'classes', integer, 1000)
     .option('--channels-last', 'NHWC images and conv weights')
+    .option('--fused-norm', 'fused batch norm + PReLU + residual kernels (CUDA only)')
     .option('--cuda-graph', 'capture the step in CUDA graphs (after 3 warm-up steps; CUDA only)')
     .option('--sample-rate <r>', 'Partial FC: the batch\'s classes and this share of the others', number)
     .option('--chunk-classes <k>', 'the head\'s loss over chunks of k classes', integer)
@@ -75,7 +77,7 @@ export function registerBenchCommand(p: Command): void {
       const head = f.head === 'mv-arc' ? undefined : headFromFlags({ head: f.head });
       const r = await benchTrainStep({
         backbone: f.backbone, inputSize: f.inputSize, batch: f.batch, precision: f.precision, device: f.device, steps: f.steps,
-        warmup: f.warmup, head, classes: f.classes, channelsLast: f.channelsLast, cudaGraph: f.cudaGraph, sampleRate: f.sampleRate, chunkClasses: f.chunkClasses, source: f.source, pipeline: f.pipeline,
+        warmup: f.warmup, head, classes: f.classes, channelsLast: f.channelsLast, fusedNorm: f.fusedNorm, cudaGraph: f.cudaGraph, sampleRate: f.sampleRate, chunkClasses: f.chunkClasses, source: f.source, pipeline: f.pipeline,
         pipelineImages: f.pipelineImages, workers: f.workers, memorySteps: f.memorySteps, log: (line) => console.error(line),
       });
       console.log(formatTrainBench(r));

@@ -162,7 +162,7 @@ interface NativeTrainer {
   load(path: string): Promise<string>;
   exportBackbone(path: string): Promise<void>;
   setProcessGroup(comm: unknown): Promise<void>;
-  info(): { parameters: number; steps: number; channelsLast: boolean; cudnnBenchmark: boolean };
+  info(): { parameters: number; steps: number; channelsLast: boolean; cudnnBenchmark: boolean; fusedNorm: boolean };
   classWeights(): Promise<Float32Array>;
   dispose(): void;
 }
@@ -529,6 +529,11 @@ export class Trainer {
   /** Every convolution weight (larger than 1 x 1) is stored NHWC: `channelsLast` took effect. */
   get channelsLastWeights(): boolean {
     return this.nativeTrainer.info().channelsLast;
+  }
+
+  /** The fused batch norms run in training steps: `fusedNorm` asked for them, on CUDA, with MobileFaceNet or IResNet. */
+  get fusedNorm(): boolean {
+    return this.nativeTrainer.info().fusedNorm;
   }
 
   /** The process-wide cuDNN benchmark setting now (the last Trainer created set it: `cudnnBenchmark`). */

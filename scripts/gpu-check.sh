@@ -11,7 +11,8 @@
 # cannot run), the trainer's CUDA tests (test/trainer-precision.test.ts: bf16, fp16 and
 # its scaler, channels-last, GPU-generated batches, the step in CUDA graphs against the eager step)
 # and bench/train-gpu.ts: IResNet-50 and MobileFaceNet, 112x112, batch 256, bf16, mv-arc, mvface
-# (without and with CUDA graphs) vs PyTorch eager vs torch.compile in one table (ratios), the RecordIO input pipeline alone, and 2,000 steps of host and device memory,
+# (without and with CUDA graphs, and with the fused batch norms, eager and in graphs) vs PyTorch eager
+# vs torch.compile in one table (ratios), the RecordIO input pipeline alone, and 2,000 steps of host and device memory,
 # written to bench/results/gpu-train-<date>-<card>.md (and .json).
 # Logs and the tables go to $OUT (the device tool brings them back). Meant to take under 8 minutes
 # on an H200 (not yet measured there); the device tool allows 10 minutes a command, so the two parts
@@ -21,7 +22,8 @@
 # With a 15-minute device budget (a start takes minutes): `--only train-bench` first (it builds, then
 # writes its table after every model, so a time limit keeps what was measured), then at once, while
 # the machine is warm and build-gpu/ kept, `--only train-tests`, then `--only loss`. Shorten the
-# training benchmark with MVFACE_GPU_TRAIN_ARGS="--no-compile --memory-steps 500"; with time to spare,
+# training benchmark with MVFACE_GPU_TRAIN_ARGS="--no-compile --memory-steps 500" (and "--no-fused" to
+# drop the fused-norm rows); with time to spare,
 # MVFACE_GPU_TRAIN_ARGS="--channels-last --memory-steps 0" adds the NHWC table (both sides NHWC).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -144,18 +146,20 @@ benchmark() {
   return $rc
 }
 
-# Two CUDA training steps of a small MobileFaceNet, eager and in CUDA graphs (10 s): when the trainer
-# cannot run on this GPU, the training parts stop here instead of spending the device time.
+# Two CUDA training steps of a small MobileFaceNet, eager, in CUDA graphs and with the fused batch
+# norms (15 s): when the trainer cannot run on this GPU, the training parts stop here instead of
+# spending the device time.
 train_smoke() {
-  step "smoke: two CUDA training steps, eager and in CUDA graphs"
+  step "smoke: two CUDA training steps, eager, in CUDA graphs, with the fused batch norms"
   local flags=(bench train --device cuda --backbone mobilefacenet --batch 32 --precision bf16 --classes 100 --warmup 1 --pipeline none)
   logged smoke 120 node dist/lib/cli.js "${flags[@]}" --steps 2 || fail "the trainer does not run on CUDA (see $out/smoke.log)"
   logged smoke-graph 120 node dist/lib/cli.js "${flags[@]}" --steps 4 --cuda-graph || echo "gpu-check: the CUDA-graph step failed (see $out/smoke-graph.log); going on"
-  grep -hE "^  step:" "$out/smoke.log" "$out/smoke-graph.log"
+  logged smoke-fused 120 node dist/lib/cli.js "${flags[@]}" --steps 2 --fused-norm || echo "gpu-check: the fused-norm step failed (see $out/smoke-fused.log); going on"
+  grep -hE "^  step:|^mobilefacenet" "$out/smoke.log" "$out/smoke-graph.log" "$out/smoke-fused.log"
 }
 
 train_tests() {
-  step "trainer tests on CUDA: bf16, fp16 + loss scaler, channels-last, GPU-generated batches, CUDA graphs, Partial FC"
+  step "trainer tests on CUDA: bf16, fp16 + loss scaler, channels-last, fused batch norms, GPU-generated batches, CUDA graphs, Partial FC"
   vitest_part train-tests 180 test/trainer-precision.test.ts test/trainer-head.test.ts
 }
 

@@ -117,9 +117,9 @@ describe('mvface CLI', () => {
     expect(err.stderr).toMatch(/nproc.*\[E_CONFIG\]/);
   });
 
-  it('--channels-last, --no-cudnn-benchmark, --sample-rate and --chunk-classes reach the run config; --cuda-graph is refused on the CPU with the reason', async () => {
-    await run(process.execPath, [...trainArgs('nhwc', 1), '--channels-last', '--no-cudnn-benchmark', '--device', 'cpu', '--sample-rate', '0.5', '--chunk-classes', '3']);
-    expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'nhwc', 'config.json'), 'utf8'))).toMatchObject({ channelsLast: true, cudnnBenchmark: false, sampleRate: 0.5, chunkClasses: 3 });
+  it('--channels-last, --fused-norm, --no-cudnn-benchmark, --sample-rate and --chunk-classes reach the run config; --cuda-graph is refused on the CPU with the reason', async () => {
+    await run(process.execPath, [...trainArgs('nhwc', 1), '--channels-last', '--fused-norm', '--no-cudnn-benchmark', '--device', 'cpu', '--sample-rate', '0.5', '--chunk-classes', '3']);
+    expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'nhwc', 'config.json'), 'utf8'))).toMatchObject({ channelsLast: true, fusedNorm: true, cudnnBenchmark: false, sampleRate: 0.5, chunkClasses: 3 });
     const err = await run(process.execPath, [...trainArgs('graph', 1), '--cuda-graph', '--device', 'cpu']).catch((e) => e);
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/cudaGraph: CUDA graphs need device 'cuda'.*\[E_CONFIG\]/);

@@ -47,7 +47,8 @@ const epochMeans = (r: { steps: StepInfo[] }) => [...new Set(r.steps.map((s) => 
 
 describe('precision options', () => {
   it('resolve with defaults: no scaler except for fp16', () => {
-    expect(resolvePrecisionOptions({})).toEqual({ precision: 'fp32', channelsLast: false, cudnnBenchmark: true, cudaGraph: false, staticStep: false });
+    expect(resolvePrecisionOptions({})).toEqual({ precision: 'fp32', channelsLast: false, fusedNorm: false, cudnnBenchmark: true, cudaGraph: false, staticStep: false });
+    expect(resolvePrecisionOptions({ fusedNorm: true }).fusedNorm).toBe(true);
     expect(resolvePrecisionOptions({ cudnnBenchmark: false }).cudnnBenchmark).toBe(false);
     expect(resolvePrecisionOptions({ precision: 'fp16' }).lossScale).toEqual({ initScale: 65536, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000 });
     expect(resolvePrecisionOptions({ precision: 'fp16', lossScale: false }).lossScale).toBeUndefined();
@@ -58,6 +59,7 @@ describe('precision options', () => {
     const cases: Array<[Parameters<typeof resolvePrecisionOptions>[0], string]> = [
       [{ precision: 'fp8' as never }, 'precision'],
       [{ channelsLast: 'yes' as never }, 'channelsLast'],
+      [{ fusedNorm: 'on' as never }, 'fusedNorm'],
       [{ cudnnBenchmark: 1 as never }, 'cudnnBenchmark'],
       [{ lossScale: { backoffFactor: 1 } }, 'backoffFactor'],
       [{ lossScale: { growthInterval: 0.5 } }, 'growthInterval'],
@@ -144,6 +146,23 @@ describe('cudnnBenchmark', () => {
         trainer.dispose();
       }
     }
+  });
+});
+
+describe('fusedNorm', () => {
+  const face: BackboneConfig = { name: 'mobilefacenet', inputSize: 16, inChannels: 1, embeddingSize: 32 };
+  const faceData = { ...data, height: 16, width: 16 } as const;
+
+  it.skipIf(cuda)('has no effect on the CPU: Trainer.fusedNorm is false and the steps are the same', async () => {
+    const trainer = await Trainer.create(tiny({ backbone: face, data: faceData, epochs: 1, fusedNorm: true }));
+    try {
+      expect(trainer.fusedNorm).toBe(false);
+    } finally {
+      trainer.dispose();
+    }
+    const plain = await train(tiny({ backbone: face, data: faceData, epochs: 1 }));
+    const fused = await train(tiny({ backbone: face, data: faceData, epochs: 1, fusedNorm: true }));
+    expect(losses(fused)).toEqual(losses(plain));
   });
 });
 
@@ -351,6 +370,28 @@ describe.skipIf(!cuda)('CUDA training', () => {
     expect(fp16Graphed.steps.map((s) => [s.lossScale, s.updateSkipped])).toEqual(fp16.steps.map((s) => [s.lossScale, s.updateSkipped]));
     expect(fp16Graphed.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
     expect(maxRelDiff(losses(fp16Graphed), losses(fp16))).toBeLessThan(2e-2);
+  });
+
+  it('fusedNorm: the fused batch norms give the modules\' steps (MobileFaceNet, IResNet-18; layouts; graphs)', async () => {
+    const iresnet: BackboneConfig = { name: 'iresnet18', inputSize: 112, inChannels: 3, embeddingSize: 128 };
+    for (const backbone of [face, iresnet]) {
+      for (const [precision, tolerance] of [['fp32', 1e-4], ['bf16', 2e-2]] as const) {
+        for (const channelsLast of [false, true]) {
+          const plain = await train(onGpu({ backbone, precision, channelsLast, epochs: 1 }));
+          const trainer = await Trainer.create(onGpu({ backbone, precision, channelsLast, epochs: 1, fusedNorm: true }));
+          const active = trainer.fusedNorm;
+          trainer.dispose();
+          expect(active).toBe(true);
+          const fused = await train(onGpu({ backbone, precision, channelsLast, epochs: 1, fusedNorm: true }));
+          expect(maxRelDiff(losses(fused), losses(plain))).toBeLessThan(tolerance);
+        }
+      }
+    }
+    const eager = await train(onGpu({ precision: 'bf16', fusedNorm: true, evalData: faces }));
+    const graphed = await train(onGpu({ precision: 'bf16', fusedNorm: true, evalData: faces, cudaGraph: true }));
+    expect(graphed.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
+    expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(2e-2);
+    expect(mean(losses(graphed).slice(-4))).toBeLessThan(0.7 * mean(losses(graphed).slice(0, 4)));
   });
 
   it('bench train reports the caching allocator peak and a flat device memory series', async () => {

@@ -37,12 +37,13 @@ bool boolean_or(const Napi::Object& o, const char* key, bool fallback) {
   return v.As<Napi::Boolean>().Value();
 }
 
-// precision, channelsLast, cudnnBenchmark, cudaGraph, staticStep, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
+// precision, channelsLast, fusedNorm, cudnnBenchmark, cudaGraph, staticStep, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
 void precision_options(const Napi::Object& o, train::TrainerOptions& t) {
   Napi::Value precision = o.Get("precision");
   if (!precision.IsUndefined() && !precision.IsString()) fail("E_CONFIG", "precision", "must be a string");
   if (precision.IsString()) t.precision = precision.As<Napi::String>().Utf8Value();
   t.channels_last = boolean_or(o, "channelsLast", false);
+  t.fused_norm = boolean_or(o, "fusedNorm", false);
   t.cudnn_benchmark = boolean_or(o, "cudnnBenchmark", true);
   t.cuda_graph = boolean_or(o, "cudaGraph", false);
   t.static_step = boolean_or(o, "staticStep", false);
@@ -289,6 +290,7 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       o.Set("steps", static_cast<double>(trainer->steps()));
       o.Set("channelsLast", trainer->conv_weights_channels_last());
       o.Set("cudnnBenchmark", Trainer::cudnn_benchmark());
+      o.Set("fusedNorm", trainer->fused_norm_active());
       return o;
     });
   }

@@ -29,6 +29,9 @@ struct TrainerOptions {
   std::string precision = "fp32";  // autocast of the backbone: fp32 | bf16 | fp16 (CUDA only)
   ScalerOptions scaler;            // dynamic loss scaling (for fp16; usable with any precision)
   bool channels_last = false;      // NHWC images and conv weights
+  // On CUDA, the backbone's batch norms with the PReLU and residual add after them run as fused
+  // kernels (backbones/norm_act.h) in training steps. No effect on the CPU.
+  bool fused_norm = false;
   // cuDNN times its algorithms for each new convolution shape and keeps the fastest (PyTorch's
   // torch.backends.cudnn.benchmark). Process-wide: the Trainer sets it when it is created.
   bool cudnn_benchmark = true;
@@ -99,6 +102,8 @@ class Trainer {
   // Every convolution weight with a spatial extent (k x k > 1) is stored NHWC (channels_last took
   // effect); false when there is none.
   bool conv_weights_channels_last() const;
+  // The fused batch norms are on: asked for, on CUDA, and the backbone has some.
+  bool fused_norm_active() const { return fused_norm_active_; }
   // The process-wide cuDNN benchmark setting, as it is now.
   static bool cudnn_benchmark();
   // The whole head (C x D, float32, on the CPU); with a sharded head every rank calls it (a gather).
@@ -150,6 +155,7 @@ class Trainer {
   dist::ClassShard shard_;  // count 0: the whole head
   Precision precision_ = Precision::Fp32;
   LossScaler scaler_;
+  bool fused_norm_active_ = false;
   std::unique_ptr<StaticStep> static_;  // set up by the first static step
   dist::GradientAverager averager_;     // data parallel: the gradient buckets, kept between steps
 };

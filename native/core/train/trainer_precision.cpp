@@ -3,6 +3,7 @@
 #include <ATen/Context.h>
 #include <ATen/core/grad_mode.h>
 
+#include "backbones/norm_act.h"
 #include "errors.h"
 #include "train/synthetic_batch.h"
 #include "train/trainer.h"
@@ -17,6 +18,8 @@ void Trainer::setup_precision() {
   scaler_ = LossScaler(options_.scaler);
   check_graph_options();
   at::globalContext().setBenchmarkCuDNN(options_.cudnn_benchmark);
+  const bool fused = options_.fused_norm && device_.is_cuda() && backbones::fused_norm_built();
+  fused_norm_active_ = backbones::use_fused_norm(*model_, fused) > 0 && fused;
   if (options_.channels_last) {
     at::NoGradGuard no_grad;
     for (auto& p : model_->parameters())
