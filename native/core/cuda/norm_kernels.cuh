@@ -34,43 +34,93 @@ __device__ __forceinline__ uint32_t bits_of(float f) {
 #endif
 }
 
-__device__ __forceinline__ float load(const float* p, uint32_t i) { return p[i]; }
-__device__ __forceinline__ float load(const Bf16* p, uint32_t i) { return float_from_bits(uint32_t{p[i].bits} << 16); }
-__device__ __forceinline__ void store(float* p, uint32_t i, float v) { p[i] = v; }
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(Bf16 v) { return float_from_bits(uint32_t{v.bits} << 16); }
+__device__ __forceinline__ void from_float(float v, float& out) { out = v; }
 // Round to nearest even, as c10::BFloat16; NaN stays NaN.
-__device__ __forceinline__ void store(Bf16* p, uint32_t i, float v) {
+__device__ __forceinline__ void from_float(float v, Bf16& out) {
   const uint32_t b = bits_of(v);
-  p[i].bits = v != v ? uint16_t{0x7fc0} : static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+  out.bits = v != v ? uint16_t{0x7fc0} : static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
 }
 
-// Where thread `threadIdx.x` of a reduction block works: channel c, positions p0 + lane, p0 + lane
-// + lanes, ... below p1. Block b covers channel tile b % tiles and the (b / tiles)-th split of the
-// positions; its results go to index split * C + c of each part.
+// V consecutive elements, loaded and stored as one access of V x sizeof(T) bytes.
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
+template <typename T, int V>
+__device__ __forceinline__ void load(const T* p, uint32_t i, float (&out)[V]) {
+  const Pack<T, V> pack = *reinterpret_cast<const Pack<T, V>*>(p + i);
+#pragma unroll
+  for (int j = 0; j < V; ++j) out[j] = to_float(pack.v[j]);
+}
+
+template <typename T, int V>
+__device__ __forceinline__ void store(T* p, uint32_t i, const float (&in)[V]) {
+  Pack<T, V> pack;
+#pragma unroll
+  for (int j = 0; j < V; ++j) from_float(in[j], pack.v[j]);
+  *reinterpret_cast<Pack<T, V>*>(p + i) = pack;
+}
+
+// Where thread `threadIdx.x` of a reduction block works: channel c, positions p0 + lane V, then
+// `lanes` V further each time, below p1 (V = reduce_vec). Block b covers channel tile b % tiles and
+// the (b / tiles)-th split of the positions; its results go to index split * C + c of each part.
 struct Slice {
   uint32_t c, lane, lanes, p0, p1, split;
   bool live;  // c < C
 };
 
 __device__ __forceinline__ Slice slice(const NormShape& s) {
-  const uint32_t tiles = (s.C + s.tile - 1) / s.tile, tile = blockIdx.x % tiles;
+  const uint32_t tiles = (s.C + s.tile - 1) / s.tile, tile = blockIdx.x % tiles, v = s.reduce_vec;
   Slice r;
   r.split = blockIdx.x / tiles;
   r.lanes = kNormThreads / s.tile;
   r.lane = threadIdx.x / s.tile;
   r.c = tile * s.tile + threadIdx.x % s.tile;
   r.live = r.c < s.C;
-  r.p0 = static_cast<uint32_t>(uint64_t{static_cast<uint64_t>(s.positions)} * r.split / s.splits);
-  r.p1 = static_cast<uint32_t>(uint64_t{static_cast<uint64_t>(s.positions)} * (r.split + 1) / s.splits);
+  r.p0 = static_cast<uint32_t>(uint64_t{s.positions} * r.split / s.splits / v * v);
+  r.p1 = static_cast<uint32_t>(uint64_t{s.positions} * (r.split + 1) / s.splits / v * v);
   return r;
 }
 
-__device__ __forceinline__ uint32_t address(const NormShape& s, uint32_t p, uint32_t c) {
-  const uint32_t inner = static_cast<uint32_t>(s.inner), o = p / inner;
-  return (o * static_cast<uint32_t>(s.C) + c) * inner + (p - o * inner);
+// A reduction thread's walk over one channel's positions p = o * inner + k.
+struct Walk {
+  uint32_t p, o, k;
+};
+
+__device__ __forceinline__ Walk walk_from(const NormShape& s, uint32_t p) { return {p, p / s.inner, p % s.inner}; }
+
+__device__ __forceinline__ void advance(Walk& w, const NormShape& s, uint32_t positions) {
+  w.p += positions;
+  w.o += s.step_o;
+  w.k += s.step_ko;
+  if (w.k >= s.inner) w.k -= s.inner, ++w.o;
 }
 
-__device__ __forceinline__ uint32_t channel_of(const NormShape& s, uint32_t i) {
-  return (i / static_cast<uint32_t>(s.inner)) % static_cast<uint32_t>(s.C);
+__device__ __forceinline__ uint32_t address(const NormShape& s, const Walk& w, uint32_t c) {
+  return (w.o * s.C + c) * s.inner + w.k;
+}
+
+// An element-wise thread's element i, its channel c and its offset k in the inner dimension.
+struct Cursor {
+  uint32_t i, c, k;
+};
+
+__device__ __forceinline__ Cursor cursor_from(const NormShape& s, uint32_t i) { return {i, i / s.inner % s.C, i % s.inner}; }
+
+__device__ __forceinline__ void advance(Cursor& u, const NormShape& s) {
+  u.i += s.step;
+  u.k += s.step_k;
+  u.c += s.step_c;
+  if (u.k >= s.inner) u.k -= s.inner, ++u.c;
+  if (u.c >= s.C) u.c -= s.C;
+}
+
+// The channel of element j of a load at cursor u: consecutive channels in channels-last.
+__device__ __forceinline__ uint32_t channel(const NormShape& s, const Cursor& u, int j) {
+  return s.inner == 1 ? u.c + j : u.c;
 }
 
 struct Welford {
@@ -84,7 +134,7 @@ __device__ __forceinline__ Welford merge(Welford a, Welford b) {
   return {n, a.mean + d * wb, a.m2 + b.m2 + d * d * a.n * wb};
 }
 
-// Sums three values over the lanes of each channel of a reduction block (a tree in shared memory);
+// Merges a value over the lanes of each channel of a reduction block (a tree in shared memory);
 // thread `lane 0` of each channel gets the total.
 template <typename Merge, typename V>
 __device__ __forceinline__ V lanes_reduce(V v, const Slice& r, int tile, Merge merge_fn) {
@@ -98,27 +148,43 @@ __device__ __forceinline__ V lanes_reduce(V v, const Slice& r, int tile, Merge m
   return shared[threadIdx.x];
 }
 
-template <typename T>
+// Sums of v - K and (v - K)^2 about the thread's first value K (no division per value), turned
+// into a Welford state at the end.
+struct ShiftedSums {
+  float n = 0.0f, shift = 0.0f, sum = 0.0f, squares = 0.0f;
+  __device__ __forceinline__ void add(float v) {
+    if (n == 0.0f) shift = v;
+    const float d = v - shift;
+    n += 1.0f;
+    sum += d;
+    squares += d * d;
+  }
+  __device__ __forceinline__ Welford state() const {
+    if (n == 0.0f) return {0.0f, 0.0f, 0.0f};
+    return {n, shift + sum / n, fmaxf(squares - sum * sum / n, 0.0f)};
+  }
+};
+
+template <typename T, int V>
 __global__ void __launch_bounds__(kNormThreads) stats_parts(NormArgs a) {
   const NormShape& s = a.shape;
   const Slice r = slice(s);
   const T* x = static_cast<const T*>(a.x);
-  Welford w{0.0f, 0.0f, 0.0f};
+  ShiftedSums sums;
   if (r.live) {
-    for (uint32_t p = r.p0 + r.lane; p < r.p1; p += r.lanes) {
-      const float v = load(x, address(s, p, r.c));
-      w.n += 1.0f;
-      const float d = v - w.mean;
-      w.mean += d / w.n;
-      w.m2 += d * (v - w.mean);
+    for (Walk w = walk_from(s, r.p0 + r.lane * V); w.p < r.p1; advance(w, s, r.lanes * V)) {
+      float v[V];
+      load<T, V>(x, address(s, w, r.c), v);
+#pragma unroll
+      for (int j = 0; j < V; ++j) sums.add(v[j]);
     }
   }
-  w = lanes_reduce(w, r, s.tile, merge);
+  const Welford total = lanes_reduce(sums.state(), r, s.tile, merge);
   if (r.lane == 0 && r.live) {
     const uint32_t at = r.split * s.C + r.c, part = s.splits * s.C;
-    a.parts[at] = w.n;
-    a.parts[part + at] = w.mean;
-    a.parts[2 * part + at] = w.m2;
+    a.parts[at] = total.n;
+    a.parts[part + at] = total.mean;
+    a.parts[2 * part + at] = total.m2;
   }
 }
 
@@ -152,19 +218,25 @@ __global__ void __launch_bounds__(kNormThreads) stats_finish(NormArgs a) {
   a.coef[s.C + c] = a.bias[c] - static_cast<float>(mean) * scale;
 }
 
-template <typename T>
+template <typename T, int V>
 __global__ void __launch_bounds__(kNormThreads) apply_forward(NormArgs a) {
   const NormShape& s = a.shape;
-  const uint32_t total = static_cast<uint32_t>(s.positions * s.C), step = gridDim.x * kNormThreads;
+  const uint32_t total = s.positions * s.C;
   const T* x = static_cast<const T*>(a.x);
   const T* residual = static_cast<const T*>(a.residual);
   T* out = static_cast<T*>(a.out);
-  for (uint32_t i = blockIdx.x * kNormThreads + threadIdx.x; i < total; i += step) {
-    const uint32_t c = channel_of(s, i);
-    float y = load(x, i) * a.coef[c] + a.coef[s.C + c];
-    if (a.alpha && !(y > 0.0f)) y *= a.alpha[c * a.alpha_stride];
-    if (residual) y += load(residual, i);
-    store(out, i, y);
+  for (Cursor u = cursor_from(s, (blockIdx.x * kNormThreads + threadIdx.x) * V); u.i < total; advance(u, s)) {
+    float y[V], r[V];
+    load<T, V>(x, u.i, y);
+    if (residual) load<T, V>(residual, u.i, r);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const uint32_t c = channel(s, u, j);
+      y[j] = y[j] * a.coef[c] + a.coef[s.C + c];
+      if (a.alpha && !(y[j] > 0.0f)) y[j] *= a.alpha[c * a.alpha_stride];
+      if (residual) y[j] += r[j];
+    }
+    store<T, V>(out, u.i, y);
   }
 }
 
@@ -184,7 +256,7 @@ struct Sums {
 
 __device__ __forceinline__ Sums add_sums(Sums a, Sums b) { return {a.dy + b.dy, a.dy_xhat + b.dy_xhat, a.slope + b.slope}; }
 
-template <typename T>
+template <typename T, int V>
 __global__ void __launch_bounds__(kNormThreads) backward_parts(NormArgs a) {
   const NormShape& s = a.shape;
   const Slice r = slice(s);
@@ -194,13 +266,18 @@ __global__ void __launch_bounds__(kNormThreads) backward_parts(NormArgs a) {
   if (r.live) {
     const float mean = a.mean[r.c], invstd = a.invstd[r.c], scale = a.weight[r.c] * invstd;
     const float shift = a.bias[r.c] - mean * scale;
-    for (uint32_t p = r.p0 + r.lane; p < r.p1; p += r.lanes) {
-      const uint32_t i = address(s, p, r.c);
-      const float v = load(x, i);
-      const Backward b = through_prelu(a, r.c, v * scale + shift, load(g, i));
-      sums.dy += b.dy;
-      sums.dy_xhat += b.dy * (v - mean) * invstd;
-      sums.slope += b.slope_grad;
+    for (Walk w = walk_from(s, r.p0 + r.lane * V); w.p < r.p1; advance(w, s, r.lanes * V)) {
+      const uint32_t i = address(s, w, r.c);
+      float v[V], gv[V];
+      load<T, V>(x, i, v);
+      load<T, V>(g, i, gv);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        const Backward b = through_prelu(a, r.c, v[j] * scale + shift, gv[j]);
+        sums.dy += b.dy;
+        sums.dy_xhat += b.dy * (v[j] - mean) * invstd;
+        sums.slope += b.slope_grad;
+      }
     }
   }
   sums = lanes_reduce(sums, r, s.tile, add_sums);
@@ -235,19 +312,26 @@ __global__ void __launch_bounds__(kNormThreads) backward_finish(NormArgs a) {
 }
 
 // grad x = scale (dy - mean(dy) - x̂ mean(dy x̂)).
-template <typename T>
+template <typename T, int V>
 __global__ void __launch_bounds__(kNormThreads) apply_backward(NormArgs a) {
   const NormShape& s = a.shape;
-  const uint32_t total = static_cast<uint32_t>(s.positions * s.C), step = gridDim.x * kNormThreads;
+  const uint32_t total = s.positions * s.C;
   const T* x = static_cast<const T*>(a.x);
   const T* g = static_cast<const T*>(a.grad_out);
   T* grad_x = static_cast<T*>(a.grad_x);
-  for (uint32_t i = blockIdx.x * kNormThreads + threadIdx.x; i < total; i += step) {
-    const uint32_t c = channel_of(s, i);
-    const float v = load(x, i), scale = a.coef[c];
-    const float dy = through_prelu(a, c, v * scale + a.coef[s.C + c], load(g, i)).dy;
-    const float xhat = (v - a.mean[c]) * a.invstd[c];
-    store(grad_x, i, scale * (dy - a.coef[2 * s.C + c] - xhat * a.coef[3 * s.C + c]));
+  for (Cursor u = cursor_from(s, (blockIdx.x * kNormThreads + threadIdx.x) * V); u.i < total; advance(u, s)) {
+    float v[V], gv[V], out[V];
+    load<T, V>(x, u.i, v);
+    load<T, V>(g, u.i, gv);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const uint32_t c = channel(s, u, j);
+      const float scale = a.coef[c];
+      const float dy = through_prelu(a, c, v[j] * scale + a.coef[s.C + c], gv[j]).dy;
+      const float xhat = (v[j] - a.mean[c]) * a.invstd[c];
+      out[j] = scale * (dy - a.coef[2 * s.C + c] - xhat * a.coef[3 * s.C + c]);
+    }
+    store<T, V>(grad_x, u.i, out);
   }
 }
 
@@ -257,30 +341,61 @@ inline unsigned reduce_blocks(const NormShape& s) {
 inline unsigned channel_blocks(const NormShape& s) { return static_cast<unsigned>((s.C + kNormThreads - 1) / kNormThreads); }
 
 // The passes in order; launch(kernel, blocks, args) runs kernel<<<blocks, kNormThreads>>>(args).
-template <typename T, typename Launch>
+// V: the element-wise passes' load width; the reductions' is V in NCHW and 1 in channels-last.
+template <typename T, int V, typename Launch>
 void forward_passes(const NormArgs& a, Launch&& launch) {
-  launch(stats_parts<T>, reduce_blocks(a.shape), a);
+  launch(a.shape.reduce_vec == 1 ? stats_parts<T, 1> : stats_parts<T, V>, reduce_blocks(a.shape), a);
   launch(stats_finish, channel_blocks(a.shape), a);
-  launch(apply_forward<T>, static_cast<unsigned>(a.shape.apply_blocks), a);
+  launch(apply_forward<T, V>, static_cast<unsigned>(a.shape.apply_blocks), a);
 }
 
-template <typename T, typename Launch>
+template <typename T, int V, typename Launch>
 void backward_passes(const NormArgs& a, Launch&& launch) {
-  launch(backward_parts<T>, reduce_blocks(a.shape), a);
+  launch(a.shape.reduce_vec == 1 ? backward_parts<T, 1> : backward_parts<T, V>, reduce_blocks(a.shape), a);
   launch(backward_finish, channel_blocks(a.shape), a);
-  launch(apply_backward<T>, static_cast<unsigned>(a.shape.apply_blocks), a);
+  launch(apply_backward<T, V>, static_cast<unsigned>(a.shape.apply_blocks), a);
+}
+
+// Calls passes.template run<T, V>() for the args' element type and load width.
+template <typename Passes>
+void dispatch(const NormArgs& a, const Passes& passes) {
+  const int v = a.shape.vec;
+  if (a.dtype == NormDtype::kBFloat16) {
+    if (v == 8) passes.template run<Bf16, 8>();
+    else if (v == 4) passes.template run<Bf16, 4>();
+    else if (v == 2) passes.template run<Bf16, 2>();
+    else passes.template run<Bf16, 1>();
+  } else {
+    if (v == 4) passes.template run<float, 4>();
+    else if (v == 2) passes.template run<float, 2>();
+    else passes.template run<float, 1>();
+  }
 }
 
 template <typename Launch>
-void norm_forward(const NormArgs& a, Launch&& launch) {
-  if (a.dtype == NormDtype::kBFloat16) forward_passes<Bf16>(a, launch);
-  else forward_passes<float>(a, launch);
+struct ForwardPasses {
+  const NormArgs& a;
+  Launch& launch;
+  template <typename T, int V>
+  void run() const { forward_passes<T, V>(a, launch); }
+};
+
+template <typename Launch>
+struct BackwardPasses {
+  const NormArgs& a;
+  Launch& launch;
+  template <typename T, int V>
+  void run() const { backward_passes<T, V>(a, launch); }
+};
+
+template <typename Launch>
+void norm_forward(const NormArgs& a, Launch launch) {
+  dispatch(a, ForwardPasses<Launch>{a, launch});
 }
 
 template <typename Launch>
-void norm_backward(const NormArgs& a, Launch&& launch) {
-  if (a.dtype == NormDtype::kBFloat16) backward_passes<Bf16>(a, launch);
-  else backward_passes<float>(a, launch);
+void norm_backward(const NormArgs& a, Launch launch) {
+  dispatch(a, BackwardPasses<Launch>{a, launch});
 }
 
 }  // namespace mvface::cuda::kernels

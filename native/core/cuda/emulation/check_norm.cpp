@@ -2,8 +2,9 @@
 // run on the CPU by emulate.h, against libtorch's batch_norm, prelu and add in float64 with
 // autograd: the output, the running statistics and every gradient, for NCHW and channels-last,
 // float32 and bfloat16, with and without the PReLU (per channel and shared) and the residual, and
-// shapes that take one or several splits per channel and a partial channel tile. Then the inputs
-// the fused path must refuse. Built and run by scripts/check-cuda-emulated.sh; exits 1 on a mismatch.
+// shapes that take one or several splits per channel, a partial channel tile, every load width
+// (1 to 8 elements) and several grid-stride steps with the inner offset carrying into the channel.
+// Then the inputs the fused path must refuse. Built and run by scripts/check-cuda-emulated.sh; exits 1 on a mismatch.
 #include "cuda/emulation/emulate.h"
 // The kernels, after the emulation's definitions.
 #include "cuda/norm_kernels.cuh"
@@ -207,6 +208,8 @@ int main() {
       {4, 2, 48, 48, false, at::kFloat, Slope::None, false},  // several splits per channel (NCHW)
       {8, 3, 16, 16, true, at::kFloat, Slope::None, false},   // several splits (channels-last)
       {3, 70, 5, 7, true, at::kFloat, Slope::None, false},
+      {16, 2, 64, 64, false, at::kFloat, Slope::None, false},  // several splits with vector loads (NCHW)
+      {13, 2, 41, 100, false, at::kFloat, Slope::None, false},  // splits of N H W / 3: not whole loads
   };
   for (const Case& shape : shapes) {
     for (const bool channels_last : {false, true}) {

@@ -10,6 +10,8 @@
 #endif
 
 #include <atomic>
+#include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <string>
 
@@ -51,10 +53,20 @@ int multiprocessors(const at::Tensor& x) {
   return counts[device];
 }
 
-NormArgs make_args(const at::Tensor& x, const NormActParams& p, const at::Tensor& alpha) {
+// The largest power of two (at most 16) that divides every address: how wide the loads may be.
+int alignment(std::initializer_list<const void*> pointers) {
+  uintptr_t bits = 16;
+  for (const void* p : pointers)
+    if (p) bits |= reinterpret_cast<uintptr_t>(p);
+  return static_cast<int>(bits & (~bits + 1));
+}
+
+// `aligned`: alignment() of the tensors the element-wise passes read or write, x included.
+NormArgs make_args(const at::Tensor& x, const NormActParams& p, const at::Tensor& alpha, int aligned) {
   NormArgs a;
   const bool channels_last = !x.is_contiguous();
-  a.shape = plan_norm(x.size(0), x.size(1), x.size(2) * x.size(3), channels_last, multiprocessors(x));
+  a.shape = plan_norm(x.size(0), x.size(1), x.size(2) * x.size(3), channels_last, static_cast<int>(x.element_size()),
+                      aligned, multiprocessors(x));
   a.dtype = x.scalar_type() == at::kBFloat16 ? NormDtype::kBFloat16 : NormDtype::kFloat32;
   a.x = x.data_ptr();
   a.weight = p.weight.data_ptr<float>();
@@ -87,10 +99,12 @@ struct NormActFunction : torch::autograd::Function<NormActFunction> {
     const at::Tensor alpha = slopes.value_or(at::Tensor()), residual = added.value_or(at::Tensor());
     const at::Tensor running_mean = mean_state.value_or(at::Tensor()), running_var = var_state.value_or(at::Tensor());
     const NormActParams p{weight, bias, running_mean, running_var, alpha, eps, momentum};
-    NormArgs a = make_args(x, p, alpha);
+    at::Tensor out = at::empty_like(x);
+    const void* added_data = residual.defined() ? residual.data_ptr() : nullptr;
+    NormArgs a = make_args(x, p, alpha, alignment({x.data_ptr(), out.data_ptr(), added_data}));
     const int64_t C = a.shape.C;
     at::Tensor mean = floats(x, C), invstd = floats(x, C), coef = floats(x, 4 * C);
-    at::Tensor parts = floats(x, 3 * a.shape.splits * C), out = at::empty_like(x);
+    at::Tensor parts = floats(x, 3 * a.shape.splits * C);
     a.mean = mean.data_ptr<float>();
     a.invstd = invstd.data_ptr<float>();
     a.coef = coef.data_ptr<float>();
@@ -99,7 +113,7 @@ struct NormActFunction : torch::autograd::Function<NormActFunction> {
       a.running_mean = running_mean.data_ptr<float>();
       a.running_var = running_var.data_ptr<float>();
     }
-    a.residual = residual.defined() ? residual.data_ptr() : nullptr;
+    a.residual = added_data;
     a.out = out.data_ptr();
     check_launch(launch_norm_forward(a, current_stream(x)), "forward");
     ctx->save_for_backward({x, weight, bias, alpha, mean, invstd});
@@ -113,11 +127,11 @@ struct NormActFunction : torch::autograd::Function<NormActFunction> {
     const at::Tensor &x = saved[0], &alpha = saved[3];
     const at::Tensor g = grads[0].contiguous(x.suggest_memory_format());
     const NormActParams p{saved[1], saved[2], {}, {}, alpha, ctx->saved_data["eps"].toDouble(), 0.0};
-    NormArgs a = make_args(x, p, alpha);
+    at::Tensor grad_x = at::empty_like(x);
+    NormArgs a = make_args(x, p, alpha, alignment({x.data_ptr(), g.data_ptr(), grad_x.data_ptr()}));
     const int64_t C = a.shape.C;
     at::Tensor coef = floats(x, 4 * C), parts = floats(x, 3 * a.shape.splits * C);
     at::Tensor grad_weight = floats(x, C), grad_bias = floats(x, C), grad_alpha = floats(x, C);
-    at::Tensor grad_x = at::empty_like(x);
     a.mean = saved[4].data_ptr<float>();
     a.invstd = saved[5].data_ptr<float>();
     a.coef = coef.data_ptr<float>();
