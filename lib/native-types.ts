@@ -83,4 +83,31 @@ export interface NativeAddon {
     config: NativeLossConfig,
     sizes: { B: number; D: number; C: number; repeats: number; variants: Array<'fused' | 'chunked' | 'floor'> },
   ): NativeCudaTiming[];
+  /** One batch norm (+ PReLU) (+ residual), forward and backward, as the modules and as the fused kernels run it. */
+  cudaNormBench(c: NormBenchCase): NormTiming[];
+}
+
+/** A layer of a backbone for cudaNormBench: N x C x H x W, what follows the batch norm. */
+export interface NormBenchCase {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  /** Default 'bf16' (autocast, as in training). */
+  dtype?: 'bf16' | 'fp32';
+  channelsLast?: boolean;
+  /** Default true. */
+  prelu?: boolean;
+  /** Default false. */
+  residual?: boolean;
+  /** Timed samples, each the mean of 10 steps. Default 20. */
+  repeats?: number;
+}
+
+export interface NormTiming {
+  name: 'modules' | 'fused';
+  /** One forward + backward. */
+  medianMs: number;
+  /** What the forward keeps for the backward, beyond its output. */
+  savedBytes: number;
 }

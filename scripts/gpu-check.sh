@@ -13,7 +13,8 @@
 # and bench/train-gpu.ts: IResNet-50 and MobileFaceNet, 112x112, batch 256, bf16, mv-arc, mvface
 # (without and with CUDA graphs, and with the fused batch norms, eager and in graphs) vs PyTorch eager
 # vs torch.compile in one table (ratios), the RecordIO input pipeline alone, and 2,000 steps of host and device memory,
-# written to bench/results/gpu-train-<date>-<card>.md (and .json).
+# written to bench/results/gpu-train-<date>-<card>.md (and .json); before it, bench/norm-gpu.ts: the
+# fused batch norm kernels against the modules at IResNet-50's layer shapes (bench/results/gpu-norm-*.md).
 # Logs and the tables go to $OUT (the device tool brings them back). Meant to take under 8 minutes
 # on an H200 (not yet measured there); the device tool allows 10 minutes a command, so the two parts
 # can also run as two calls (the build in build-gpu/ is kept while the machine stays warm):
@@ -69,7 +70,7 @@ unpack_node() {
   [ $dry_run = 1 ] && into=$tools/npm && mkdir -p "$into"
   tar -xJf "$carried/npm.tar.xz" -C "$into" || fail "cannot unpack npm.tar.xz"
   for f in node_modules/vitest/vitest.mjs node_modules/cmake-js/bin/cmake-js node_modules/node-addon-api dist/bench/loss.js \
-    dist/bench/train-gpu.js dist/lib/bench-train.js node_modules/jpeg-js; do
+    dist/bench/train-gpu.js dist/bench/norm-gpu.js dist/lib/bench-train.js node_modules/jpeg-js; do
     [ -e "$into/$f" ] || fail "npm.tar.xz lacks $f"
   done
 }
@@ -163,6 +164,17 @@ train_tests() {
   vitest_part train-tests 180 test/trainer-precision.test.ts test/trainer-head.test.ts
 }
 
+# The fused batch norm against the modules at IResNet-50's layer shapes (about a minute): the kernels
+# alone, before the whole step's table shows what they add up to.
+norm_benchmark() {
+  step "fused batch norm vs the modules (IResNet-50 layers, bf16, NCHW and channels-last)"
+  logged norm-bench 150 node dist/bench/norm-gpu.js --out "$out" --repeats 20
+  local rc=$?
+  [ -n "$(ls "$out"/gpu-norm-*.md 2>/dev/null)" ] && mkdir -p bench/results && cp "$out"/gpu-norm-*.md bench/results/
+  sed -n '/^Batch norm/,$p' "$out/norm-bench.log"
+  return $rc
+}
+
 train_benchmark() {
   step "training benchmark (mvface vs PyTorch eager vs torch.compile; input pipeline; 2,000-step memory)"
   export MVFACE_PYTHON=$(command -v python3)
@@ -202,6 +214,7 @@ if [ "$only" = all ] || [ "$only" = train ] || [ "$only" = train-tests ]; then
   train_tests_rc=$?
 fi
 if [ "$only" = all ] || [ "$only" = train ] || [ "$only" = train-bench ]; then
+  norm_benchmark || echo "gpu-check: the fused batch norm benchmark failed (see $out/norm-bench.log); going on"
   train_benchmark
   train_bench_rc=$?
 fi

@@ -15,6 +15,7 @@ import { backendInfo } from '../lib/backend';
 import type { BackboneConfig } from '../lib/backbones';
 import { benchTrainStep } from '../lib/bench-train';
 import { ConfigError, NonFiniteError } from '../lib/errors';
+import { native } from '../lib/native';
 import { resolvePrecisionOptions } from '../lib/precision';
 import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
 import { thrown } from './expect-error';
@@ -163,6 +164,12 @@ describe('fusedNorm', () => {
     const plain = await train(tiny({ backbone: face, data: faceData, epochs: 1 }));
     const fused = await train(tiny({ backbone: face, data: faceData, epochs: 1, fusedNorm: true }));
     expect(losses(fused)).toEqual(losses(plain));
+  });
+
+  it.skipIf(cuda)('its benchmark (cudaNormBench) needs CUDA: a ConfigError naming the device, or the bad option', () => {
+    expect(thrown(() => native().cudaNormBench({ N: 2, C: 3, H: 4, W: 4 })).argument).toBe('device');
+    expect(thrown(() => native().cudaNormBench({ N: 2, C: 3, H: 4, W: 4, dtype: 'fp16' as never })).argument).toBe('dtype');
+    expect(thrown(() => native().cudaNormBench({ N: 0, C: 3, H: 4, W: 4 })).argument).toBe('N');
   });
 });
 
@@ -392,6 +399,18 @@ describe.skipIf(!cuda)('CUDA training', () => {
     expect(graphed.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
     expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(2e-2);
     expect(mean(losses(graphed).slice(-4))).toBeLessThan(0.7 * mean(losses(graphed).slice(0, 4)));
+  });
+
+  it('cudaNormBench times the modules and the fused kernels; the fused forward keeps no batch norm output', () => {
+    for (const channelsLast of [false, true]) {
+      const [modules, fused] = native().cudaNormBench({ N: 8, C: 64, H: 28, W: 28, channelsLast, repeats: 2 });
+      expect([modules.name, fused.name]).toEqual(['modules', 'fused']);
+      expect(modules.medianMs).toBeGreaterThan(0);
+      expect(fused.medianMs).toBeGreaterThan(0);
+      // The modules keep the batch norm's output (bf16, 8 x 64 x 28 x 28) for the PReLU's backward;
+      // beside it both keep per-channel statistics of a few hundred bytes.
+      expect(modules.savedBytes - fused.savedBytes).toBeGreaterThan(0.9 * 8 * 64 * 28 * 28 * 2);
+    }
   });
 
   it('bench train reports the caching allocator peak and a flat device memory series', async () => {
