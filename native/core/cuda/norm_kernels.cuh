@@ -123,6 +123,20 @@ __device__ __forceinline__ uint32_t channel(const NormShape& s, const Cursor& u,
   return s.inner == 1 ? u.c + j : u.c;
 }
 
+// A reduction block's three results for its (split, channel): result j of split k of channel c is
+// parts[(j * splits + k) * C + c].
+__device__ __forceinline__ void write_parts(const NormArgs& a, const Slice& r, float r0, float r1, float r2) {
+  if (r.lane != 0 || !r.live) return;
+  const uint32_t at = r.split * a.shape.C + r.c, part = a.shape.splits * a.shape.C;
+  a.parts[at] = r0;
+  a.parts[part + at] = r1;
+  a.parts[2 * part + at] = r2;
+}
+
+__device__ __forceinline__ double read_part(const NormArgs& a, int j, int split, uint32_t c) {
+  return a.parts[(j * a.shape.splits + split) * a.shape.C + c];
+}
+
 struct Welford {
   float n, mean, m2;
 };
@@ -180,12 +194,7 @@ __global__ void __launch_bounds__(kNormThreads) stats_parts(NormArgs a) {
     }
   }
   const Welford total = lanes_reduce(sums.state(), r, s.tile, merge);
-  if (r.lane == 0 && r.live) {
-    const uint32_t at = r.split * s.C + r.c, part = s.splits * s.C;
-    a.parts[at] = total.n;
-    a.parts[part + at] = total.mean;
-    a.parts[2 * part + at] = total.m2;
-  }
+  write_parts(a, r, total.n, total.mean, total.m2);
 }
 
 // One thread per channel: the splits' states merged (double), the batch statistics, the running
@@ -194,10 +203,9 @@ __global__ void __launch_bounds__(kNormThreads) stats_finish(NormArgs a) {
   const NormShape& s = a.shape;
   const uint32_t c = blockIdx.x * kNormThreads + threadIdx.x;
   if (c >= s.C) return;
-  const uint32_t part = s.splits * s.C;
   double n = 0.0, mean = 0.0, m2 = 0.0;
   for (int k = 0; k < s.splits; ++k) {
-    const double nb = a.parts[k * s.C + c], mb = a.parts[part + k * s.C + c], m2b = a.parts[2 * part + k * s.C + c];
+    const double nb = read_part(a, 0, k, c), mb = read_part(a, 1, k, c), m2b = read_part(a, 2, k, c);
     if (nb == 0.0) continue;
     const double total = n + nb, d = mb - mean;
     mean += d * nb / total;
@@ -281,12 +289,7 @@ __global__ void __launch_bounds__(kNormThreads) backward_parts(NormArgs a) {
     }
   }
   sums = lanes_reduce(sums, r, s.tile, add_sums);
-  if (r.lane == 0 && r.live) {
-    const uint32_t at = r.split * s.C + r.c, part = s.splits * s.C;
-    a.parts[at] = sums.dy;
-    a.parts[part + at] = sums.dy_xhat;
-    a.parts[2 * part + at] = sums.slope;
-  }
+  write_parts(a, r, sums.dy, sums.dy_xhat, sums.slope);
 }
 
 // One thread per channel: the parameters' gradients, and the coefficients of grad x.
@@ -294,12 +297,11 @@ __global__ void __launch_bounds__(kNormThreads) backward_finish(NormArgs a) {
   const NormShape& s = a.shape;
   const uint32_t c = blockIdx.x * kNormThreads + threadIdx.x;
   if (c >= s.C) return;
-  const uint32_t part = s.splits * s.C;
   double dy = 0.0, dy_xhat = 0.0, slope = 0.0;
   for (int k = 0; k < s.splits; ++k) {
-    dy += a.parts[k * s.C + c];
-    dy_xhat += a.parts[part + k * s.C + c];
-    slope += a.parts[2 * part + k * s.C + c];
+    dy += read_part(a, 0, k, c);
+    dy_xhat += read_part(a, 1, k, c);
+    slope += read_part(a, 2, k, c);
   }
   a.grad_weight[c] = static_cast<float>(dy_xhat);
   a.grad_bias[c] = static_cast<float>(dy);
