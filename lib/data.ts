@@ -48,6 +48,12 @@ export interface LoaderOptions {
    */
   rank?: number;
   worldSize?: number;
+  /**
+   * Batches in page-locked memory, so that their upload to a GPU needs no copy into a pinned buffer
+   * first (the Trainer turns it on when it trains on CUDA). Needs a CUDA build and device
+   * (ConfigError otherwise). Default false.
+   */
+  pinned?: boolean;
 }
 
 export interface Batch {
@@ -163,7 +169,7 @@ export function resolveDataSpec(spec: DataSpec): Record<string, unknown> {
   }
 }
 
-const optionKeys = ['batchSize', 'shuffle', 'flip', 'seed', 'workers', 'prefetch', 'dropLast', 'onCorrupt', 'rank', 'worldSize'];
+const optionKeys = ['batchSize', 'shuffle', 'flip', 'seed', 'workers', 'prefetch', 'dropLast', 'onCorrupt', 'rank', 'worldSize', 'pinned'];
 
 /** The options with every field checked and filled in. */
 export function resolveLoaderOptions(options: LoaderOptions = {}): Required<LoaderOptions> {
@@ -183,6 +189,7 @@ export function resolveLoaderOptions(options: LoaderOptions = {}): Required<Load
     onCorrupt,
     worldSize,
     rank: integer(options.rank, 0, 'rank', 0, worldSize - 1),
+    pinned: boolean(options.pinned, false, 'pinned'),
   };
 }
 

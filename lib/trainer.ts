@@ -264,9 +264,12 @@ export class Trainer {
     const scaling = headScaling(c);
     if (c.eval) checkTrainEvalConfig(c.eval);
     const backbone = resolveBackboneConfig(c.backbone);
+    const device = pickDevice(c.device ?? 'auto', options.processGroup?.localRank);
     const train = await DataLoader.open(c.data, {
       batchSize: c.batchSize, shuffle: true, flip: c.flip ?? true, seed: c.seed, workers: c.workers, dropLast: true, onCorrupt: c.onCorrupt,
       rank: options.processGroup?.rank, worldSize: options.processGroup?.worldSize,
+      // Batches straight into page-locked memory for the upload (a device that is not there is the trainer's error).
+      pinned: device.startsWith('cuda') && native().backendInfo().cudaAvailable,
     });
     const info = train.info;
     const schedule: ScheduleSettings = {
@@ -290,7 +293,7 @@ export class Trainer {
       }
       const Native = (native() as unknown as { NativeTrainer: new (o: unknown) => NativeTrainer }).NativeTrainer;
       const nt = new Native({
-        backbone, numClasses: info.numClasses, seed: c.seed, device: pickDevice(c.device ?? 'auto', options.processGroup?.localRank), ...precision,
+        backbone, numClasses: info.numClasses, seed: c.seed, device, ...precision,
         momentum: c.optimizer?.momentum ?? 0.9, weightDecay: c.optimizer?.weightDecay ?? 5e-4, shardHead: c.shardHead ?? false,
         ...scaling,
       });

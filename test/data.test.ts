@@ -3,12 +3,14 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Batch, DataLoader, type DataSpec, fashionMnistRoot, type LoaderOptions } from '../lib/data';
 import { ConfigError, IoError, ShapeError } from '../lib/errors';
+import { backendInfo } from '../lib/backend';
 import { encodeJpeg, type Picture, picture, tempDir, writeIdx, writeImageFolder, writeRecordIo } from './fixtures';
 
 const root = tempDir();
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 const inOrder: LoaderOptions = { shuffle: false, flip: false, workers: 2 };
+const cuda = backendInfo().cudaAvailable;
 
 async function readEpoch(spec: DataSpec, options: LoaderOptions, epoch = 0, skip = 0): Promise<Batch[]> {
   const loader = await DataLoader.open(spec, options);
@@ -230,6 +232,8 @@ describe('bad paths and options', () => {
       [{ batchsize: 4 } as LoaderOptions, 'batchsize'],
       [{ worldSize: 0 }, 'worldSize'],
       [{ worldSize: 2, rank: 2 }, 'rank'],
+      [{ pinned: 1 as unknown as boolean }, 'pinned'],
+      ...(cuda ? [] : [[{ pinned: true }, 'pinned'] as [LoaderOptions, string]]),
     ];
     for (const [options, name] of bad) {
       const error = await DataLoader.open(synthetic, options).catch((e) => e);
@@ -239,6 +243,15 @@ describe('bad paths and options', () => {
     const error = await DataLoader.open({ ...synthetic, classes: 0 }).catch((e) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.argument).toBe('classes');
+  });
+});
+
+describe.skipIf(!cuda)('page-locked batches (CUDA)', () => {
+  it('gives the batches of the plain loader', async () => {
+    const spec: DataSpec = { kind: 'synthetic', classes: 5, perClass: 7, height: 12, width: 12, channels: 3, seed: 4 };
+    const plain = await readEpoch(spec, { ...inOrder, batchSize: 8, flip: true });
+    const pinned = await readEpoch(spec, { ...inOrder, batchSize: 8, flip: true, pinned: true });
+    expect(pinned.map((b) => [Array.from(b.labels), Array.from(b.images)])).toEqual(plain.map((b) => [Array.from(b.labels), Array.from(b.images)]));
   });
 });
 

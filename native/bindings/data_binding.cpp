@@ -69,6 +69,7 @@ data::LoaderOptions loader_options(const Napi::Object& options) {
   o.on_corrupt = on_corrupt == "skip" ? data::OnCorrupt::Skip : data::OnCorrupt::Fail;
   o.rank = static_cast<int>(std::min<int64_t>(integer(options, "rank"), 1 << 20));
   o.world_size = static_cast<int>(std::min<int64_t>(integer(options, "worldSize"), 1 << 20));
+  o.pinned = options.Get("pinned").ToBoolean();
   return o;
 }
 

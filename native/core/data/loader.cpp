@@ -11,15 +11,14 @@
 namespace mvface::data {
 namespace {
 
-struct Free {
-  void operator()(float* p) const { std::free(p); }
-};
-using FloatBuffer = std::unique_ptr<float[], Free>;
-
-// 64-byte aligned like ATen's allocator; null when out of memory.
-FloatBuffer allocate_floats(int64_t count) {
-  const size_t bytes = (static_cast<size_t>(count) * sizeof(float) + 63) / 64 * 64;
-  return FloatBuffer(static_cast<float*>(std::aligned_alloc(64, bytes)));
+// `count` floats, page-locked when `pinned` (libtorch's caching host allocator); undefined when out
+// of memory.
+at::Tensor allocate_floats(int64_t count, bool pinned) {
+  try {
+    return at::empty({count}, at::TensorOptions().dtype(at::kFloat).pinned_memory(pinned));
+  } catch (const std::exception&) {
+    return {};
+  }
 }
 
 void check_options(const LoaderOptions& o) {
@@ -28,6 +27,8 @@ void check_options(const LoaderOptions& o) {
   if (o.prefetch < 1 || o.prefetch > 1024) fail("E_CONFIG", "prefetch", "must be in [1, 1024]");
   if (o.world_size < 1) fail("E_CONFIG", "worldSize", "must be at least 1");
   if (o.rank < 0 || o.rank >= o.world_size) fail("E_CONFIG", "rank", "must be in [0, worldSize)");
+  if (o.pinned && !at::hasCUDA())
+    fail("E_CONFIG", "pinned", "page-locked batches are for the upload to a GPU: this build or machine has no CUDA");
 }
 
 // This rank's slice of every complete global batch, in order.
@@ -48,7 +49,7 @@ std::vector<int64_t> rank_slices(const std::vector<int64_t>& order, const Loader
 // One batch being decoded: workers write rows of `images` in place, the consumer assembles it.
 // Workers never call ATen (a process that exits mid-epoch tears ATen down under them).
 struct BatchLoader::Pending {
-  FloatBuffer images;  // n x C x H x W
+  at::Tensor images;  // n x C x H x W values, flat
   std::vector<int64_t> labels;
   std::vector<char> ok;
   int64_t remaining = 0;
@@ -149,8 +150,8 @@ BatchLoader::Claim BatchLoader::claim() {
   if (!pending) {
     const int64_t n = std::min(options_.batch_size, end_position_ - b * options_.batch_size);
     pending = std::make_shared<Pending>();
-    pending->images = allocate_floats(n * shape_.pixels());
-    if (!pending->images) pending->error = std::make_exception_ptr(std::bad_alloc());
+    pending->images = allocate_floats(n * shape_.pixels(), options_.pinned);
+    if (!pending->images.defined()) pending->error = std::make_exception_ptr(std::bad_alloc());
     pending->labels.assign(n, 0);
     pending->ok.assign(n, 0);
     pending->remaining = n;
@@ -166,7 +167,7 @@ BatchLoader::Claim BatchLoader::claim() {
 
 // Decodes one sample into its row: HWC uint8 -> CHW float, normalised, mirrored when flipped.
 void BatchLoader::fill(Claim& c) const {
-  if (!c.pending->images) {  // the allocation failed: the batch already holds the error
+  if (!c.pending->images.defined()) {  // the allocation failed: the batch already holds the error
     c.ok = false;
     return;
   }
@@ -175,7 +176,7 @@ void BatchLoader::fill(Claim& c) const {
     if (static_cast<int64_t>(s.pixels.size()) != shape_.pixels())
       fail("E_SHAPE", "sample " + std::to_string(c.index), "decoded to an unexpected number of pixels");
     const int64_t C = shape_.channels, H = shape_.height, W = shape_.width;
-    float* row = c.pending->images.get() + c.slot * C * H * W;
+    float* row = c.pending->images.data_ptr<float>() + c.slot * C * H * W;
     for (int64_t y = 0; y < H; ++y) {
       for (int64_t x = 0; x < W; ++x) {
         const uint8_t* px = s.pixels.data() + (y * W + (c.flip ? W - 1 - x : x)) * C;
@@ -248,8 +249,7 @@ std::optional<Batch> BatchLoader::assemble(Pending& p, int64_t epoch, int64_t in
   at::Tensor labels = at::empty({static_cast<int64_t>(kept.size())}, at::kLong);
   int64_t* l = labels.data_ptr<int64_t>();
   for (size_t j = 0; j < kept.size(); ++j) l[j] = p.labels[kept[j]];
-  at::Tensor images = at::from_blob(
-      p.images.release(), {n, shape_.channels, shape_.height, shape_.width}, [](void* d) { std::free(d); }, at::kFloat);
+  at::Tensor images = p.images.view({n, shape_.channels, shape_.height, shape_.width});
   if (dropped > 0) images = images.index_select(0, at::tensor(kept, at::kLong));
   return Batch{images, labels, carried + dropped, epoch, index};
 }

@@ -34,6 +34,9 @@ struct LoaderOptions {
   // permutation, and this rank gets its slice [rank x batch_size, (rank + 1) x batch_size); the last
   // incomplete global batch is dropped. world_size 1: the whole permutation.
   int rank = 0, world_size = 1;
+  // Batches in page-locked memory (libtorch's caching host allocator), so that the upload to a GPU
+  // needs no copy into a pinned buffer first. Needs CUDA (E_CONFIG otherwise).
+  bool pinned = false;
 };
 
 struct Batch {
