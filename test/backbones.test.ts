@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BackboneConfig, backboneForward, backboneInfo, backboneNames, type BackboneInfo } from '../lib/backbones';
 import { Trainer } from '../lib/trainer';
-import { torchPython } from './torch-python';
+import { torchPython, twinEmbeddings } from './torch-python';
 
 /**
  * Counts derived by hand from the reference designs (conv: out * in/groups * k^2; BN: 2C; PReLU: C):
@@ -130,30 +130,6 @@ describe.skipIf(twin === undefined)('the PyTorch twin (bench/baselines/backbones
     expect(info.stateShapes).toEqual(entry.shapes);
   });
 });
-
-/** The twin's embeddings of `images` (n x C x H x W) with the weights of an exported model. */
-function twinEmbeddings(modelFile: string, images: Float32Array, n: number): number[] {
-  const script = `
-import sys, json, torch
-sys.path.insert(0, sys.argv[1])
-import backbones
-model_file, images_file, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
-config = json.load(open(model_file[:-3] + '.json'))
-model = backbones.build_config(config['backbone'])
-model.load_state_dict(torch.load(model_file))
-model.eval()
-i = config['input']
-x = torch.tensor(json.load(open(images_file)), dtype=torch.float32).view(n, i['channels'], i['height'], i['width'])
-with torch.no_grad():
-    print(json.dumps(model(x).flatten().tolist()))
-`;
-  const imagesFile = `${modelFile}.images.json`;
-  fs.writeFileSync(imagesFile, JSON.stringify(Array.from(images)));
-  const baselines = path.resolve(__dirname, '..', 'bench', 'baselines');
-  const r = spawnSync(torchPython!, ['-c', script, baselines, modelFile, imagesFile, String(n)], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout);
-}
 
 describe.skipIf(torchPython === undefined)('the PyTorch twin, forward', () => {
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-twin-'));

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -6,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BackboneConfig } from '../lib/backbones';
 import { ConfigError, IoError, NonFiniteError } from '../lib/errors';
 import { type Device, resolveDevice, type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+import { twinEmbeddings } from './torch-python';
 import { configMaker, trainRun } from './train-run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-trainer-'));
@@ -137,21 +137,8 @@ describe('exported model', () => {
     const n = 3;
     const images = Float32Array.from({ length: n * 28 * 28 }, (_, i) => Math.sin(i * 0.37));
     const ours = await trainer.embed(images, n);
-    const file = path.join(runsDir, 'export', 'model.pt');
-    const input = path.join(runsDir, 'export', 'input.json');
-    fs.writeFileSync(input, JSON.stringify(Array.from(images)));
-    const script = [
-      'import json, sys, torch',
-      "sys.path.insert(0, 'bench/baselines')",
-      'import backbones',
-      "meta = json.load(open(sys.argv[1].replace('.pt', '.json')))",
-      "model = backbones.build_config(meta['backbone'])",
-      'model.load_state_dict(torch.load(sys.argv[1]))',
-      'model.eval()',
-      'x = torch.tensor(json.load(open(sys.argv[2]))).view(-1, 1, 28, 28)',
-      'print(json.dumps(model(x).detach().flatten().tolist()))',
-    ].join('\n');
-    const theirs = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file, input], { encoding: 'utf8' }));
+    const file = await trainer.exportModel(path.join(runsDir, 'export', 'model.pt'));
+    const theirs = twinEmbeddings(file, images, n);
     trainer.dispose();
     expect(theirs).toHaveLength(ours.length);
     const scale = Math.max(...Array.from(ours, Math.abs));
