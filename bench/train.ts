@@ -3,7 +3,7 @@
  * mv-am, mvface (native data pipeline on synthetic identities, native step) against the same model,
  * head, batch and optimizer in PyTorch eager (bench/baselines/train_eager.py, one fixed batch, no
  * data loading) at the same thread count, from one run; in the contiguous layout and in channels-last
- * (NHWC on both sides).
+ * (NHWC on both sides); and mvface with its fused batch norm + PReLU + residual passes (fusedNorm).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -20,6 +20,7 @@ interface Case {
   channels: 1 | 3;
   batch: number;
   channelsLast: boolean;
+  fusedNorm?: boolean;
 }
 
 async function mvfaceSamplesPerSecond(c: Case, warmup: number, steps: number, classes: number): Promise<number> {
@@ -30,7 +31,7 @@ async function mvfaceSamplesPerSecond(c: Case, warmup: number, steps: number, cl
     head: { type: 'mv-am', mode: 'adaptive', t: 1.2 },
     data: { kind: 'synthetic', classes, perClass: Math.ceil(((warmup + steps + 1) * c.batch) / classes), height: c.inputSize, width: c.inputSize, channels: c.channels },
     epochs: 1, batchSize: c.batch, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, flip: true, workers: 1, device: 'cpu',
-    channelsLast: c.channelsLast,
+    channelsLast: c.channelsLast, fusedNorm: c.fusedNorm ?? false,
   });
   const controller = new AbortController();
   let start = 0n;
@@ -64,6 +65,7 @@ export async function benchTrain(options: { steps?: number; rounds?: number } = 
   for (const c of cases) {
     // Rounds alternate the two, so that the machine's load hits both alike; medians are reported.
     const ours: number[] = [];
+    const fused: number[] = [];
     const theirs: number[] = [];
     for (let round = 0; round < rounds; round++) {
       if (py) {
@@ -73,11 +75,14 @@ export async function benchTrain(options: { steps?: number; rounds?: number } = 
         theirs.push(JSON.parse(out.trim().split('\n').pop()!).samplesPerSecond);
       }
       ours.push(await mvfaceSamplesPerSecond(c, warmup, steps, classes));
+      fused.push(await mvfaceSamplesPerSecond({ ...c, fusedNorm: true }, warmup, steps, classes));
     }
     const name = `${c.backbone} ${c.inputSize}x${c.inputSize}x${c.channels}, batch ${c.batch}, mv-am, ${classes} classes${c.channelsLast ? ', channels-last' : ''}`;
     const base = theirs.length ? median(theirs) : undefined;
     rows.push({ case: name, variant: 'PyTorch eager (fixed batch)', samplesPerSecond: base, vsPyTorch: base ? 1 : undefined });
-    rows.push({ case: name, variant: 'mvface (native pipeline + step)', samplesPerSecond: median(ours), vsPyTorch: base ? median(ours) / base : undefined });
+    rows.push({ case: name, variant: 'mvface (native pipeline + step)', samplesPerSecond: median(ours), vsPyTorch: base ? median(ours) / base : undefined, vsModules: 1 });
+    rows.push({ case: name, variant: 'mvface, fused batch norm + PReLU + residual (fusedNorm)', samplesPerSecond: median(fused),
+      vsPyTorch: base ? median(fused) / base : undefined, vsModules: median(fused) / median(ours) });
   }
   printTable(`CPU training throughput, ${threads} threads (median of ${rounds} rounds of ${steps} steps after ${warmup} warm-up)`, rows);
   saveResult('train', rows, { threads, steps, warmup, rounds });

@@ -61,6 +61,7 @@ endmacro()
 # check of host/*.cpp and of the core's CUDA branches (MVFACE_WITH_CUDA), not linked.
 set(MVFACE_CUDA_BRANCH_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/backbones/norm_act.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/norm/fused_norm.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/device.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/fused_cpu.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/train/trainer.cpp

@@ -42,7 +42,7 @@ export interface TrainBenchOptions {
   /** Default 1000. */
   classes?: number;
   channelsLast?: boolean;
-  /** The fused batch norms (TrainConfig.fusedNorm; CUDA only). Default false. */
+  /** The fused batch norms (TrainConfig.fusedNorm). Default false. */
   fusedNorm?: boolean;
   /** Capture the step in CUDA graphs (TrainConfig.cudaGraph; CUDA only). Default false. */
   cudaGraph?: boolean;
@@ -106,7 +106,7 @@ export interface TrainBenchResult {
   head: string;
   classes: number;
   channelsLast: boolean;
-  /** The fused batch norms ran (`Trainer.fusedNorm`): asked for, on CUDA, with a backbone that has them. */
+  /** The fused batch norms ran (`Trainer.fusedNorm`): asked for, with a backbone that has them. */
   fusedNorm: boolean;
   cudaGraph: boolean;
   sampleRate: number;

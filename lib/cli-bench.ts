@@ -63,7 +63,7 @@ export function registerBenchCommand(p: Command): void {
     .option('--head <type>', 'head type (mv-arc: adaptive, t 1.2, s 32, m 0.5)', 'mv-arc')
     .option('--classes <n>', 'classes', integer, 1000)
     .option('--channels-last', 'NHWC images and conv weights')
-    .option('--fused-norm', 'fused batch norm + PReLU + residual kernels (CUDA only)')
+    .option('--fused-norm', 'fused batch norm + PReLU + residual passes')
     .option('--cuda-graph', 'capture the step in CUDA graphs (after 3 warm-up steps; CUDA only)')
     .option('--sample-rate <r>', 'Partial FC: the batch\'s classes and this share of the others', number)
     .option('--chunk-classes <k>', 'the head\'s loss over chunks of k classes', integer)

@@ -27,11 +27,11 @@ export interface PrecisionConfig {
   /** NHWC images and convolution weights. Default false. */
   channelsLast?: boolean;
   /**
-   * On CUDA, each batch norm of MobileFaceNet and IResNet with the PReLU and the residual add after
-   * it runs as two fused kernels forward and two backward, the batch norm's output recomputed
-   * instead of stored: fewer passes over memory and less activation memory. Same math as the
-   * modules (checked against them in float64). No effect on the CPU (`Trainer.fusedNorm` says
-   * whether it is on). Default false.
+   * Each batch norm of MobileFaceNet and IResNet with the PReLU and the residual add after it runs
+   * as one fused pass, two sweeps forward and two backward, the batch norm's output recomputed
+   * instead of stored: fewer passes over memory and less activation memory. CUDA kernels on the GPU,
+   * vectorised loops on the CPU; the same math as the modules (checked against them in float64).
+   * `Trainer.fusedNorm` says whether it is on (the small net has nothing to fuse). Default false.
    */
   fusedNorm?: boolean;
   /**

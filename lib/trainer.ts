@@ -534,7 +534,7 @@ export class Trainer {
     return this.nativeTrainer.info().channelsLast;
   }
 
-  /** The fused batch norms run in training steps: `fusedNorm` asked for them, on CUDA, with MobileFaceNet or IResNet. */
+  /** The fused batch norms run in training steps: `fusedNorm` asked for them, with MobileFaceNet or IResNet. */
   get fusedNorm(): boolean {
     return this.nativeTrainer.info().fusedNorm;
   }

@@ -19,8 +19,8 @@ libs=("$core" ${LIBTORCH:+-L$LIBTORCH/lib -Wl,-rpath,$LIBTORCH/lib} -ltorch -lto
 # The fused loss's row pass.
 g++ "${flags[@]}" native/core/cuda/emulation/check_kernels.cpp native/core/cuda/host/fused_loss.cpp \
   -x c++ native/core/cuda/row_plan.cu -x none "${libs[@]}" -o "$build/check-cuda-emulated" &
-# The fused batch norm (+ PReLU, + residual) of the backbones.
-g++ "${flags[@]}" native/core/cuda/emulation/check_norm.cpp native/core/cuda/host/norm_act.cpp \
+# The fused batch norm (+ PReLU, + residual) of the backbones: the CUDA kernels emulated, and the CPU passes.
+g++ "${flags[@]}" native/core/cuda/emulation/check_norm.cpp native/core/norm/fused_norm.cpp \
   -x c++ native/core/cuda/row_plan.cu -x none "${libs[@]}" -o "$build/check-norm-emulated"
 wait $!
 "$build/check-cuda-emulated"

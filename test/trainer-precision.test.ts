@@ -154,16 +154,32 @@ describe('fusedNorm', () => {
   const face: BackboneConfig = { name: 'mobilefacenet', inputSize: 16, inChannels: 1, embeddingSize: 32 };
   const faceData = { ...data, height: 16, width: 16 } as const;
 
-  it.skipIf(cuda)('has no effect on the CPU: Trainer.fusedNorm is false and the steps are the same', async () => {
-    const trainer = await Trainer.create(tiny({ backbone: face, data: faceData, epochs: 1, fusedNorm: true }));
-    try {
-      expect(trainer.fusedNorm).toBe(false);
-    } finally {
-      trainer.dispose();
+  // Deep float32 gradients differ from run to run in their last bits, and the MV head's
+  // few-sample batches amplify that over steps, so the steps are compared at the first (the same
+  // forward) and by learning; the gradients themselves are checked against float64, whole
+  // backbones included, by scripts/check-cuda-emulated.sh (native/core/cuda/emulation/check_norm.cpp).
+  it('runs on the CPU: MobileFaceNet and IResNet-18, fp32 and bf16, NCHW and channels-last', async () => {
+    const iresnet: BackboneConfig = { name: 'iresnet18', inputSize: 16, inChannels: 1, embeddingSize: 32 };
+    for (const backbone of [face, iresnet]) {
+      for (const [precision, tolerance] of [['fp32', 1e-5], ['bf16', 2e-2]] as const) {
+        for (const channelsLast of [false, true]) {
+          const over = { backbone, data: faceData, epochs: 2, precision, channelsLast, device: 'cpu', optimizer: { lr: 0.01 } } as const;
+          const trainer = await Trainer.create(tiny({ ...over, fusedNorm: true }));
+          const active = trainer.fusedNorm;
+          trainer.dispose();
+          expect(active).toBe(true);
+          const plain = await train(tiny(over));
+          const fused = await train(tiny({ ...over, fusedNorm: true }));
+          expect(maxRelDiff(losses(fused).slice(0, 1), losses(plain).slice(0, 1))).toBeLessThan(tolerance);
+          expect(fused.steps.every((s) => Number.isFinite(s.loss))).toBe(true);
+          const [first, last] = epochMeans(fused);
+          expect(last).toBeLessThan(first);
+        }
+      }
     }
-    const plain = await train(tiny({ backbone: face, data: faceData, epochs: 1 }));
-    const fused = await train(tiny({ backbone: face, data: faceData, epochs: 1, fusedNorm: true }));
-    expect(losses(fused)).toEqual(losses(plain));
+    const small = await Trainer.create(tiny({ epochs: 1, fusedNorm: true }));
+    expect(small.fusedNorm).toBe(false);  // the small net has no PReLU or residual after its batch norms
+    small.dispose();
   });
 
   it.skipIf(cuda)('its benchmark (cudaNormBench) needs CUDA: a ConfigError naming the device, or the bad option', () => {

@@ -1,8 +1,8 @@
 #pragma once
-// Batch norm, then a PReLU, then a residual add, as one step of the backbones: the fused CUDA
-// kernels (cuda/host/norm_act.h) in training mode on CUDA when the model's fused norm is on, there is
-// a PReLU or a residual to fuse, and the kernels take the tensors; the modules otherwise, as the
-// reference code runs them.
+// Batch norm, then a PReLU, then a residual add, as one step of the backbones: the fused pass
+// (norm/fused_norm.h: CUDA kernels or CPU passes) in training mode when the model's fused norm is
+// on, there is a PReLU or a residual to fuse, and the pass takes the tensors; the modules
+// otherwise, as the reference code runs them.
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 
@@ -23,8 +23,5 @@ at::Tensor norm_act(const at::Tensor& x, torch::nn::BatchNorm2d bn, torch::nn::P
 // Turns the fused norm on or off in every module of `model` that has one; returns how many have one
 // (0 for the backbones without: attention56 and small).
 int64_t use_fused_norm(Backbone& model, bool on);
-
-// Whether this build has the fused kernels (a CUDA libtorch).
-bool fused_norm_built();
 
 }  // namespace mvface::backbones

@@ -15,93 +15,14 @@
 // parameters and their gradients are float32.
 #include <cuda_runtime_api.h>
 
-#include <algorithm>
-#include <cstdint>
+#include "norm/norm_args.h"
 
 namespace mvface::cuda {
 
-enum class NormDtype { kFloat32, kBFloat16 };
-
-constexpr int kNormThreads = 256;
-
-// x is N x C x H x W, NCHW-contiguous (inner = H*W) or channels-last (inner = 1: N*H*W rows of C),
-// under 2^31 elements (the kernels index in 32 bits).
-struct NormShape {
-  uint32_t C = 0;
-  uint32_t positions = 0;  // N*H*W: values per channel
-  uint32_t inner = 1;      // H*W (NCHW) or 1 (channels-last)
-  int tile = 1;            // channels per block of the reductions: 1 (NCHW) or 32 (channels-last)
-  int splits = 1;          // blocks per channel tile in the reductions
-  int apply_blocks = 1;    // blocks of the element-wise passes
-  // Elements per load: in the element-wise passes `vec` consecutive elements (one channel's in
-  // NCHW, consecutive channels in channels-last); in the reductions `reduce_vec` positions of one
-  // channel (NCHW; 1 in channels-last).
-  int vec = 1, reduce_vec = 1;
-  // A grid-stride step of the element-wise passes, `step` elements: step_c channels and step_k
-  // inner offsets on (k carries into c), so that no thread divides after its first element.
-  uint32_t step = 0, step_c = 0, step_k = 0;
-  // A step of a reduction's thread, lanes x reduce_vec positions: step_o outer and step_ko inner.
-  uint32_t step_o = 0, step_ko = 0;
-};
-
-// The widest load of <= 16 bytes that `alignment` (of every pointer, in bytes) allows and that
-// stays within one channel (NCHW: divides H*W) or one row (channels-last: divides C).
-inline int widest_load(int64_t within, int element_bytes, int alignment) {
-  int v = 16 / element_bytes;
-  while (v > 1 && (within % v != 0 || v * element_bytes > alignment)) v /= 2;
-  return v;
-}
-
-// Enough blocks to fill `multiprocessors`, each thread of a reduction summing >= 16 values.
-inline NormShape plan_norm(int64_t N, int64_t C, int64_t HW, bool channels_last, int element_bytes, int alignment,
-                           int multiprocessors) {
-  NormShape s;
-  s.C = static_cast<uint32_t>(C);
-  s.positions = static_cast<uint32_t>(N * HW);
-  s.inner = static_cast<uint32_t>(channels_last ? 1 : HW);
-  s.tile = channels_last ? 32 : 1;
-  s.vec = widest_load(channels_last ? C : HW, element_bytes, alignment);
-  s.reduce_vec = channels_last ? 1 : s.vec;
-  const int64_t tiles = (C + s.tile - 1) / s.tile, lanes = kNormThreads / s.tile;
-  const int64_t wanted = int64_t{multiprocessors} * 8;
-  const int64_t most = std::max<int64_t>(1, s.positions / (lanes * s.reduce_vec * 16));
-  s.splits = static_cast<int>(std::clamp<int64_t>((wanted + tiles - 1) / tiles, 1, most));
-  const int64_t loads = N * HW * C / s.vec;
-  s.apply_blocks = static_cast<int>(std::clamp<int64_t>((loads + kNormThreads - 1) / kNormThreads, 1,
-                                                        int64_t{multiprocessors} * 16));
-  const int64_t step = int64_t{s.apply_blocks} * kNormThreads * s.vec;
-  s.step = static_cast<uint32_t>(step);
-  s.step_c = static_cast<uint32_t>(step / s.inner % C);
-  s.step_k = static_cast<uint32_t>(step % s.inner);
-  const int64_t reduce_step = lanes * s.reduce_vec;
-  s.step_o = static_cast<uint32_t>(reduce_step / s.inner);
-  s.step_ko = static_cast<uint32_t>(reduce_step % s.inner);
-  return s;
-}
-
-struct NormArgs {
-  NormShape shape;
-  NormDtype dtype = NormDtype::kFloat32;
-  const void* x = nullptr;
-  const float* weight = nullptr;  // C: gamma
-  const float* bias = nullptr;    // C: beta
-  const float* alpha = nullptr;   // PReLU slopes (C, or 1 with alpha_stride 0), or nullptr: none
-  int64_t alpha_stride = 1;
-  float eps = 1e-5f, momentum = 0.1f;
-  float* running_mean = nullptr;  // C, or nullptr: not tracked
-  float* running_var = nullptr;
-  float* mean = nullptr;    // C: the batch mean (forward writes it, backward reads it)
-  float* invstd = nullptr;  // C: 1 / sqrt(biased variance + eps)
-  float* coef = nullptr;    // 4 x C workspace: scale, shift, mean of dy, mean of dy x̂
-  float* parts = nullptr;   // 3 x splits x C workspace
-  const void* residual = nullptr;  // forward: added to the output, or nullptr
-  void* out = nullptr;             // forward: the output, x's layout and type
-  const void* grad_out = nullptr;  // backward: dL/d out, x's layout and type
-  void* grad_x = nullptr;          // backward
-  float* grad_weight = nullptr;    // C each; grad_alpha per channel (summed by the caller when
-  float* grad_bias = nullptr;      // the slope is shared)
-  float* grad_alpha = nullptr;
-};
+using norm::NormArgs;
+using norm::NormDtype;
+using norm::NormShape;
+using norm::kNormThreads;
 
 // Each returns the first CUDA error of its launches (cudaSuccess when all went in).
 cudaError_t launch_norm_forward(const NormArgs& a, cudaStream_t stream);

@@ -29,8 +29,8 @@ struct TrainerOptions {
   std::string precision = "fp32";  // autocast of the backbone: fp32 | bf16 | fp16 (CUDA only)
   ScalerOptions scaler;            // dynamic loss scaling (for fp16; usable with any precision)
   bool channels_last = false;      // NHWC images and conv weights
-  // On CUDA, the backbone's batch norms with the PReLU and residual add after them run as fused
-  // kernels (backbones/norm_act.h) in training steps. No effect on the CPU.
+  // The backbone's batch norms with the PReLU and residual add after them run as one fused pass
+  // (backbones/norm_act.h) in training steps, on the CPU and CUDA.
   bool fused_norm = false;
   // cuDNN times its algorithms for each new convolution shape and keeps the fastest (PyTorch's
   // torch.backends.cudnn.benchmark). Process-wide: the Trainer sets it when it is created.
@@ -102,7 +102,7 @@ class Trainer {
   // Every convolution weight with a spatial extent (k x k > 1) is stored NHWC (channels_last took
   // effect); false when there is none.
   bool conv_weights_channels_last() const;
-  // The fused batch norms are on: asked for, on CUDA, and the backbone has some.
+  // The fused batch norms are on: asked for, and the backbone has some.
   bool fused_norm_active() const { return fused_norm_active_; }
   // The process-wide cuDNN benchmark setting, as it is now.
   static bool cudnn_benchmark();

@@ -18,8 +18,7 @@ void Trainer::setup_precision() {
   scaler_ = LossScaler(options_.scaler);
   check_graph_options();
   at::globalContext().setBenchmarkCuDNN(options_.cudnn_benchmark);
-  const bool fused = options_.fused_norm && device_.is_cuda() && backbones::fused_norm_built();
-  fused_norm_active_ = backbones::use_fused_norm(*model_, fused) > 0 && fused;
+  fused_norm_active_ = backbones::use_fused_norm(*model_, options_.fused_norm) > 0 && options_.fused_norm;
   if (options_.channels_last) {
     at::NoGradGuard no_grad;
     for (auto& p : model_->parameters())

@@ -1,12 +1,17 @@
 // The fused batch norm on ATen tensors: checks, workspaces and the autograd function around the
-// launchers of cuda/norm_kernels.h.
-#include "cuda/host/norm_act.h"
+// CUDA launchers of cuda/norm_kernels.h and the CPU passes of norm/norm_cpu.h.
+#include "norm/fused_norm.h"
 
+#include <c10/core/DeviceGuard.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#ifndef MVFACE_CUDA_EMULATION
+#ifdef MVFACE_WITH_CUDA
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#endif
+#if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
+#include "cuda/norm_kernels.h"
+#include "cuda/row_kernels.h"
 #endif
 
 #include <atomic>
@@ -15,26 +20,63 @@
 #include <limits>
 #include <string>
 
-#include "cuda/norm_kernels.h"
-#include "cuda/row_kernels.h"
 #include "errors.h"
+#include "norm/norm_cpu.h"
 
-namespace mvface::cuda {
+namespace mvface::norm {
+
+#ifdef MVFACE_CUDA_EMULATION
+bool emulate_cuda_kernels = false;
+#endif
+
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+bool on_device(const at::Tensor& t, const at::Tensor& x) { return t.device() == x.device(); }
+
+bool runs_here(const at::Tensor& x) {
+#ifdef MVFACE_WITH_CUDA
+  if (x.is_cuda()) return true;
+#endif
+  return x.device().is_cpu();
+}
+
+// On a CUDA device (or emulated), the kernels' launches; else the CPU passes.
+bool on_cuda_kernels(const at::Tensor& x) {
 #ifdef MVFACE_CUDA_EMULATION
-// cuda/emulation/: CPU tensors, the kernels run on the CPU, no stream.
-bool on_device(const at::Tensor& t, const at::Tensor&) { return t.device().is_cpu(); }
-cudaStream_t current_stream(const at::Tensor&) { return nullptr; }
-#else
-bool on_device(const at::Tensor& t, const at::Tensor& x) { return t.is_cuda() && t.device() == x.device(); }
+  if (emulate_cuda_kernels) return true;
+#endif
+  return x.is_cuda();
+}
+
+#if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
 cudaStream_t current_stream(const at::Tensor& x) {
-  return c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
+#ifdef MVFACE_WITH_CUDA
+  if (x.is_cuda()) return c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
+#endif
+  return nullptr;  // emulated: no stream
+}
+
+void check_launch(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) fail("E_NATIVE", "", std::string("CUDA fused batch norm ") + what + ": " + cudaGetErrorString(e));
 }
 #endif
+
+void run_forward(const NormArgs& a, const at::Tensor& x) {
+#if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
+  if (on_cuda_kernels(x)) return check_launch(cuda::launch_norm_forward(a, current_stream(x)), "forward");
+#endif
+  norm_forward_cpu(a);
+}
+
+void run_backward(const NormArgs& a, const at::Tensor& x) {
+#if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
+  if (on_cuda_kernels(x)) return check_launch(cuda::launch_norm_backward(a, current_stream(x)), "backward");
+#endif
+  norm_backward_cpu(a);
+}
 
 bool float_vector(const at::Tensor& t, const at::Tensor& x, int64_t C) {
   return t.defined() && t.dim() == 1 && t.size(0) == C && t.scalar_type() == at::kFloat && t.is_contiguous() &&
@@ -45,12 +87,18 @@ bool dense_layout(const at::Tensor& x) {
   return x.is_contiguous() || x.is_contiguous(at::MemoryFormat::ChannelsLast);
 }
 
+// The CUDA blocks' plan needs the device's multiprocessors (1 for the CPU passes, which ignore it).
 int multiprocessors(const at::Tensor& x) {
+#if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
   static std::atomic<int> counts[64] = {};
+  if (!on_cuda_kernels(x)) return 1;
   const int device = x.device().is_cpu() ? 0 : x.device().index();
-  if (device < 0 || device >= 64) return multiprocessor_count(device);
-  if (counts[device] == 0) counts[device] = multiprocessor_count(device);
+  if (device < 0 || device >= 64) return cuda::multiprocessor_count(device);
+  if (counts[device] == 0) counts[device] = cuda::multiprocessor_count(device);
   return counts[device];
+#else
+  return 1;
+#endif
 }
 
 // The largest power of two (at most 16) that divides every address: how wide the loads may be.
@@ -78,10 +126,6 @@ NormArgs make_args(const at::Tensor& x, const NormActParams& p, const at::Tensor
   a.eps = static_cast<float>(p.eps);
   a.momentum = static_cast<float>(p.momentum);
   return a;
-}
-
-void check_launch(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) fail("E_NATIVE", "", std::string("CUDA fused batch norm ") + what + ": " + cudaGetErrorString(e));
 }
 
 at::Tensor floats(const at::Tensor& x, int64_t n) { return at::empty({n}, x.options().dtype(at::kFloat)); }
@@ -115,7 +159,7 @@ struct NormActFunction : torch::autograd::Function<NormActFunction> {
     }
     a.residual = added_data;
     a.out = out.data_ptr();
-    check_launch(launch_norm_forward(a, current_stream(x)), "forward");
+    run_forward(a, x);
     ctx->save_for_backward({x, weight, bias, alpha, mean, invstd});
     ctx->saved_data["eps"] = eps;
     ctx->saved_data["residual"] = residual.defined();
@@ -141,7 +185,7 @@ struct NormActFunction : torch::autograd::Function<NormActFunction> {
     a.grad_weight = grad_weight.data_ptr<float>();
     a.grad_bias = grad_bias.data_ptr<float>();
     a.grad_alpha = grad_alpha.data_ptr<float>();
-    check_launch(launch_norm_backward(a, current_stream(x)), "backward");
+    run_backward(a, x);
     at::Tensor slopes;
     if (alpha.defined()) slopes = alpha.numel() == 1 ? grad_alpha.sum().view({1}) : grad_alpha;
     const at::Tensor residual_grad = ctx->saved_data["residual"].toBool() ? g : at::Tensor();
@@ -152,7 +196,7 @@ struct NormActFunction : torch::autograd::Function<NormActFunction> {
 }  // namespace
 
 bool norm_act_supported(const at::Tensor& x, const NormActParams& p, const at::Tensor& residual) {
-  if (x.dim() != 4 || !dense_layout(x) || !on_device(x, x)) return false;
+  if (x.dim() != 4 || !dense_layout(x) || !runs_here(x)) return false;
   if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kBFloat16) return false;
   const int64_t C = x.size(1), positions = x.numel() / std::max<int64_t>(C, 1);
   if (C == 0 || positions < 2 || x.numel() >= std::numeric_limits<int32_t>::max()) return false;
@@ -170,11 +214,9 @@ at::Tensor norm_act(const at::Tensor& x, const NormActParams& p, const at::Tenso
   if (!norm_act_supported(x, p, residual))
     fail("E_SHAPE", "x", "the fused batch norm takes a 4-d float32 or bfloat16 tensor, contiguous or channels-last, "
                          "with float32 parameters of its channels beside it");
-#ifndef MVFACE_CUDA_EMULATION
-  const c10::cuda::CUDAGuard guard(x.device());
-#endif
+  const c10::OptionalDeviceGuard guard(x.device());
   return NormActFunction::apply(x, p.weight, p.bias, optional(p.alpha), optional(residual), optional(p.running_mean),
                                 optional(p.running_var), p.eps, p.momentum);
 }
 
-}  // namespace mvface::cuda
+}  // namespace mvface::norm
