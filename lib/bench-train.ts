@@ -42,7 +42,7 @@ export interface TrainBenchOptions {
   /** Default 1000. */
   classes?: number;
   channelsLast?: boolean;
-  /** The fused batch norms (TrainConfig.fusedNorm). Default false. */
+  /** The fused batch norms (TrainConfig.fusedNorm). Default: the trainer's (on on the CPU, off on CUDA). */
   fusedNorm?: boolean;
   /** Capture the step in CUDA graphs (TrainConfig.cudaGraph; CUDA only). Default false. */
   cudaGraph?: boolean;
@@ -158,8 +158,9 @@ function positiveInteger(value: number, name: string, min = 1): number {
   return value;
 }
 
-interface Resolved extends Required<Omit<TrainBenchOptions, 'log' | 'device'>> {
+interface Resolved extends Required<Omit<TrainBenchOptions, 'log' | 'device' | 'fusedNorm'>> {
   device: 'cpu' | 'cuda';
+  fusedNorm?: boolean;  // undefined: the trainer's default
   log: (line: string) => void;
 }
 
@@ -181,7 +182,7 @@ function resolve(o: TrainBenchOptions): Resolved {
     head: o.head ?? defaultHead,
     classes: o.classes ?? 1000,
     channelsLast: o.channelsLast ?? false,
-    fusedNorm: o.fusedNorm ?? false,
+    fusedNorm: o.fusedNorm,
     cudaGraph: o.cudaGraph ?? false,
     sampleRate: o.sampleRate ?? 1,
     chunkClasses: o.chunkClasses ?? 0,

@@ -81,7 +81,7 @@ function trainConfig(f: TrainFlags): TrainConfig {
   if (f.device) c.device = f.device;
   if (f.precision) c.precision = f.precision;
   if (f.channelsLast) c.channelsLast = true;
-  if (f.fusedNorm) c.fusedNorm = true;
+  if (f.fusedNorm !== undefined) c.fusedNorm = f.fusedNorm;
   if (f.cudnnBenchmark === false) c.cudnnBenchmark = false;
   if (f.cudaGraph) c.cudaGraph = true;
   if (f.sampleRate !== undefined) c.sampleRate = f.sampleRate;
@@ -181,7 +181,8 @@ export function program(): Command {
     .option('--device <device>', 'cpu | cuda | cuda:N | auto (with --nproc, cuda is each process\'s own GPU)', deviceArg)
     .addOption(new Option('--precision <p>', 'autocast of the backbone: fp32 | bf16 | fp16 (CUDA)').choices(['fp32', 'bf16', 'fp16']))
     .option('--channels-last', 'NHWC images and convolution weights')
-    .option('--fused-norm', 'batch norm, PReLU and residual add as one fused pass (CPU and CUDA)')
+    .option('--fused-norm', 'batch norm, PReLU and residual add as one fused pass (default on the CPU, off on CUDA)')
+    .option('--no-fused-norm', 'batch norm, PReLU and residual add as separate modules')
     .option('--no-cudnn-benchmark', 'CUDA: cuDNN\'s heuristic convolution algorithms instead of timing them (on by default)')
     .option('--cuda-graph', 'CUDA: capture the step in CUDA graphs after 3 warm-up steps')
     .option('--sample-rate <r>', 'Partial FC: each step uses the batch\'s classes and this share of the others (0 < r <= 1)', number)

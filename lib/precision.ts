@@ -31,7 +31,9 @@ export interface PrecisionConfig {
    * as one fused pass, two sweeps forward and two backward, the batch norm's output recomputed
    * instead of stored: fewer passes over memory and less activation memory. CUDA kernels on the GPU,
    * vectorised loops on the CPU; the same math as the modules (checked against them in float64).
-   * `Trainer.fusedNorm` says whether it is on (the small net has nothing to fuse). Default false.
+   * `Trainer.fusedNorm` says whether it is on (the small net has nothing to fuse). Default: on on
+   * the CPU (measured faster there: `npm run bench -- train`), off on CUDA until it is measured on a
+   * GPU.
    */
   fusedNorm?: boolean;
   /**
@@ -60,7 +62,8 @@ export interface PrecisionConfig {
 export interface NativePrecisionOptions {
   precision: Precision;
   channelsLast: boolean;
-  fusedNorm: boolean;
+  /** Undefined: the device's default (Trainer.create). */
+  fusedNorm?: boolean;
   cudnnBenchmark: boolean;
   cudaGraph: boolean;
   staticStep: boolean;
@@ -91,7 +94,7 @@ export function resolvePrecisionOptions(c: PrecisionConfig): NativePrecisionOpti
   const out: NativePrecisionOptions = {
     precision,
     channelsLast: flag(c.channelsLast, 'channelsLast'),
-    fusedNorm: flag(c.fusedNorm, 'fusedNorm'),
+    fusedNorm: c.fusedNorm === undefined ? undefined : flag(c.fusedNorm, 'fusedNorm'),
     cudnnBenchmark: c.cudnnBenchmark === undefined ? true : flag(c.cudnnBenchmark, 'cudnnBenchmark'),
     cudaGraph: flag(c.cudaGraph, 'cudaGraph'),
     staticStep: flag(c.staticStep, 'staticStep'),

@@ -293,7 +293,7 @@ export class Trainer {
       }
       const Native = (native() as unknown as { NativeTrainer: new (o: unknown) => NativeTrainer }).NativeTrainer;
       const nt = new Native({
-        backbone, numClasses: info.numClasses, seed: c.seed, device, ...precision,
+        backbone, numClasses: info.numClasses, seed: c.seed, device, ...precision, fusedNorm: precision.fusedNorm ?? device === 'cpu',
         momentum: c.optimizer?.momentum ?? 0.9, weightDecay: c.optimizer?.weightDecay ?? 5e-4, shardHead: c.shardHead ?? false,
         ...scaling,
       });

@@ -6,7 +6,6 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #ifdef MVFACE_WITH_CUDA
-#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #endif
 #if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)

@@ -19,6 +19,8 @@ namespace mvface::norm {
 namespace {
 
 constexpr int64_t kRowBlock = 256;  // rows summed in float32 before going into the float64 totals
+constexpr int64_t kRowChunks = 64;  // tasks of the rows layout's sums: a fixed count, so that the
+                                    // sums do not depend on the thread count
 
 struct Layout {
   int64_t C, positions, inner;
@@ -65,7 +67,7 @@ std::vector<double> per_channel(const Layout& l, const Plane& plane, const Row& 
     return totals;
   }
   const int64_t blocks = (l.positions + kRowBlock - 1) / kRowBlock;
-  const int64_t chunks = std::min<int64_t>(blocks, 4 * at::get_num_threads());
+  const int64_t chunks = std::min<int64_t>(blocks, kRowChunks);
   std::vector<double> parts(static_cast<size_t>(chunks * l.C * M), 0.0);
   at::parallel_for(0, chunks, 1, [&](int64_t k0, int64_t k1) {
     std::vector<float> sums(static_cast<size_t>(l.C * M));
