@@ -96,7 +96,7 @@ struct IBasicBlock : nn::Module, FusableNorm {
     }
   }
   at::Tensor forward(const at::Tensor& x) {
-    const at::Tensor y = conv2(norm_act(conv1(bn1(x)), bn2, prelu, {}, fused_norm));
+    const at::Tensor y = conv2(norm_act(conv1(norm_act(x, bn1, kNoPrelu, {}, fused_norm)), bn2, prelu, {}, fused_norm));
     const at::Tensor shortcut = downsample ? downsample->forward(x) : x;
     if (se) return se->forward(bn3(y)) + shortcut;
     return norm_act(y, bn3, kNoPrelu, shortcut, fused_norm);
@@ -142,7 +142,7 @@ struct IResNet : Backbone, FusableNorm {
   at::Tensor forward(const at::Tensor& images) override {
     at::Tensor x = norm_act(conv1(images), bn1, prelu, {}, fused_norm);
     for (auto& layer : layers) x = layer->forward(x);
-    x = dropout(bn2(x).flatten(1));
+    x = dropout(norm_act(x, bn2, kNoPrelu, {}, fused_norm).flatten(1));
     return features(fc(x));
   }
   nn::Conv2d conv1{nullptr};

@@ -29,8 +29,10 @@ std::optional<norm::NormActParams> fused_params(torch::nn::BatchNorm2d bn, torch
 
 at::Tensor norm_act(const at::Tensor& x, torch::nn::BatchNorm2d bn, torch::nn::PReLU prelu,
                     const at::Tensor& residual, bool fused) {
-  const bool something_to_fuse = !prelu.is_empty() || residual.defined();  // a lone BN stays libtorch's
-  if (fused && something_to_fuse) {
+  // On CUDA a lone batch norm stays cuDNN's (the kernels gain from what they fuse); on the CPU the
+  // fused pass is faster even alone (2.6 x libtorch's at 32 x 64 x 56 x 56, forward + backward).
+  const bool worth_it = !prelu.is_empty() || residual.defined() || x.is_cpu();
+  if (fused && worth_it) {
     const std::optional<norm::NormActParams> p = fused_params(bn, prelu);
     if (p && norm::norm_act_supported(x, *p, residual)) {
       bn->num_batches_tracked += 1;  // as BatchNorm's forward counts it

@@ -1,7 +1,7 @@
 #pragma once
 // Batch norm, then a PReLU, then a residual add, as one step of the backbones: the fused pass
 // (norm/fused_norm.h: CUDA kernels or CPU passes) in training mode when the model's fused norm is
-// on, there is a PReLU or a residual to fuse, and the pass takes the tensors; the modules
+// on, the pass takes the tensors, and on CUDA there is a PReLU or a residual to fuse; the modules
 // otherwise, as the reference code runs them.
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>

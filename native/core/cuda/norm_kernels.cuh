@@ -223,7 +223,6 @@ __global__ void __launch_bounds__(kNormThreads) stats_finish(NormArgs a) {
   }
   const float scale = a.weight[c] * invstd;
   a.coef[c] = scale;
-  a.coef[s.C + c] = a.bias[c] - static_cast<float>(mean) * scale;
 }
 
 template <typename T, int V>
@@ -240,7 +239,7 @@ __global__ void __launch_bounds__(kNormThreads) apply_forward(NormArgs a) {
 #pragma unroll
     for (int j = 0; j < V; ++j) {
       const uint32_t c = channel(s, u, j);
-      y[j] = y[j] * a.coef[c] + a.coef[s.C + c];
+      y[j] = (y[j] - a.mean[c]) * a.coef[c] + a.bias[c];
       if (a.alpha && !(y[j] > 0.0f)) y[j] *= a.alpha[c * a.alpha_stride];
       if (residual) y[j] += r[j];
     }
@@ -272,8 +271,7 @@ __global__ void __launch_bounds__(kNormThreads) backward_parts(NormArgs a) {
   const T* g = static_cast<const T*>(a.grad_out);
   Sums sums{0.0f, 0.0f, 0.0f};
   if (r.live) {
-    const float mean = a.mean[r.c], invstd = a.invstd[r.c], scale = a.weight[r.c] * invstd;
-    const float shift = a.bias[r.c] - mean * scale;
+    const float mean = a.mean[r.c], invstd = a.invstd[r.c], scale = a.weight[r.c] * invstd, bias = a.bias[r.c];
     for (Walk w = walk_from(s, r.p0 + r.lane * V); w.p < r.p1; advance(w, s, r.lanes * V)) {
       const uint32_t i = address(s, w, r.c);
       float v[V], gv[V];
@@ -281,7 +279,7 @@ __global__ void __launch_bounds__(kNormThreads) backward_parts(NormArgs a) {
       load<T, V>(g, i, gv);
 #pragma unroll
       for (int j = 0; j < V; ++j) {
-        const Backward b = through_prelu(a, r.c, v[j] * scale + shift, gv[j]);
+        const Backward b = through_prelu(a, r.c, (v[j] - mean) * scale + bias, gv[j]);
         sums.dy += b.dy;
         sums.dy_xhat += b.dy * (v[j] - mean) * invstd;
         sums.slope += b.slope_grad;
@@ -308,9 +306,8 @@ __global__ void __launch_bounds__(kNormThreads) backward_finish(NormArgs a) {
   if (a.alpha) a.grad_alpha[c] = static_cast<float>(slope);
   const float scale = a.weight[c] * a.invstd[c];
   a.coef[c] = scale;
-  a.coef[s.C + c] = a.bias[c] - a.mean[c] * scale;
-  a.coef[2 * s.C + c] = static_cast<float>(dy / static_cast<double>(s.positions));
-  a.coef[3 * s.C + c] = static_cast<float>(dy_xhat / static_cast<double>(s.positions));
+  a.coef[s.C + c] = static_cast<float>(dy / static_cast<double>(s.positions));
+  a.coef[2 * s.C + c] = static_cast<float>(dy_xhat / static_cast<double>(s.positions));
 }
 
 // grad x = scale (dy - mean(dy) - x̂ mean(dy x̂)).
@@ -328,10 +325,9 @@ __global__ void __launch_bounds__(kNormThreads) apply_backward(NormArgs a) {
 #pragma unroll
     for (int j = 0; j < V; ++j) {
       const uint32_t c = channel(s, u, j);
-      const float scale = a.coef[c];
-      const float dy = through_prelu(a, c, v[j] * scale + a.coef[s.C + c], gv[j]).dy;
-      const float xhat = (v[j] - a.mean[c]) * a.invstd[c];
-      out[j] = scale * (dy - a.coef[2 * s.C + c] - xhat * a.coef[3 * s.C + c]);
+      const float scale = a.coef[c], centred = v[j] - a.mean[c];
+      const float dy = through_prelu(a, c, centred * scale + a.bias[c], gv[j]).dy;
+      out[j] = scale * (dy - a.coef[s.C + c] - centred * a.invstd[c] * a.coef[2 * s.C + c]);
     }
     store<T, V>(grad_x, u.i, out);
   }

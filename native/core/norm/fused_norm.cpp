@@ -146,7 +146,7 @@ struct NormActFunction : torch::autograd::Function<NormActFunction> {
     const void* added_data = residual.defined() ? residual.data_ptr() : nullptr;
     NormArgs a = make_args(x, p, alpha, alignment({x.data_ptr(), out.data_ptr(), added_data}));
     const int64_t C = a.shape.C;
-    at::Tensor mean = floats(x, C), invstd = floats(x, C), coef = floats(x, 4 * C);
+    at::Tensor mean = floats(x, C), invstd = floats(x, C), coef = floats(x, 3 * C);
     at::Tensor parts = floats(x, 3 * a.shape.splits * C);
     a.mean = mean.data_ptr<float>();
     a.invstd = invstd.data_ptr<float>();
@@ -173,7 +173,7 @@ struct NormActFunction : torch::autograd::Function<NormActFunction> {
     at::Tensor grad_x = at::empty_like(x);
     NormArgs a = make_args(x, p, alpha, alignment({x.data_ptr(), g.data_ptr(), grad_x.data_ptr()}));
     const int64_t C = a.shape.C;
-    at::Tensor coef = floats(x, 4 * C), parts = floats(x, 3 * a.shape.splits * C);
+    at::Tensor coef = floats(x, 3 * C), parts = floats(x, 3 * a.shape.splits * C);
     at::Tensor grad_weight = floats(x, C), grad_bias = floats(x, C), grad_alpha = floats(x, C);
     a.mean = saved[4].data_ptr<float>();
     a.invstd = saved[5].data_ptr<float>();

@@ -79,7 +79,7 @@ struct NormArgs {
   float* running_var = nullptr;
   float* mean = nullptr;    // C: the batch mean (forward writes it, backward reads it)
   float* invstd = nullptr;  // C: 1 / sqrt(biased variance + eps)
-  float* coef = nullptr;    // 4 x C workspace: scale, shift, mean of dy, mean of dy x̂
+  float* coef = nullptr;    // 3 x C workspace: scale (weight / std), mean of dy, mean of dy x̂
   float* parts = nullptr;   // 3 x splits x C workspace
   const void* residual = nullptr;  // forward: added to the output, or nullptr
   void* out = nullptr;             // forward: the output, x's layout and type

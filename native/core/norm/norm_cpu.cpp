@@ -30,7 +30,7 @@ struct Layout {
 
 // The per-channel values a pass reads, as arrays of C floats.
 struct Channels {
-  std::vector<float> scale, shift, slope, mean, invstd;
+  std::vector<float> scale, bias, slope, mean, invstd;
 };
 
 Channels channels_of(const NormArgs& a, bool from_statistics) {
@@ -43,7 +43,7 @@ Channels channels_of(const NormArgs& a, bool from_statistics) {
     k.mean[c] = a.mean[c];
     k.invstd[c] = a.invstd[c];
     k.scale[c] = a.weight[c] * a.invstd[c];
-    k.shift[c] = a.bias[c] - a.mean[c] * k.scale[c];
+    k.bias[c] = a.bias[c];
   }
   return k;
 }
@@ -119,9 +119,11 @@ inline c10::BFloat16 stored(float v, c10::BFloat16) {
 template <typename T>
 inline T store_as(float v) { return stored(v, T{}); }
 
-// y = x scale + shift, then the PReLU.
-inline float activate(float v, float scale, float shift, float slope, bool prelu) {
-  const float y = v * scale + shift;
+// y = (x - mean) scale + bias (centred first: no cancellation between large terms), then the PReLU.
+inline float normalise(float v, float mean, float scale, float bias) { return (v - mean) * scale + bias; }
+
+inline float activate(float v, float mean, float scale, float bias, float slope, bool prelu) {
+  const float y = normalise(v, mean, scale, bias);
   return y * prelu_factor(y, slope, prelu);
 }
 
@@ -134,10 +136,10 @@ void apply_forward(const NormArgs& a, const Layout& l, const Channels& k) {
     const T* xs = x + offset;
     T* ys = out + offset;
     if (c >= 0) {
-      const float sc = k.scale[c], sh = k.shift[c], al = k.slope[c];
+      const float mean = k.mean[c], sc = k.scale[c], bias = k.bias[c], al = k.slope[c];
 #pragma omp simd
       for (int64_t j = 0; j < len; ++j) {
-        float y = activate(static_cast<float>(xs[j]), sc, sh, al, kPrelu);
+        float y = activate(static_cast<float>(xs[j]), mean, sc, bias, al, kPrelu);
         if constexpr (kResidual) y += static_cast<float>(residual[offset + j]);
         ys[j] = store_as<T>(y);
       }
@@ -145,7 +147,7 @@ void apply_forward(const NormArgs& a, const Layout& l, const Channels& k) {
     }
 #pragma omp simd
     for (int64_t j = 0; j < len; ++j) {
-      float y = activate(static_cast<float>(xs[j]), k.scale[j], k.shift[j], k.slope[j], kPrelu);
+      float y = activate(static_cast<float>(xs[j]), k.mean[j], k.scale[j], k.bias[j], k.slope[j], kPrelu);
       if constexpr (kResidual) y += static_cast<float>(residual[offset + j]);
       ys[j] = store_as<T>(y);
     }
@@ -193,8 +195,6 @@ void forward_typed(const NormArgs& a) {
       a.running_mean[c] = (1.0f - m) * a.running_mean[c] + m * static_cast<float>(mean);
       a.running_var[c] = (1.0f - m) * a.running_var[c] + m * static_cast<float>(var * n / (n - 1.0));
     }
-    a.coef[c] = a.weight[c] * invstd;
-    a.coef[l.C + c] = a.bias[c] - static_cast<float>(mean) * a.coef[c];
   }
   const Channels k = channels_of(a, true);
   if (a.alpha && a.residual) apply_forward<T, true, true>(a, l, k);
@@ -216,13 +216,13 @@ std::vector<double> backward_sums(const NormArgs& a, const Layout& l, const Chan
   return per_channel<3>(
       l,
       [&](int64_t c, int64_t offset, int64_t len, float* s) {
-        const float sc = k.scale[c], sh = k.shift[c], al = k.slope[c], mean = k.mean[c], invstd = k.invstd[c];
+        const float sc = k.scale[c], bias = k.bias[c], al = k.slope[c], mean = k.mean[c], invstd = k.invstd[c];
         const T* xs = x + offset;
         const T* gs = g + offset;
         float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f;
 #pragma omp simd reduction(+ : s0, s1, s2)
         for (int64_t j = 0; j < len; ++j) {
-          const float v = static_cast<float>(xs[j]), gv = static_cast<float>(gs[j]), y = v * sc + sh;
+          const float v = static_cast<float>(xs[j]), gv = static_cast<float>(gs[j]), y = normalise(v, mean, sc, bias);
           const float dy = gv * prelu_factor(y, al, kPrelu);
           s0 += dy;
           s1 += dy * ((v - mean) * invstd);
@@ -236,7 +236,8 @@ std::vector<double> backward_sums(const NormArgs& a, const Layout& l, const Chan
         const T* xs = x + offset;
         const T* gs = g + offset;
         for (int64_t c = 0; c < l.C; ++c) {
-          const float v = static_cast<float>(xs[c]), gv = static_cast<float>(gs[c]), y = v * k.scale[c] + k.shift[c];
+          const float v = static_cast<float>(xs[c]), gv = static_cast<float>(gs[c]);
+          const float y = normalise(v, k.mean[c], k.scale[c], k.bias[c]);
           const float dy = gv * prelu_factor(y, k.slope[c], kPrelu);
           s[3 * c] += dy;
           s[3 * c + 1] += dy * ((v - k.mean[c]) * k.invstd[c]);
@@ -248,12 +249,12 @@ std::vector<double> backward_sums(const NormArgs& a, const Layout& l, const Chan
 // grad x = scale (dy - mean(dy) - x̂ mean(dy x̂)), over `len` values of one channel (c >= 0) or a
 // row of all channels (c = -1).
 template <typename T, bool kPrelu>
-void grad_run(const T* xs, const T* gs, T* out, int64_t len, const float* scale, const float* shift,
+void grad_run(const T* xs, const T* gs, T* out, int64_t len, const float* scale, const float* bias,
               const float* slope, const float* mean, const float* invstd, const float* mean_dy,
               const float* mean_dy_xhat) {
 #pragma omp simd
   for (int64_t j = 0; j < len; ++j) {
-    const float v = static_cast<float>(xs[j]), y = v * scale[j] + shift[j];
+    const float v = static_cast<float>(xs[j]), y = normalise(v, mean[j], scale[j], bias[j]);
     const float dy = static_cast<float>(gs[j]) * prelu_factor(y, slope[j], kPrelu);
     out[j] = store_as<T>(scale[j] * (dy - mean_dy[j] - (v - mean[j]) * invstd[j] * mean_dy_xhat[j]));
   }
@@ -267,18 +268,18 @@ void apply_backward(const NormArgs& a, const Layout& l, const Channels& k, const
   T* grad_x = static_cast<T*>(a.grad_x);
   each_run(l, [&](int64_t c, int64_t offset, int64_t len) {
     if (c < 0) {
-      grad_run<T, kPrelu>(x + offset, g + offset, grad_x + offset, len, k.scale.data(), k.shift.data(), k.slope.data(),
+      grad_run<T, kPrelu>(x + offset, g + offset, grad_x + offset, len, k.scale.data(), k.bias.data(), k.slope.data(),
                           k.mean.data(), k.invstd.data(), mean_dy.data(), mean_dy_xhat.data());
       return;
     }
-    const float sc = k.scale[c], sh = k.shift[c], al = k.slope[c], mean = k.mean[c], invstd = k.invstd[c];
+    const float sc = k.scale[c], bias = k.bias[c], al = k.slope[c], mean = k.mean[c], invstd = k.invstd[c];
     const float mdy = mean_dy[c], mdyx = mean_dy_xhat[c];
     const T* xs = x + offset;
     const T* gs = g + offset;
     T* out = grad_x + offset;
 #pragma omp simd
     for (int64_t j = 0; j < len; ++j) {
-      const float v = static_cast<float>(xs[j]), y = v * sc + sh;
+      const float v = static_cast<float>(xs[j]), y = normalise(v, mean, sc, bias);
       const float dy = static_cast<float>(gs[j]) * prelu_factor(y, al, kPrelu);
       out[j] = store_as<T>(sc * (dy - mdy - (v - mean) * invstd * mdyx));
     }

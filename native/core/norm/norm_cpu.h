@@ -6,7 +6,7 @@
 
 namespace mvface::norm {
 
-// a.mean, a.invstd, the running statistics (when given), a.coef[0, 2C) and a.out.
+// a.mean, a.invstd, the running statistics (when given) and a.out.
 void norm_forward_cpu(const NormArgs& a);
 // a.grad_x, a.grad_weight, a.grad_bias, a.grad_alpha (per channel, when there is a PReLU).
 void norm_backward_cpu(const NormArgs& a);

@@ -202,15 +202,22 @@ bool check_refusals() {
 }
 
 // A whole backbone's parameter gradients in float32, through the fused pass and through the
-// modules, each against the modules in float64 on the same weights and batch. Deep float32
-// gradients are far from exact (MobileFaceNet's batch norms over a few values each lose ~1% in
-// some layers); the fused pass must be as close to float64 as the modules: its worst relative
-// error of the same order as theirs (at most twice it, plus 1e-6). A wrong term gives errors of
-// order 1.
+// modules, each against the modules in float64 on the same weights and batch: the relative error of
+// all the gradients together. The PReLU slopes are 1 here: with millions of PReLU inputs a few lie
+// within float32's rounding of the kink at 0, and where float32 and float64 put one on different
+// sides, that element's gradient differs by (1 - slope) g, which the batch norms spread over
+// everything (errors of 1e-3 in either path, at random); the slope's own gradient still flows, and
+// the op checks above cover slopes other than 1. Both paths then land near 1e-6; the fused one
+// must be within twice the modules' error (plus 1e-6). A wrong term gives errors of order 1.
 bool check_backbone(const std::string& name) {
   mvface::backbones::BackboneOptions o;
   o.name = name, o.input_size = 32, o.in_channels = 1, o.embedding_size = 32;
   const auto reference = mvface::backbones::make_backbone(o);
+  {
+    at::NoGradGuard no_grad;
+    for (const auto& p : reference->named_parameters())
+      if (p.key().find("prelu") != std::string::npos) p.value().fill_(1.0);
+  }
   const at::Tensor images = at::randn({16, 1, 32, 32}), seed = at::randn({16, 32});
   auto gradients = [&](at::ScalarType type, bool fused) {
     const auto model = mvface::backbones::make_backbone(o);
@@ -221,23 +228,17 @@ bool check_backbone(const std::string& name) {
     model->to(type);
     mvface::backbones::use_fused_norm(*model, fused);
     (model->forward(images.to(type)) * seed.to(type)).sum().backward();
-    std::vector<at::Tensor> out;
-    for (const auto& p : model->parameters()) out.push_back(p.grad().defined() ? p.grad().to(at::kDouble) : at::Tensor());
-    return out;
+    std::vector<at::Tensor> all;
+    for (const auto& p : model->parameters())
+      if (p.grad().defined()) all.push_back(p.grad().to(at::kDouble).flatten());  // not the frozen ones
+    return at::cat(all);
   };
-  const auto truth = gradients(at::kDouble, false), modules = gradients(at::kFloat, false);
-  const auto fused = gradients(at::kFloat, true);
-  double worst_modules = 0, worst_fused = 0;
-  for (size_t i = 0; i < truth.size(); ++i) {
-    if (!truth[i].defined()) continue;  // frozen (iresnet's features.weight)
-    const double scale = truth[i].abs().max().item<double>();
-    if (scale < 1e-6) continue;  // a bias before a batch norm: its gradient is rounding noise
-    worst_modules = std::max(worst_modules, (modules[i] - truth[i]).abs().max().item<double>() / scale);
-    worst_fused = std::max(worst_fused, (fused[i] - truth[i]).abs().max().item<double>() / scale);
-  }
-  const bool ok = worst_fused <= 2.0 * worst_modules + 1e-6;
-  std::printf("%s %s backbone gradients: worst relative error to float64 %.3g fused, %.3g modules\n",
-              ok ? "ok  " : "FAIL", name.c_str(), worst_fused, worst_modules);
+  const at::Tensor truth = gradients(at::kDouble, false);
+  const double modules = ((gradients(at::kFloat, false) - truth).norm() / truth.norm()).item<double>();
+  const double fused = ((gradients(at::kFloat, true) - truth).norm() / truth.norm()).item<double>();
+  const bool ok = fused <= 2.0 * modules + 1e-6;
+  std::printf("%s %s backbone gradients: relative error to float64 %.3g fused, %.3g modules\n", ok ? "ok  " : "FAIL",
+              name.c_str(), fused, modules);
   return ok;
 }
 
@@ -252,6 +253,7 @@ int check_cases(bool emulated, int& total) {
       {3, 70, 5, 7, true, at::kFloat, Slope::None, false},
       {16, 2, 64, 64, false, at::kFloat, Slope::None, false},  // several splits with vector loads (NCHW)
       {13, 2, 41, 100, false, at::kFloat, Slope::None, false},  // splits of N H W / 3: not whole loads
+      {16, 64, 1, 1, false, at::kFloat, Slope::None, false},    // one value per plane (GDConv's output)
   };
   int failed = 0;
   for (const Case& shape : shapes) {
