@@ -198,7 +198,7 @@ __global__ void __launch_bounds__(kNormThreads) stats_parts(NormArgs a) {
 }
 
 // One thread per channel: the splits' states merged (double), the batch statistics, the running
-// ones, and the forward's scale and shift.
+// ones, and the forward's scale.
 __global__ void __launch_bounds__(kNormThreads) stats_finish(NormArgs a) {
   const NormShape& s = a.shape;
   const uint32_t c = blockIdx.x * kNormThreads + threadIdx.x;
@@ -212,17 +212,8 @@ __global__ void __launch_bounds__(kNormThreads) stats_finish(NormArgs a) {
     m2 += m2b + d * d * n * nb / total;
     n = total;
   }
-  const double var = m2 / n;
-  const float invstd = 1.0f / sqrtf(static_cast<float>(var) + a.eps);
-  a.mean[c] = static_cast<float>(mean);
-  a.invstd[c] = invstd;
-  if (a.running_mean) {
-    const float m = a.momentum;
-    a.running_mean[c] = (1.0f - m) * a.running_mean[c] + m * static_cast<float>(mean);
-    a.running_var[c] = (1.0f - m) * a.running_var[c] + m * static_cast<float>(var * n / (n - 1.0));
-  }
-  const float scale = a.weight[c] * invstd;
-  a.coef[c] = scale;
+  norm::store_statistics(a, c, mean, m2 / n, n);
+  a.coef[c] = a.weight[c] * a.invstd[c];
 }
 
 template <typename T, int V>

@@ -2,8 +2,16 @@
 // The fused batch norm's arguments: the shape, how the passes cut it, and plain pointers to the
 // tensors, shared by the CUDA kernels (cuda/norm_kernels.h) and the CPU ones (norm/norm_cpu.h).
 // See cuda/norm_kernels.h for the passes.
+#include <math.h>
+
 #include <algorithm>
 #include <cstdint>
+
+#ifdef __CUDACC__
+#define MVFACE_NORM_HOST_DEVICE __host__ __device__
+#else
+#define MVFACE_NORM_HOST_DEVICE
+#endif
 
 namespace mvface::norm {
 
@@ -89,5 +97,17 @@ struct NormArgs {
   float* grad_bias = nullptr;      // the slope is shared)
   float* grad_alpha = nullptr;
 };
+
+// Channel c's statistics from its mean and biased variance over n values, as PyTorch's training-
+// mode BatchNorm: the mean and 1 / sqrt(var + eps) stored, the running mean and (unbiased) variance
+// moved by the momentum. Shared by the CUDA kernels and the CPU passes.
+MVFACE_NORM_HOST_DEVICE inline void store_statistics(const NormArgs& a, int64_t c, double mean, double var, double n) {
+  a.mean[c] = static_cast<float>(mean);
+  a.invstd[c] = 1.0f / sqrtf(static_cast<float>(var) + a.eps);
+  if (!a.running_mean) return;
+  const float m = a.momentum;
+  a.running_mean[c] = (1.0f - m) * a.running_mean[c] + m * static_cast<float>(mean);
+  a.running_var[c] = (1.0f - m) * a.running_var[c] + m * static_cast<float>(var * n / (n - 1.0));
+}
 
 }  // namespace mvface::norm

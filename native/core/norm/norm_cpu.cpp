@@ -186,15 +186,7 @@ void forward_typed(const NormArgs& a) {
   const double n = static_cast<double>(l.positions);
   for (int64_t c = 0; c < l.C; ++c) {
     const double mean_shift = sums[2 * c] / n, var = std::max(0.0, sums[2 * c + 1] / n - mean_shift * mean_shift);
-    const double mean = first[c] + mean_shift;
-    const float invstd = 1.0f / std::sqrt(static_cast<float>(var) + a.eps);
-    a.mean[c] = static_cast<float>(mean);
-    a.invstd[c] = invstd;
-    if (a.running_mean) {
-      const float m = a.momentum;
-      a.running_mean[c] = (1.0f - m) * a.running_mean[c] + m * static_cast<float>(mean);
-      a.running_var[c] = (1.0f - m) * a.running_var[c] + m * static_cast<float>(var * n / (n - 1.0));
-    }
+    store_statistics(a, c, first[c] + mean_shift, var, n);
   }
   const Channels k = channels_of(a, true);
   if (a.alpha && a.residual) apply_forward<T, true, true>(a, l, k);
