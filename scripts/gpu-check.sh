@@ -13,18 +13,19 @@
 # and bench/train-gpu.ts: IResNet-50 and MobileFaceNet, 112x112, batch 256, bf16, mv-arc, mvface
 # (without and with CUDA graphs, and with the fused batch norms, eager and in graphs) vs PyTorch eager
 # vs torch.compile in one table (ratios), the RecordIO input pipeline alone, and 2,000 steps of host and device memory,
-# written to bench/results/gpu-train-<date>-<card>.md (and .json); before it, bench/norm-gpu.ts: the
-# fused batch norm kernels against the modules at IResNet-50's layer shapes (bench/results/gpu-norm-*.md).
+# written to bench/results/gpu-train-<date>-<card>.md (and .json); and bench/norm-gpu.ts: the fused
+# batch norm kernels against the modules at IResNet-50's layer shapes (bench/results/gpu-norm-*.md).
 # Logs and the tables go to $OUT (the device tool brings them back). Meant to take under 8 minutes
 # on an H200 (not yet measured there); the device tool allows 10 minutes a command, so the two parts
 # can also run as two calls (the build in build-gpu/ is kept while the machine stays warm):
 #   --only loss | --only train   (train = train-tests, then train-bench; each can also run alone)
+#   --only norm-bench            (the fused batch norm against the modules, about a minute)
 #   --dry-run   check what was carried and the tools here, without building (any machine)
 # With a 15-minute device budget (a start takes minutes): `--only train-bench` first (it builds, then
 # writes its table after every model, so a time limit keeps what was measured), then at once, while
-# the machine is warm and build-gpu/ kept, `--only train-tests`, then `--only loss`. Shorten the
-# training benchmark with MVFACE_GPU_TRAIN_ARGS="--no-compile --memory-steps 500" (and "--no-fused" to
-# drop the fused-norm rows); with time to spare,
+# the machine is warm and build-gpu/ kept, `--only norm-bench`, `--only train-tests`, then
+# `--only loss`. Shorten the training benchmark with MVFACE_GPU_TRAIN_ARGS="--no-compile
+# --memory-steps 500" (and "--no-fused" to drop the fused-norm rows); with time to spare,
 # MVFACE_GPU_TRAIN_ARGS="--channels-last --memory-steps 0" adds the NHWC table (both sides NHWC).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,11 +39,11 @@ while [ $# -gt 0 ]; do
   case $1 in
     --dry-run) dry_run=1 ;;
     --only) only=${2:-}; shift ;;
-    *) echo "gpu-check: unknown argument $1 (expected --dry-run, --only loss|train|train-tests|train-bench)"; exit 2 ;;
+    *) echo "gpu-check: unknown argument $1 (expected --dry-run, --only loss|train|train-tests|train-bench|norm-bench)"; exit 2 ;;
   esac
   shift
 done
-case $only in all | loss | train | train-tests | train-bench) ;; *) echo "gpu-check: --only takes loss, train, train-tests or train-bench"; exit 2 ;; esac
+case $only in all | loss | train | train-tests | train-bench | norm-bench) ;; *) echo "gpu-check: --only takes loss, train, train-tests, train-bench or norm-bench"; exit 2 ;; esac
 mkdir -p "$out" "$tools/bin"
 
 step() { printf '\n== %s (%ss)\n' "$*" "$SECONDS"; }
@@ -213,8 +214,10 @@ if [ "$only" = all ] || [ "$only" = train ] || [ "$only" = train-tests ]; then
   train_tests
   train_tests_rc=$?
 fi
-if [ "$only" = all ] || [ "$only" = train ] || [ "$only" = train-bench ]; then
+if [ "$only" = all ] || [ "$only" = norm-bench ]; then
   norm_benchmark || echo "gpu-check: the fused batch norm benchmark failed (see $out/norm-bench.log); going on"
+fi
+if [ "$only" = all ] || [ "$only" = train ] || [ "$only" = train-bench ]; then
   train_benchmark
   train_bench_rc=$?
 fi
