@@ -117,9 +117,11 @@ describe('mvface CLI', () => {
     expect(err.stderr).toMatch(/nproc.*\[E_CONFIG\]/);
   });
 
-  it('--channels-last, --fused-norm, --no-cudnn-benchmark, --sample-rate and --chunk-classes reach the run config; --cuda-graph is refused on the CPU with the reason', async () => {
+  it('--channels-last, --fused-norm / --no-fused-norm, --no-cudnn-benchmark, --sample-rate and --chunk-classes reach the run config; --cuda-graph is refused on the CPU with the reason', async () => {
     await run(process.execPath, [...trainArgs('nhwc', 1), '--channels-last', '--fused-norm', '--no-cudnn-benchmark', '--device', 'cpu', '--sample-rate', '0.5', '--chunk-classes', '3']);
     expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'nhwc', 'config.json'), 'utf8'))).toMatchObject({ channelsLast: true, fusedNorm: true, cudnnBenchmark: false, sampleRate: 0.5, chunkClasses: 3 });
+    await run(process.execPath, [...trainArgs('modules', 1), '--no-fused-norm', '--device', 'cpu']);
+    expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'modules', 'config.json'), 'utf8'))).toMatchObject({ fusedNorm: false });
     const err = await run(process.execPath, [...trainArgs('graph', 1), '--cuda-graph', '--device', 'cpu']).catch((e) => e);
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/cudaGraph: CUDA graphs need device 'cuda'.*\[E_CONFIG\]/);
