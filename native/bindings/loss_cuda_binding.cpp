@@ -1,16 +1,19 @@
-// cudaMemoryStats(resetPeak?) and cudaLossBench(config, sizes): argument plumbing only.
+// cudaMemoryStats(resetPeak?), cudaLossBench(config, sizes) and cudaNormBench(case): argument
+// plumbing only.
 #include "loss_cuda_binding.h"
 
 #include <string>
 #include <vector>
 
 #include "errors.h"
+#include "fields.h"
 #include "js_errors.h"
 #include "loss/device.h"
 #include "loss_binding.h"
 #ifdef MVFACE_WITH_CUDA
 #include "cuda/host/bench.h"
 #include "cuda/host/memory.h"
+#include "cuda/host/norm_bench.h"
 #endif
 
 namespace mvface::bindings {
@@ -33,12 +36,23 @@ Napi::Value cuda_memory_stats(const Napi::CallbackInfo& info) {
   });
 }
 
-int64_t size_field(const Napi::Object& o, const char* key) {
+// An integer >= 1; absent: `fallback` when there is one (> 0).
+int64_t size_field(const Napi::Object& o, const char* key, int64_t fallback = 0) {
   const Napi::Value v = o.Get(key);
+  if (v.IsUndefined() && fallback > 0) return fallback;
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
   if (!(d >= 1) || d != static_cast<double>(static_cast<int64_t>(d)))
     fail("E_CONFIG", key, "must be an integer >= 1");
   return static_cast<int64_t>(d);
+}
+
+[[maybe_unused]] Napi::Object timing_row(Napi::Env env, const std::string& name, double median_ms,
+                                         const char* bytes_key, int64_t bytes) {
+  Napi::Object row = Napi::Object::New(env);
+  row.Set("name", name);
+  row.Set("medianMs", median_ms);
+  row.Set(bytes_key, static_cast<double>(bytes));
+  return row;
 }
 
 std::vector<std::string> variant_names(const Napi::Object& o) {
@@ -63,13 +77,36 @@ Napi::Value cuda_loss_bench(const Napi::CallbackInfo& info) {
     Napi::Array out = Napi::Array::New(info.Env());
 #ifdef MVFACE_WITH_CUDA
     const auto timed = cuda::time_loss_cuda(config, B, D, C, static_cast<int>(repeats), variants);
-    for (size_t i = 0; i < timed.size(); ++i) {
-      Napi::Object row = Napi::Object::New(info.Env());
-      row.Set("name", timed[i].name);
-      row.Set("medianMs", timed[i].median_ms);
-      row.Set("peakExtraBytes", static_cast<double>(timed[i].peak_extra_bytes));
-      out.Set(static_cast<uint32_t>(i), row);
-    }
+    for (size_t i = 0; i < timed.size(); ++i)
+      out.Set(static_cast<uint32_t>(i), timing_row(info.Env(), timed[i].name, timed[i].median_ms, "peakExtraBytes",
+                                                   timed[i].peak_extra_bytes));
+#endif
+    return out;
+  });
+}
+
+// cudaNormBench({ N, C, H, W, dtype: 'bf16' | 'fp32', channelsLast, prelu, residual, repeats })
+// -> [{ name, medianMs, savedBytes }] for 'modules' and 'fused' (synchronous: a few seconds).
+Napi::Value cuda_norm_bench(const Napi::CallbackInfo& info) {
+  return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) fail("E_CONFIG", "case", "expected { N, C, H, W, dtype, ... }");
+    const auto o = info[0].As<Napi::Object>();
+    const std::string dtype = o.Get("dtype").IsString() ? o.Get("dtype").As<Napi::String>().Utf8Value() : "bf16";
+    if (dtype != "bf16" && dtype != "fp32") fail("E_CONFIG", "dtype", "must be 'bf16' or 'fp32'");
+    const int64_t N = size_field(o, "N"), C = size_field(o, "C"), H = size_field(o, "H"), W = size_field(o, "W");
+    const int64_t repeats = size_field(o, "repeats", 20);
+    const bool channels_last = boolean_or(o, "channelsLast", false), prelu = boolean_or(o, "prelu", true),
+               residual = boolean_or(o, "residual", false);
+    loss::require_cuda();
+    Napi::Array out = Napi::Array::New(info.Env());
+#ifdef MVFACE_WITH_CUDA
+    const cuda::NormBenchCase c{N, C, H, W, dtype == "bf16", channels_last, prelu, residual, static_cast<int>(repeats)};
+    const auto timed = cuda::time_norm_cuda(c);
+    for (size_t i = 0; i < timed.size(); ++i)
+      out.Set(static_cast<uint32_t>(i), timing_row(info.Env(), timed[i].name, timed[i].median_ms, "savedBytes",
+                                                   timed[i].saved_bytes));
+#else
+    (void)N, (void)C, (void)H, (void)W, (void)repeats, (void)channels_last, (void)prelu, (void)residual;
 #endif
     return out;
   });
@@ -80,6 +117,7 @@ Napi::Value cuda_loss_bench(const Napi::CallbackInfo& info) {
 void register_loss_cuda(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaMemoryStats", Napi::Function::New(env, cuda_memory_stats, "cudaMemoryStats"));
   exports.Set("cudaLossBench", Napi::Function::New(env, cuda_loss_bench, "cudaLossBench"));
+  exports.Set("cudaNormBench", Napi::Function::New(env, cuda_norm_bench, "cudaNormBench"));
 }
 
 }  // namespace mvface::bindings

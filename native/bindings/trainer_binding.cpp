@@ -11,6 +11,7 @@
 #include "data_binding.h"
 #include "dist_binding.h"
 #include "errors.h"
+#include "fields.h"
 #include "js_errors.h"
 #include "loss_binding.h"
 #include "tensors.h"
@@ -22,20 +23,6 @@ namespace {
 
 using train::StepResult;
 using train::Trainer;
-
-double number_or(const Napi::Object& o, const char* key, double fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) fail("E_CONFIG", key, "must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-bool boolean_or(const Napi::Object& o, const char* key, bool fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsBoolean()) fail("E_CONFIG", key, "must be true or false");
-  return v.As<Napi::Boolean>().Value();
-}
 
 // precision, channelsLast, fusedNorm, cudnnBenchmark, cudaGraph, staticStep, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
 void precision_options(const Napi::Object& o, train::TrainerOptions& t) {

@@ -33,13 +33,13 @@ struct Channels {
   std::vector<float> scale, bias, slope, mean, invstd;
 };
 
-Channels channels_of(const NormArgs& a, bool from_statistics) {
+// From the batch statistics in a.mean and a.invstd.
+Channels channels_of(const NormArgs& a) {
   const int64_t C = a.shape.C;
   Channels k{std::vector<float>(C), std::vector<float>(C), std::vector<float>(C, 1.0f), std::vector<float>(C),
              std::vector<float>(C)};
   for (int64_t c = 0; c < C; ++c) {
     if (a.alpha) k.slope[c] = a.alpha[c * a.alpha_stride];
-    if (!from_statistics) continue;
     k.mean[c] = a.mean[c];
     k.invstd[c] = a.invstd[c];
     k.scale[c] = a.weight[c] * a.invstd[c];
@@ -188,7 +188,7 @@ void forward_typed(const NormArgs& a) {
     const double mean_shift = sums[2 * c] / n, var = std::max(0.0, sums[2 * c + 1] / n - mean_shift * mean_shift);
     store_statistics(a, c, first[c] + mean_shift, var, n);
   }
-  const Channels k = channels_of(a, true);
+  const Channels k = channels_of(a);
   if (a.alpha && a.residual) apply_forward<T, true, true>(a, l, k);
   else if (a.alpha) apply_forward<T, true, false>(a, l, k);
   else if (a.residual) apply_forward<T, false, true>(a, l, k);
@@ -281,7 +281,7 @@ void apply_backward(const NormArgs& a, const Layout& l, const Channels& k, const
 template <typename T>
 void backward_typed(const NormArgs& a) {
   const Layout l{a.shape.C, a.shape.positions, a.shape.inner};
-  const Channels k = channels_of(a, true);
+  const Channels k = channels_of(a);
   const std::vector<double> sums = a.alpha ? backward_sums<T, true>(a, l, k) : backward_sums<T, false>(a, l, k);
   const double n = static_cast<double>(l.positions);
   std::vector<float> mean_dy(static_cast<size_t>(l.C)), mean_dy_xhat(static_cast<size_t>(l.C));

@@ -80,13 +80,13 @@ int64_t step_peak_extra_bytes(const Step& step) {
   return memory_stats().peak_allocated - before - output_bytes;
 }
 
+}  // namespace
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t mid = v.size() / 2;
   return v.size() % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
-
-}  // namespace
 
 std::vector<TimedVariant> time_loss_cuda(const loss::LossConfig& config, int64_t B, int64_t D, int64_t C,
                                          int repeats, const std::vector<std::string>& variants) {

@@ -14,6 +14,9 @@ struct TimedVariant {
   int64_t peak_extra_bytes = 0;  // allocator peak during one step above inputs and outputs
 };
 
+// The middle of the samples (the mean of the two middle ones for an even count).
+double median(std::vector<double> samples);
+
 // Variants are timed interleaved, round by round, after one warm-up step each.
 std::vector<TimedVariant> time_loss_cuda(const loss::LossConfig& config, int64_t B, int64_t D, int64_t C,
                                          int repeats, const std::vector<std::string>& variants);

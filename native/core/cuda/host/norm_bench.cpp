@@ -4,10 +4,10 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/autograd/autograd.h>
 
-#include <algorithm>
 #include <chrono>
 
 #include "backbones/norm_act.h"
+#include "cuda/host/bench.h"
 #include "cuda/host/memory.h"
 #include "errors.h"
 #include "train/precision.h"
@@ -38,19 +38,28 @@ Layer make_layer(const NormBenchCase& c) {
   return l;
 }
 
-// One forward (autocast, as the trainer's) and its backward; returns the bytes the forward keeps.
-int64_t step(Layer& l, bool fused, const NormBenchCase& c) {
-  const int64_t before = memory_stats().allocated;
-  at::Tensor y;
-  {
-    train::AutocastScope autocast(at::kCUDA, c.bf16 ? train::Precision::Bf16 : train::Precision::Fp32);
-    y = backbones::norm_act(l.x, l.bn, l.prelu, l.residual, fused);
-  }
-  const int64_t saved = memory_stats().allocated - before - y.numel() * y.element_size();
+at::Tensor forward(Layer& l, bool fused, const NormBenchCase& c) {
+  train::AutocastScope autocast(at::kCUDA, c.bf16 ? train::Precision::Bf16 : train::Precision::Fp32);
+  return backbones::norm_act(l.x, l.bn, l.prelu, l.residual, fused);
+}
+
+void backward(Layer& l, const at::Tensor& y) {
   std::vector<at::Tensor> inputs = {l.x, l.bn->weight, l.bn->bias};
   if (l.residual.defined()) inputs.push_back(l.residual);
   if (!l.prelu.is_empty()) inputs.push_back(l.prelu->weight);
   torch::autograd::grad({y}, inputs, {l.grad});
+}
+
+// One forward (autocast, as the trainer's) and its backward.
+void step(Layer& l, bool fused, const NormBenchCase& c) { backward(l, forward(l, fused, c)); }
+
+// What the forward keeps for the backward: the allocator's growth beyond the output.
+int64_t saved_bytes(Layer& l, bool fused, const NormBenchCase& c) {
+  c10::cuda::device_synchronize();
+  const int64_t before = memory_stats().allocated;
+  const at::Tensor y = forward(l, fused, c);
+  const int64_t saved = memory_stats().allocated - before - y.numel() * y.element_size();
+  backward(l, y);
   return saved;
 }
 
@@ -60,12 +69,6 @@ double sample_ms(Layer& l, bool fused, const NormBenchCase& c) {
   for (int i = 0; i < kStepsPerSample; ++i) step(l, fused, c);
   c10::cuda::device_synchronize();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / kStepsPerSample;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t mid = v.size() / 2;
-  return v.size() % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
 }  // namespace
@@ -78,8 +81,7 @@ std::vector<NormTiming> time_norm_cuda(const NormBenchCase& c) {
   std::vector<std::vector<double>> times(2);
   for (int v = 0; v < 2; ++v) {
     step(l, v == 1, c);  // warm-up: cuDNN, kernels loaded, the allocator's blocks
-    c10::cuda::device_synchronize();
-    out[v].saved_bytes = step(l, v == 1, c);
+    out[v].saved_bytes = saved_bytes(l, v == 1, c);
   }
   for (int r = 0; r < c.repeats; ++r)
     for (int v = 0; v < 2; ++v) times[v].push_back(sample_ms(l, v == 1, c));

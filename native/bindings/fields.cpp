@@ -1,0 +1,21 @@
+#include "fields.h"
+
+#include "errors.h"
+
+namespace mvface::bindings {
+
+double number_or(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) fail("E_CONFIG", key, "must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool boolean_or(const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) fail("E_CONFIG", key, "must be true or false");
+  return v.As<Napi::Boolean>().Value();
+}
+
+}  // namespace mvface::bindings
