@@ -60,6 +60,7 @@ endmacro()
 # The ATen-facing driver against a CPU libtorch's c10/cuda headers, when it ships them: a compile
 # check of host/*.cpp and of the core's CUDA branches (MVFACE_WITH_CUDA), not linked.
 set(MVFACE_CUDA_BRANCH_SOURCES
+  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/backend.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/backbones/norm_act.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/norm/fused_norm.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/device.cpp
@@ -74,8 +75,22 @@ macro(mvface_cuda_host_check target)
     target_include_directories(mvface_cuda_host_check PRIVATE
       ${CMAKE_CURRENT_SOURCE_DIR}/native/core ${TORCH_INCLUDE_DIRS} ${CUDAToolkit_INCLUDE_DIRS})
     # Such headers come without the generated c10/cuda/impl/cuda_cmake_macros.h.
-    target_compile_definitions(mvface_cuda_host_check PRIVATE C10_CUDA_NO_CMAKE_CONFIGURE_FILE MVFACE_WITH_CUDA=1)
-    target_compile_options(mvface_cuda_host_check PRIVATE -Wall -Wno-unused-parameter)
+    target_compile_definitions(mvface_cuda_host_check PRIVATE C10_CUDA_NO_CMAKE_CONFIGURE_FILE MVFACE_WITH_CUDA=1
+      $<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>)
+    target_compile_options(mvface_cuda_host_check PRIVATE -fopenmp-simd -Wall -Wno-unused-parameter)
     add_dependencies(${target} mvface_cuda_host_check)
+    mvface_cuda_binding_check(${target})
   endif()
+endmacro()
+
+# The bindings' CUDA branches (the CUDA benchmarks), against node-addon-api's headers: compiled only.
+set(MVFACE_CUDA_BINDING_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/native/bindings/loss_cuda_binding.cpp)
+macro(mvface_cuda_binding_check target)
+  add_library(mvface_cuda_binding_check OBJECT ${MVFACE_CUDA_BINDING_SOURCES})
+  target_include_directories(mvface_cuda_binding_check PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/native/core
+    ${TORCH_INCLUDE_DIRS} ${CUDAToolkit_INCLUDE_DIRS} ${CMAKE_JS_INC} ${NODE_ADDON_API_DIR})
+  target_compile_definitions(mvface_cuda_binding_check PRIVATE C10_CUDA_NO_CMAKE_CONFIGURE_FILE MVFACE_WITH_CUDA=1
+    NAPI_VERSION=8 NODE_ADDON_API_CPP_EXCEPTIONS NODE_ADDON_API_CPP_EXCEPTIONS_ALL)
+  target_compile_options(mvface_cuda_binding_check PRIVATE -Wall -Wno-unused-parameter)
+  add_dependencies(${target} mvface_cuda_binding_check)
 endmacro()

@@ -42,6 +42,7 @@ bool runs_here(const at::Tensor& x) {
   return x.device().is_cpu();
 }
 
+#if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
 // On a CUDA device (or emulated), the kernels' launches; else the CPU passes.
 bool on_cuda_kernels(const at::Tensor& x) {
 #ifdef MVFACE_CUDA_EMULATION
@@ -50,7 +51,6 @@ bool on_cuda_kernels(const at::Tensor& x) {
   return x.is_cuda();
 }
 
-#if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
 cudaStream_t current_stream(const at::Tensor& x) {
 #ifdef MVFACE_WITH_CUDA
   if (x.is_cuda()) return c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
