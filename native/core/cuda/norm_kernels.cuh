@@ -64,21 +64,22 @@ __device__ __forceinline__ void store(T* p, uint32_t i, const float (&in)[V]) {
   *reinterpret_cast<Pack<T, V>*>(p + i) = pack;
 }
 
-// Where thread `threadIdx.x` of a reduction block works: channel c, positions p0 + lane V, then
-// `lanes` V further each time, below p1 (V = reduce_vec). Block b covers channel tile b % tiles and
-// the (b / tiles)-th split of the positions; its results go to index split * C + c of each part.
+// Where thread `threadIdx.x` of a reduction block works: from channel c (vec channels in rows,
+// one in NCHW), positions p0 + lane P, then `lanes` P further each time, below p1 (P positions per
+// load). Block b covers channel tile b % tiles and the (b / tiles)-th split of the positions; its
+// results go to index split * C + c of each part.
 struct Slice {
   uint32_t c, lane, lanes, p0, p1, split;
   bool live;  // c < C
 };
 
 __device__ __forceinline__ Slice slice(const NormShape& s) {
-  const uint32_t tiles = (s.C + s.tile - 1) / s.tile, tile = blockIdx.x % tiles, v = s.reduce_vec;
+  const uint32_t tiles = (s.C + s.tile - 1) / s.tile, tile = blockIdx.x % tiles, v = norm::load_positions(s);
   Slice r;
   r.split = blockIdx.x / tiles;
-  r.lanes = kNormThreads / s.tile;
-  r.lane = threadIdx.x / s.tile;
-  r.c = tile * s.tile + threadIdx.x % s.tile;
+  r.lanes = kNormThreads / s.row_threads;
+  r.lane = threadIdx.x / s.row_threads;
+  r.c = tile * s.tile + threadIdx.x % s.row_threads * (s.tile / s.row_threads);
   r.live = r.c < s.C;
   r.p0 = static_cast<uint32_t>(uint64_t{s.positions} * r.split / s.splits / v * v);
   r.p1 = static_cast<uint32_t>(uint64_t{s.positions} * (r.split + 1) / s.splits / v * v);
@@ -123,11 +124,12 @@ __device__ __forceinline__ uint32_t channel(const NormShape& s, const Cursor& u,
   return s.inner == 1 ? u.c + j : u.c;
 }
 
-// A reduction block's three results for its (split, channel): result j of split k of channel c is
-// parts[(j * splits + k) * C + c].
-__device__ __forceinline__ void write_parts(const NormArgs& a, const Slice& r, float r0, float r1, float r2) {
+// A reduction block's three results for its split and channel c: result j of split k of channel c
+// is parts[(j * splits + k) * C + c].
+__device__ __forceinline__ void write_parts(const NormArgs& a, const Slice& r, uint32_t c, float r0, float r1,
+                                            float r2) {
   if (r.lane != 0 || !r.live) return;
-  const uint32_t at = r.split * a.shape.C + r.c, part = a.shape.splits * a.shape.C;
+  const uint32_t at = r.split * a.shape.C + c, part = a.shape.splits * a.shape.C;
   a.parts[at] = r0;
   a.parts[part + at] = r1;
   a.parts[2 * part + at] = r2;
@@ -148,15 +150,17 @@ __device__ __forceinline__ Welford merge(Welford a, Welford b) {
   return {n, a.mean + d * wb, a.m2 + b.m2 + d * d * a.n * wb};
 }
 
-// Merges a value over the lanes of each channel of a reduction block (a tree in shared memory);
-// thread `lane 0` of each channel gets the total.
+// Merges a value over the lanes of a reduction block (a tree in shared memory; lanes are
+// row_threads apart); each thread of lane 0 gets the total of its channel. After the last barrier
+// a thread reads only its own slot, so calls may follow one another.
 template <typename Merge, typename V>
-__device__ __forceinline__ V lanes_reduce(V v, const Slice& r, int tile, Merge merge_fn) {
+__device__ __forceinline__ V lanes_reduce(V v, const Slice& r, int row_threads, Merge merge_fn) {
   __shared__ V shared[kNormThreads];
   shared[threadIdx.x] = v;
   __syncthreads();
   for (uint32_t stride = r.lanes / 2; stride > 0; stride /= 2) {
-    if (r.lane < stride) shared[threadIdx.x] = merge_fn(shared[threadIdx.x], shared[threadIdx.x + stride * tile]);
+    if (r.lane < stride)
+      shared[threadIdx.x] = merge_fn(shared[threadIdx.x], shared[threadIdx.x + stride * row_threads]);
     __syncthreads();
   }
   return shared[threadIdx.x];
@@ -193,8 +197,30 @@ __global__ void __launch_bounds__(kNormThreads) stats_parts(NormArgs a) {
       for (int j = 0; j < V; ++j) sums.add(v[j]);
     }
   }
-  const Welford total = lanes_reduce(sums.state(), r, s.tile, merge);
-  write_parts(a, r, total.n, total.mean, total.m2);
+  const Welford total = lanes_reduce(sums.state(), r, s.row_threads, merge);
+  write_parts(a, r, r.c, total.n, total.mean, total.m2);
+}
+
+// Channels-last: V channels of one row per load, one state per channel.
+template <typename T, int V>
+__global__ void __launch_bounds__(kNormThreads) stats_rows(NormArgs a) {
+  const NormShape& s = a.shape;
+  const Slice r = slice(s);
+  const T* x = static_cast<const T*>(a.x);
+  ShiftedSums sums[V];
+  if (r.live) {
+    for (Walk w = walk_from(s, r.p0 + r.lane); w.p < r.p1; advance(w, s, r.lanes)) {
+      float v[V];
+      load<T, V>(x, address(s, w, r.c), v);
+#pragma unroll
+      for (int j = 0; j < V; ++j) sums[j].add(v[j]);
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const Welford total = lanes_reduce(sums[j].state(), r, s.row_threads, merge);
+    write_parts(a, r, r.c + j, total.n, total.mean, total.m2);
+  }
 }
 
 // One thread per channel: the splits' states merged (double), the batch statistics, the running
@@ -248,6 +274,11 @@ __device__ __forceinline__ Backward through_prelu(const NormArgs& a, uint32_t c,
   return {g * a.alpha[c * a.alpha_stride], g * y};
 }
 
+// Channel c's PReLU slope; 1 without a PReLU (y x 1 and g x 1 are exact).
+__device__ __forceinline__ float slope_of(const NormArgs& a, uint32_t c) {
+  return a.alpha ? a.alpha[c * a.alpha_stride] : 1.0f;
+}
+
 struct Sums {
   float dy, dy_xhat, slope;
 };
@@ -277,8 +308,46 @@ __global__ void __launch_bounds__(kNormThreads) backward_parts(NormArgs a) {
       }
     }
   }
-  sums = lanes_reduce(sums, r, s.tile, add_sums);
-  write_parts(a, r, sums.dy, sums.dy_xhat, sums.slope);
+  sums = lanes_reduce(sums, r, s.row_threads, add_sums);
+  write_parts(a, r, r.c, sums.dy, sums.dy_xhat, sums.slope);
+}
+
+// Channels-last: V channels of one row per load, the channels' coefficients held in registers;
+// the sums of dy (x - mean) are scaled by 1/std once, at the end.
+template <typename T, int V>
+__global__ void __launch_bounds__(kNormThreads) backward_rows(NormArgs a) {
+  const NormShape& s = a.shape;
+  const Slice r = slice(s);
+  const T* x = static_cast<const T*>(a.x);
+  const T* g = static_cast<const T*>(a.grad_out);
+  Sums sums[V] = {};
+  if (r.live) {
+    float mean[V], scale[V], bias[V], slope[V];
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const uint32_t c = r.c + j;
+      mean[j] = a.mean[c], scale[j] = a.weight[c] * a.invstd[c], bias[j] = a.bias[c], slope[j] = slope_of(a, c);
+    }
+    for (Walk w = walk_from(s, r.p0 + r.lane); w.p < r.p1; advance(w, s, r.lanes)) {
+      const uint32_t i = address(s, w, r.c);
+      float v[V], gv[V];
+      load<T, V>(x, i, v);
+      load<T, V>(g, i, gv);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        const float centred = v[j] - mean[j], y = centred * scale[j] + bias[j];
+        const float dy = y > 0.0f ? gv[j] : gv[j] * slope[j];
+        sums[j].dy += dy;
+        sums[j].dy_xhat += dy * centred;
+        sums[j].slope += y > 0.0f ? 0.0f : gv[j] * y;
+      }
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const Sums total = lanes_reduce(sums[j], r, s.row_threads, add_sums);
+    if (r.live) write_parts(a, r, r.c + j, total.dy, total.dy_xhat * a.invstd[r.c + j], total.slope);
+  }
 }
 
 // One thread per channel: the parameters' gradients, and the coefficients of grad x.
@@ -330,17 +399,17 @@ inline unsigned reduce_blocks(const NormShape& s) {
 inline unsigned channel_blocks(const NormShape& s) { return static_cast<unsigned>((s.C + kNormThreads - 1) / kNormThreads); }
 
 // The passes in order; launch(kernel, blocks, args) runs kernel<<<blocks, kNormThreads>>>(args).
-// V: the element-wise passes' load width; the reductions' is V in NCHW and 1 in channels-last.
+// V: the load width of every pass.
 template <typename T, int V, typename Launch>
 void forward_passes(const NormArgs& a, Launch&& launch) {
-  launch(a.shape.reduce_vec == 1 ? stats_parts<T, 1> : stats_parts<T, V>, reduce_blocks(a.shape), a);
+  launch(a.shape.rows ? stats_rows<T, V> : stats_parts<T, V>, reduce_blocks(a.shape), a);
   launch(stats_finish, channel_blocks(a.shape), a);
   launch(apply_forward<T, V>, static_cast<unsigned>(a.shape.apply_blocks), a);
 }
 
 template <typename T, int V, typename Launch>
 void backward_passes(const NormArgs& a, Launch&& launch) {
-  launch(a.shape.reduce_vec == 1 ? backward_parts<T, 1> : backward_parts<T, V>, reduce_blocks(a.shape), a);
+  launch(a.shape.rows ? backward_rows<T, V> : backward_parts<T, V>, reduce_blocks(a.shape), a);
   launch(backward_finish, channel_blocks(a.shape), a);
   launch(apply_backward<T, V>, static_cast<unsigned>(a.shape.apply_blocks), a);
 }

@@ -24,18 +24,21 @@ constexpr int kNormThreads = 256;
 struct NormShape {
   uint32_t C = 0;
   uint32_t positions = 0;  // N*H*W: values per channel
-  uint32_t inner = 1;      // H*W (NCHW) or 1 (channels-last)
-  int tile = 1;            // channels per block of the reductions: 1 (NCHW) or 32 (channels-last)
+  uint32_t inner = 1;      // H*W (NCHW) or 1 (channels-last: N*H*W rows of C)
+  // Elements per load, `vec` consecutive ones: in NCHW one channel's, in channels-last consecutive
+  // channels of one row, in every pass.
+  int vec = 1;
+  // The reductions: in channels-last (`rows`) each thread loads vec channels of a row and
+  // `row_threads` threads (<= 32) span a block's `tile` = row_threads x vec channels; in NCHW a
+  // block has one channel (tile 1) and each load is vec positions of it.
+  bool rows = false;
+  int row_threads = 1, tile = 1;
   int splits = 1;          // blocks per channel tile in the reductions
   int apply_blocks = 1;    // blocks of the element-wise passes
-  // Elements per load: in the element-wise passes `vec` consecutive elements (one channel's in
-  // NCHW, consecutive channels in channels-last); in the reductions `reduce_vec` positions of one
-  // channel (NCHW; 1 in channels-last).
-  int vec = 1, reduce_vec = 1;
   // A grid-stride step of the element-wise passes, `step` elements: step_c channels and step_k
   // inner offsets on (k carries into c), so that no thread divides after its first element.
   uint32_t step = 0, step_c = 0, step_k = 0;
-  // A step of a reduction's thread, lanes x reduce_vec positions: step_o outer and step_ko inner.
+  // A step of a reduction's thread, lanes x (positions per load): step_o outer and step_ko inner.
   uint32_t step_o = 0, step_ko = 0;
 };
 
@@ -47,19 +50,29 @@ inline int widest_load(int64_t within, int element_bytes, int alignment) {
   return v;
 }
 
-// Enough blocks to fill `multiprocessors`, each thread of a reduction summing >= 16 values.
+// Positions a reduction thread loads at once: vec in NCHW, one row in channels-last.
+MVFACE_NORM_HOST_DEVICE inline int load_positions(const NormShape& s) { return s.rows ? 1 : s.vec; }
+
+inline int row_threads_for(int64_t C, int vec) {
+  int threads = 1;
+  while (threads < 32 && int64_t{threads} * vec < C) threads *= 2;
+  return threads;
+}
+
+// Enough blocks to fill `multiprocessors`, each thread of a reduction summing >= 16 positions.
 inline NormShape plan_norm(int64_t N, int64_t C, int64_t HW, bool channels_last, int element_bytes, int alignment,
                            int multiprocessors) {
   NormShape s;
   s.C = static_cast<uint32_t>(C);
   s.positions = static_cast<uint32_t>(N * HW);
   s.inner = static_cast<uint32_t>(channels_last ? 1 : HW);
-  s.tile = channels_last ? 32 : 1;
   s.vec = widest_load(channels_last ? C : HW, element_bytes, alignment);
-  s.reduce_vec = channels_last ? 1 : s.vec;
-  const int64_t tiles = (C + s.tile - 1) / s.tile, lanes = kNormThreads / s.tile;
+  s.rows = channels_last;
+  s.row_threads = channels_last ? row_threads_for(C, s.vec) : 1;
+  s.tile = channels_last ? s.row_threads * s.vec : 1;
+  const int64_t tiles = (C + s.tile - 1) / s.tile, lanes = kNormThreads / s.row_threads;
   const int64_t wanted = int64_t{multiprocessors} * 8;
-  const int64_t most = std::max<int64_t>(1, s.positions / (lanes * s.reduce_vec * 16));
+  const int64_t most = std::max<int64_t>(1, s.positions / (lanes * load_positions(s) * 16));
   s.splits = static_cast<int>(std::clamp<int64_t>((wanted + tiles - 1) / tiles, 1, most));
   const int64_t loads = N * HW * C / s.vec;
   s.apply_blocks = static_cast<int>(std::clamp<int64_t>((loads + kNormThreads - 1) / kNormThreads, 1,
@@ -68,7 +81,7 @@ inline NormShape plan_norm(int64_t N, int64_t C, int64_t HW, bool channels_last,
   s.step = static_cast<uint32_t>(step);
   s.step_c = static_cast<uint32_t>(step / s.inner % C);
   s.step_k = static_cast<uint32_t>(step % s.inner);
-  const int64_t reduce_step = lanes * s.reduce_vec;
+  const int64_t reduce_step = lanes * load_positions(s);
   s.step_o = static_cast<uint32_t>(reduce_step / s.inner);
   s.step_ko = static_cast<uint32_t>(reduce_step % s.inner);
   return s;

@@ -71,6 +71,7 @@ at::Tensor input(const Case& c, double mean, double std) {
 
 struct Outcome {
   at::Tensor out, grad_x, grad_weight, grad_bias, grad_alpha, grad_residual, running_mean, running_var;
+  double alpha_scale = 0.0;  // the reference's: the sum over channels of |each channel's slope gradient|
 };
 
 struct Inputs {
@@ -98,7 +99,10 @@ at::Tensor grad_of(const at::Tensor& t) { return t.defined() ? t.grad() : t; }
 
 Outcome reference(const Inputs& in) {
   const at::Tensor x = leaf(in.x, at::kDouble), w = leaf(in.weight, at::kDouble), b = leaf(in.bias, at::kDouble);
-  const at::Tensor alpha = leaf(in.alpha, at::kDouble), residual = leaf(in.residual, at::kDouble);
+  // A shared slope as C equal ones: the same function, with each channel's share of its gradient.
+  const int64_t C = in.x.size(1);
+  const at::Tensor alpha = leaf(in.alpha.defined() ? in.alpha.expand({C}).contiguous() : in.alpha, at::kDouble);
+  const at::Tensor residual = leaf(in.residual, at::kDouble);
   Outcome o{};
   o.running_mean = in.running_mean.to(at::kDouble);
   o.running_var = in.running_var.to(at::kDouble);
@@ -109,6 +113,10 @@ Outcome reference(const Inputs& in) {
   o.out = y.detach();
   o.grad_x = x.grad(), o.grad_weight = w.grad(), o.grad_bias = b.grad();
   o.grad_alpha = grad_of(alpha), o.grad_residual = grad_of(residual);
+  if (alpha.defined()) {
+    o.alpha_scale = o.grad_alpha.abs().sum().item<double>();
+    if (in.alpha.numel() == 1) o.grad_alpha = o.grad_alpha.sum().reshape({1});
+  }
   return o;
 }
 
@@ -128,16 +136,17 @@ Outcome fused(const Inputs& in, at::ScalarType dtype) {
   return o;
 }
 
-// |a - b| <= rounding |b| + 2e-5 max |b| element by element: `rounding` is the unit roundoff of the
-// type a was stored in (0 for float32, whose own error the second term bounds).
-bool close(const char* what, const at::Tensor& a, const at::Tensor& b, double rounding) {
+// |a - b| <= rounding |b| + 2e-5 scale element by element, scale = max |b| unless given: `rounding`
+// is the unit roundoff of the type a was stored in (0 for float32, whose own error the second term
+// bounds).
+bool close(const char* what, const at::Tensor& a, const at::Tensor& b, double rounding, double given_scale = 0.0) {
   if (a.defined() != b.defined()) {
     std::printf("  %s: defined on one side only\n", what);
     return false;
   }
   if (!a.defined()) return true;
   const at::Tensor ad = a.to(at::kDouble), diff = (ad - b).abs();
-  const double scale = b.abs().max().item<double>();
+  const double scale = given_scale > 0.0 ? given_scale : b.abs().max().item<double>();
   const at::Tensor bound = rounding * b.abs() + 2e-5 * std::max(scale, 1e-12);
   const bool ok = (diff <= bound).all().item<bool>() && ad.isfinite().all().item<bool>();
   if (!ok) std::printf("  %s: max |diff| %.3g (max |ref| %.3g)\n", what, diff.max().item<double>(), scale);
@@ -152,7 +161,9 @@ bool check(const Case& c) {
   ok = close("grad x", got.grad_x, ref.grad_x, rounding) && ok;
   ok = close("grad weight", got.grad_weight, ref.grad_weight, 0.0) && ok;
   ok = close("grad bias", got.grad_bias, ref.grad_bias, 0.0) && ok;
-  ok = close("grad alpha", got.grad_alpha, ref.grad_alpha, 0.0) && ok;
+  // A shared slope's gradient sums the channels' ones, which cancel: it is as exact as their sizes.
+  const double alpha_scale = c.slope == Slope::Shared ? ref.alpha_scale : 0.0;
+  ok = close("grad alpha", got.grad_alpha, ref.grad_alpha, 0.0, alpha_scale) && ok;
   ok = close("grad residual", got.grad_residual, ref.grad_residual, 0.0) && ok;
   ok = close("running mean", got.running_mean, ref.running_mean, 0.0) && ok;
   ok = close("running var", got.running_var, ref.running_var, 0.0) && ok;
@@ -247,13 +258,15 @@ int check_cases(bool emulated, int& total) {
   mvface::norm::emulate_cuda_kernels = emulated;
   std::printf("== %s\n", emulated ? "the CUDA kernels, emulated" : "the CPU passes");
   const Case shapes[] = {
-      {4, 40, 6, 6, false, at::kFloat, Slope::None, false},  // 40 channels: a partial tile of 32
+      {4, 40, 6, 6, false, at::kFloat, Slope::None, false},  // channels-last: a partial tile (8 x 8 or 16 x 4 channels)
       {4, 2, 48, 48, false, at::kFloat, Slope::None, false},  // several splits per channel (NCHW)
       {8, 3, 16, 16, true, at::kFloat, Slope::None, false},   // several splits (channels-last)
       {3, 70, 5, 7, true, at::kFloat, Slope::None, false},
       {16, 2, 64, 64, false, at::kFloat, Slope::None, false},  // several splits with vector loads (NCHW)
       {13, 2, 41, 100, false, at::kFloat, Slope::None, false},  // splits of N H W / 3: not whole loads
       {16, 64, 1, 1, false, at::kFloat, Slope::None, false},    // one value per plane (GDConv's output)
+      {16, 64, 8, 8, true, at::kFloat, Slope::None, false},     // several splits of a 64-channel tile (channels-last)
+      {2, 520, 3, 1, true, at::kFloat, Slope::None, false},     // tiles of 32 row threads, the last with one live
   };
   int failed = 0;
   for (const Case& shape : shapes) {
