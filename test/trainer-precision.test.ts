@@ -359,17 +359,28 @@ describe('mvface bench train (CLI)', () => {
   });
 });
 
+// Two float32 runs of MobileFaceNet that differ by rounding part ways within a few steps: on the
+// CPU, the fused and the module batch norms' losses differ by 2e-7 at the first step, 2e-3 at the
+// second and 0.3 at the fourth (this config, lr 0.05): a few PReLU inputs land on the other side of
+// the kink, and the batch norms spread that into the whole gradient. cuDNN's algorithms differ by
+// more. So runs with other kernels are compared at their first step, then on whether they learn;
+// and the CUDA graphs' replays are compared step by step with frozen weights (below).
 describe.skipIf(!cuda)('CUDA training', () => {
   const face: BackboneConfig = { name: 'mobilefacenet', inputSize: 112, inChannels: 3, embeddingSize: 128 };
   const faces = { kind: 'synthetic', classes: 8, perClass: 16, height: 112, width: 112, channels: 3, seed: 3 } as const;
   const onGpu = (over: Partial<TrainConfig> = {}) => tiny({ backbone: face, data: faces, device: 'cuda', epochs: 3, ...over });
+  const learns = (r: { steps: StepInfo[] }) => mean(losses(r).slice(-4)) < 0.7 * mean(losses(r).slice(0, 4));
+  const firstStepDiff = (a: { steps: StepInfo[] }, b: { steps: StepInfo[] }) => maxRelDiff(losses(a).slice(0, 1), losses(b).slice(0, 1));
+  // Weights that move by less than float32 resolves (every step's loss is then its batch's alone),
+  // and cuDNN's heuristic algorithms, the same in both runs.
+  const frozen = { optimizer: { lr: 1e-30 }, cudnnBenchmark: false } as const;
 
   it('matches the CPU step in fp32 and learns in bf16', async () => {
     const gpu = await train(onGpu({ epochs: 1 }));
     const cpu = await train(onGpu({ epochs: 1, device: 'cpu' }));
     expect(Math.abs(gpu.steps[0].loss - cpu.steps[0].loss) / cpu.steps[0].loss).toBeLessThan(1e-3);
     const bf16 = await train(onGpu({ precision: 'bf16', evalData: faces }));
-    expect(mean(losses(bf16).slice(-4))).toBeLessThan(0.7 * mean(losses(bf16).slice(0, 4)));
+    expect(learns(bf16)).toBe(true);
     expect(Math.abs(bf16.steps[0].loss - gpu.steps[0].loss) / gpu.steps[0].loss).toBeLessThan(0.02);
   });
 
@@ -379,8 +390,9 @@ describe.skipIf(!cuda)('CUDA training', () => {
     expect(fp16.steps.filter((s) => !s.updateSkipped).length).toBeGreaterThan(fp16.steps.length / 2);
     expect(fp16.steps.every((s) => Number.isFinite(s.loss))).toBe(true);
     const a = await train(onGpu({ epochs: 1 }));
-    const b = await train(onGpu({ epochs: 1, channelsLast: true }));
-    expect(maxRelDiff(losses(b), losses(a))).toBeLessThan(1e-3);
+    const b = await train(onGpu({ channelsLast: true }));
+    expect(firstStepDiff(b, a)).toBeLessThan(1e-3);
+    expect(learns(b)).toBe(true);
   });
 
   it('syntheticOnDevice steps without the loader', async () => {
@@ -391,12 +403,17 @@ describe.skipIf(!cuda)('CUDA training', () => {
 
   it('cudaGraph: 3 warm-up steps, then replayed graphs with the eager step results', async () => {
     for (const precision of ['fp32', 'bf16'] as const) {
-      const eager = await train(onGpu({ precision, evalData: faces }));
-      const graphed = await train(onGpu({ precision, evalData: faces, cudaGraph: true }));
+      // Frozen: each replay's loss is that of the batch copied in for it, as the eager step's.
+      const eager = await train(onGpu({ precision, ...frozen }));
+      const graphed = await train(onGpu({ precision, ...frozen, cudaGraph: true }));
       const n = graphed.steps.length;
       expect(graphed.steps.map((s) => s.stepMode)).toEqual([...Array(3).fill('static'), ...Array(n - 3).fill('graph')]);
-      expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(precision === 'fp32' ? 1e-4 : 2e-2);
-      expect(Math.abs((graphed.accuracy ?? 0) - (eager.accuracy ?? 0))).toBeLessThanOrEqual(0.05);
+      expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(precision === 'fp32' ? 1e-5 : 1e-3);
+      expect(Math.max(...losses(eager)) / Math.min(...losses(eager))).toBeGreaterThan(1.01);  // the batches differ
+      // Training: the replayed update graph moves the weights as the eager step does.
+      const learning = await train(onGpu({ precision, evalData: faces, cudaGraph: true }));
+      expect(learning.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
+      expect(learns(learning)).toBe(true);
     }
     const synthetic = await train(onGpu({ epochs: 1, syntheticOnDevice: true, precision: 'bf16', cudaGraph: true }));
     expect(synthetic.steps.slice(3).every((s) => s.stepMode === 'graph' && Number.isFinite(s.loss))).toBe(true);
@@ -404,7 +421,8 @@ describe.skipIf(!cuda)('CUDA training', () => {
     const fp16Graphed = await train(onGpu({ precision: 'fp16', cudaGraph: true }));
     expect(fp16Graphed.steps.map((s) => [s.lossScale, s.updateSkipped])).toEqual(fp16.steps.map((s) => [s.lossScale, s.updateSkipped]));
     expect(fp16Graphed.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
-    expect(maxRelDiff(losses(fp16Graphed), losses(fp16))).toBeLessThan(2e-2);
+    expect(firstStepDiff(fp16Graphed, fp16)).toBeLessThan(1e-3);
+    expect(learns(fp16Graphed)).toBe(true);
   });
 
   // As on the CPU (describe 'fusedNorm'): the first step's loss (the same forward), then learning.
@@ -425,11 +443,11 @@ describe.skipIf(!cuda)('CUDA training', () => {
         }
       }
     }
-    const eager = await train(onGpu({ precision: 'bf16', fusedNorm: true, evalData: faces }));
-    const graphed = await train(onGpu({ precision: 'bf16', fusedNorm: true, evalData: faces, cudaGraph: true }));
+    const eager = await train(onGpu({ precision: 'bf16', fusedNorm: true, ...frozen }));
+    const graphed = await train(onGpu({ precision: 'bf16', fusedNorm: true, ...frozen, cudaGraph: true }));
     expect(graphed.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
-    expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(2e-2);
-    expect(mean(losses(graphed).slice(-4))).toBeLessThan(0.7 * mean(losses(graphed).slice(0, 4)));
+    expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(1e-3);
+    expect(learns(await train(onGpu({ precision: 'bf16', fusedNorm: true, cudaGraph: true })))).toBe(true);
   });
 
   it('cudaNormBench times the modules and the fused kernels; the fused forward keeps no batch norm output', () => {
