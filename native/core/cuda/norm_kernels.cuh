@@ -183,43 +183,33 @@ struct ShiftedSums {
   }
 };
 
-template <typename T, int V>
-__global__ void __launch_bounds__(kNormThreads) stats_parts(NormArgs a) {
-  const NormShape& s = a.shape;
-  const Slice r = slice(s);
-  const T* x = static_cast<const T*>(a.x);
-  ShiftedSums sums;
-  if (r.live) {
-    for (Walk w = walk_from(s, r.p0 + r.lane * V); w.p < r.p1; advance(w, s, r.lanes * V)) {
-      float v[V];
-      load<T, V>(x, address(s, w, r.c), v);
-#pragma unroll
-      for (int j = 0; j < V; ++j) sums.add(v[j]);
-    }
-  }
-  const Welford total = lanes_reduce(sums.state(), r, s.row_threads, merge);
-  write_parts(a, r, r.c, total.n, total.mean, total.m2);
-}
+// A reduction thread's states: one per channel it loads (V in rows, 1 in NCHW), and the positions
+// one load spans (1 in rows, V in NCHW).
+template <int V, bool Rows>
+struct LoadShape {
+  static constexpr int channels = Rows ? V : 1, positions = Rows ? 1 : V;
+  __device__ static constexpr int channel(int j) { return Rows ? j : 0; }
+};
 
-// Channels-last: V channels of one row per load, one state per channel.
-template <typename T, int V>
-__global__ void __launch_bounds__(kNormThreads) stats_rows(NormArgs a) {
+template <typename T, int V, bool Rows>
+__global__ void __launch_bounds__(kNormThreads) stats_parts(NormArgs a) {
+  using L = LoadShape<V, Rows>;
   const NormShape& s = a.shape;
   const Slice r = slice(s);
   const T* x = static_cast<const T*>(a.x);
-  ShiftedSums sums[V];
+  ShiftedSums sums[L::channels];
   if (r.live) {
-    for (Walk w = walk_from(s, r.p0 + r.lane); w.p < r.p1; advance(w, s, r.lanes)) {
+    for (Walk w = walk_from(s, r.p0 + r.lane * L::positions); w.p < r.p1; advance(w, s, r.lanes * L::positions)) {
       float v[V];
       load<T, V>(x, address(s, w, r.c), v);
 #pragma unroll
-      for (int j = 0; j < V; ++j) sums[j].add(v[j]);
+      for (int j = 0; j < V; ++j) sums[L::channel(j)].add(v[j]);
     }
   }
 #pragma unroll
-  for (int j = 0; j < V; ++j) {
-    const Welford total = lanes_reduce(sums[j].state(), r, s.row_threads, merge);
-    write_parts(a, r, r.c + j, total.n, total.mean, total.m2);
+  for (int k = 0; k < L::channels; ++k) {
+    const Welford total = lanes_reduce(sums[k].state(), r, s.row_threads, merge);
+    write_parts(a, r, r.c + k, total.n, total.mean, total.m2);
   }
 }
 
@@ -264,89 +254,59 @@ __global__ void __launch_bounds__(kNormThreads) apply_forward(NormArgs a) {
   }
 }
 
-// dy = dL/d bn(x), from the output's gradient g and y = bn(x) recomputed (before the residual).
-struct Backward {
-  float dy, slope_grad;
-};
-
-__device__ __forceinline__ Backward through_prelu(const NormArgs& a, uint32_t c, float y, float g) {
-  if (!a.alpha || y > 0.0f) return {g, 0.0f};
-  return {g * a.alpha[c * a.alpha_stride], g * y};
-}
-
 // Channel c's PReLU slope; 1 without a PReLU (y x 1 and g x 1 are exact).
 __device__ __forceinline__ float slope_of(const NormArgs& a, uint32_t c) {
   return a.alpha ? a.alpha[c * a.alpha_stride] : 1.0f;
 }
 
+// dy = dL/d bn(x), from the output's gradient g and y = bn(x) recomputed (before the residual).
+__device__ __forceinline__ float through_prelu(float y, float g, float slope) { return y > 0.0f ? g : g * slope; }
+
 struct Sums {
-  float dy, dy_xhat, slope;
+  float dy, dy_centred, slope;
 };
 
-__device__ __forceinline__ Sums add_sums(Sums a, Sums b) { return {a.dy + b.dy, a.dy_xhat + b.dy_xhat, a.slope + b.slope}; }
-
-template <typename T, int V>
-__global__ void __launch_bounds__(kNormThreads) backward_parts(NormArgs a) {
-  const NormShape& s = a.shape;
-  const Slice r = slice(s);
-  const T* x = static_cast<const T*>(a.x);
-  const T* g = static_cast<const T*>(a.grad_out);
-  Sums sums{0.0f, 0.0f, 0.0f};
-  if (r.live) {
-    const float mean = a.mean[r.c], invstd = a.invstd[r.c], scale = a.weight[r.c] * invstd, bias = a.bias[r.c];
-    for (Walk w = walk_from(s, r.p0 + r.lane * V); w.p < r.p1; advance(w, s, r.lanes * V)) {
-      const uint32_t i = address(s, w, r.c);
-      float v[V], gv[V];
-      load<T, V>(x, i, v);
-      load<T, V>(g, i, gv);
-#pragma unroll
-      for (int j = 0; j < V; ++j) {
-        const Backward b = through_prelu(a, r.c, (v[j] - mean) * scale + bias, gv[j]);
-        sums.dy += b.dy;
-        sums.dy_xhat += b.dy * (v[j] - mean) * invstd;
-        sums.slope += b.slope_grad;
-      }
-    }
-  }
-  sums = lanes_reduce(sums, r, s.row_threads, add_sums);
-  write_parts(a, r, r.c, sums.dy, sums.dy_xhat, sums.slope);
+__device__ __forceinline__ Sums add_sums(Sums a, Sums b) {
+  return {a.dy + b.dy, a.dy_centred + b.dy_centred, a.slope + b.slope};
 }
 
-// Channels-last: V channels of one row per load, the channels' coefficients held in registers;
-// the sums of dy (x - mean) are scaled by 1/std once, at the end.
-template <typename T, int V>
-__global__ void __launch_bounds__(kNormThreads) backward_rows(NormArgs a) {
+// Sums of dy, dy (x - mean) and the slope's gradient g y (y <= 0), the channels' coefficients held
+// in registers; dy (x - mean) is scaled by 1/std once per channel, at the end.
+template <typename T, int V, bool Rows>
+__global__ void __launch_bounds__(kNormThreads) backward_parts(NormArgs a) {
+  using L = LoadShape<V, Rows>;
   const NormShape& s = a.shape;
   const Slice r = slice(s);
   const T* x = static_cast<const T*>(a.x);
   const T* g = static_cast<const T*>(a.grad_out);
-  Sums sums[V] = {};
+  Sums sums[L::channels] = {};
   if (r.live) {
-    float mean[V], scale[V], bias[V], slope[V];
+    float mean[L::channels], scale[L::channels], bias[L::channels], slope[L::channels];
 #pragma unroll
-    for (int j = 0; j < V; ++j) {
-      const uint32_t c = r.c + j;
-      mean[j] = a.mean[c], scale[j] = a.weight[c] * a.invstd[c], bias[j] = a.bias[c], slope[j] = slope_of(a, c);
+    for (int k = 0; k < L::channels; ++k) {
+      const uint32_t c = r.c + k;
+      mean[k] = a.mean[c], scale[k] = a.weight[c] * a.invstd[c], bias[k] = a.bias[c], slope[k] = slope_of(a, c);
     }
-    for (Walk w = walk_from(s, r.p0 + r.lane); w.p < r.p1; advance(w, s, r.lanes)) {
+    for (Walk w = walk_from(s, r.p0 + r.lane * L::positions); w.p < r.p1; advance(w, s, r.lanes * L::positions)) {
       const uint32_t i = address(s, w, r.c);
       float v[V], gv[V];
       load<T, V>(x, i, v);
       load<T, V>(g, i, gv);
 #pragma unroll
       for (int j = 0; j < V; ++j) {
-        const float centred = v[j] - mean[j], y = centred * scale[j] + bias[j];
-        const float dy = y > 0.0f ? gv[j] : gv[j] * slope[j];
-        sums[j].dy += dy;
-        sums[j].dy_xhat += dy * centred;
-        sums[j].slope += y > 0.0f ? 0.0f : gv[j] * y;
+        const int k = L::channel(j);
+        const float centred = v[j] - mean[k], y = centred * scale[k] + bias[k];
+        const float dy = through_prelu(y, gv[j], slope[k]);
+        sums[k].dy += dy;
+        sums[k].dy_centred += dy * centred;
+        sums[k].slope += y > 0.0f ? 0.0f : gv[j] * y;
       }
     }
   }
 #pragma unroll
-  for (int j = 0; j < V; ++j) {
-    const Sums total = lanes_reduce(sums[j], r, s.row_threads, add_sums);
-    if (r.live) write_parts(a, r, r.c + j, total.dy, total.dy_xhat * a.invstd[r.c + j], total.slope);
+  for (int k = 0; k < L::channels; ++k) {
+    const Sums total = lanes_reduce(sums[k], r, s.row_threads, add_sums);
+    if (r.live) write_parts(a, r, r.c + k, total.dy, total.dy_centred * a.invstd[r.c + k], total.slope);
   }
 }
 
@@ -386,7 +346,7 @@ __global__ void __launch_bounds__(kNormThreads) apply_backward(NormArgs a) {
     for (int j = 0; j < V; ++j) {
       const uint32_t c = channel(s, u, j);
       const float scale = a.coef[c], centred = v[j] - a.mean[c];
-      const float dy = through_prelu(a, c, centred * scale + a.bias[c], gv[j]).dy;
+      const float dy = through_prelu(centred * scale + a.bias[c], gv[j], slope_of(a, c));
       out[j] = scale * (dy - a.coef[s.C + c] - centred * a.invstd[c] * a.coef[2 * s.C + c]);
     }
     store<T, V>(grad_x, u.i, out);
@@ -402,14 +362,14 @@ inline unsigned channel_blocks(const NormShape& s) { return static_cast<unsigned
 // V: the load width of every pass.
 template <typename T, int V, typename Launch>
 void forward_passes(const NormArgs& a, Launch&& launch) {
-  launch(a.shape.rows ? stats_rows<T, V> : stats_parts<T, V>, reduce_blocks(a.shape), a);
+  launch(a.shape.rows ? stats_parts<T, V, true> : stats_parts<T, V, false>, reduce_blocks(a.shape), a);
   launch(stats_finish, channel_blocks(a.shape), a);
   launch(apply_forward<T, V>, static_cast<unsigned>(a.shape.apply_blocks), a);
 }
 
 template <typename T, int V, typename Launch>
 void backward_passes(const NormArgs& a, Launch&& launch) {
-  launch(a.shape.rows ? backward_rows<T, V> : backward_parts<T, V>, reduce_blocks(a.shape), a);
+  launch(a.shape.rows ? backward_parts<T, V, true> : backward_parts<T, V, false>, reduce_blocks(a.shape), a);
   launch(backward_finish, channel_blocks(a.shape), a);
   launch(apply_backward<T, V>, static_cast<unsigned>(a.shape.apply_blocks), a);
 }
