@@ -162,7 +162,7 @@ train_smoke() {
 
 train_tests() {
   step "trainer tests on CUDA: bf16, fp16 + loss scaler, channels-last, fused batch norms, GPU-generated batches, CUDA graphs, Partial FC"
-  vitest_part train-tests 180 test/trainer-precision.test.ts test/trainer-head.test.ts
+  vitest_part train-tests 240 test/trainer-precision.test.ts test/trainer-head.test.ts
 }
 
 # The fused batch norm against the modules at IResNet-50's layer shapes (about a minute): the kernels

@@ -5,6 +5,7 @@ export interface TrainRun {
   steps: StepInfo[];
   cancelled: boolean;
   accuracy?: number;
+  fusedNorm: boolean;  // the trainer's: whether its batch norms ran fused
 }
 
 export async function trainRun(config: TrainConfig, options: { abortAt?: number; resume?: boolean } = {}): Promise<TrainRun> {
@@ -19,7 +20,7 @@ export async function trainRun(config: TrainConfig, options: { abortAt?: number;
         if (s.step === options.abortAt) controller.abort();
       },
     });
-    return { steps, cancelled: r.cancelled, accuracy: r.closedSetAccuracy };
+    return { steps, cancelled: r.cancelled, accuracy: r.closedSetAccuracy, fusedNorm: trainer.fusedNorm };
   } finally {
     trainer.dispose();
   }
