@@ -22,7 +22,7 @@
 #   --only norm-bench            (the fused batch norm against the modules, about a minute)
 #   --dry-run   check what was carried and the tools here, without building (any machine)
 # With a 15-minute device budget (a start takes minutes): `--only train-bench` first (it builds, then
-# writes its table after every model, so a time limit keeps what was measured), then at once, while
+# writes its table after every run, the slowest (torch.compile) last, so a time limit keeps what was measured), then at once, while
 # the machine is warm and build-gpu/ kept, `--only norm-bench`, `--only train-tests`, then
 # `--only loss`. Shorten the training benchmark with MVFACE_GPU_TRAIN_ARGS="--no-compile
 # --memory-steps 500" (and "--no-fused" to drop the fused-norm rows); with time to spare,
