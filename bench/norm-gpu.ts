@@ -36,7 +36,16 @@ function main(argv: string[]): void {
   const repeats = Number(value(argv, '--repeats') ?? 20);
   const dtype = argv.includes('--fp32') ? 'fp32' : 'bf16';
   const N = 256;
+  const card = (info.cudaDevices[0] ?? 'gpu').replace(/^NVIDIA\s+/, '').replace(/[^\w.-]+/g, '-').toLowerCase();
+  const dir = value(argv, '--out') ?? path.join(__dirname, '..', '..', 'bench', 'results');
+  const file = path.join(dir, `gpu-norm-${new Date().toISOString().slice(0, 10)}-${card}${dtype === 'fp32' ? '-fp32' : ''}.md`);
+  const title = `Batch norm (+ PReLU) (+ residual), forward + backward, ${dtype}, on ${info.cudaDevices[0]} (libtorch ${info.libtorchVersion}; median of ${repeats} samples of 10 steps each)`;
   const rows: Row[] = [];
+  // Written after every layer, so that a time limit keeps what was measured.
+  const save = () => {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(file, `# Fused batch norm benchmark\n\n${title}\n\n${formatTable(rows)}\n`);
+  };
   for (const channelsLast of [false, true]) {
     for (const { what, ...layer } of layers) {
       const c: NormBenchCase = { N, ...layer, dtype, channelsLast, repeats };
@@ -50,14 +59,9 @@ function main(argv: string[]): void {
         'saved MiB (fused)': fused.savedBytes / 2 ** 20,
       });
       console.log(formatTable([rows[rows.length - 1]]).split('\n')[2]);
+      save();
     }
   }
-  const card = (info.cudaDevices[0] ?? 'gpu').replace(/^NVIDIA\s+/, '').replace(/[^\w.-]+/g, '-').toLowerCase();
-  const dir = value(argv, '--out') ?? path.join(__dirname, '..', '..', 'bench', 'results');
-  const file = path.join(dir, `gpu-norm-${new Date().toISOString().slice(0, 10)}-${card}${dtype === 'fp32' ? '-fp32' : ''}.md`);
-  const title = `Batch norm (+ PReLU) (+ residual), forward + backward, ${dtype}, on ${info.cudaDevices[0]} (libtorch ${info.libtorchVersion}; median of ${repeats} samples of 10 steps each)`;
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(file, `# Fused batch norm benchmark\n\n${title}\n\n${formatTable(rows)}\n`);
   console.log(`\n${title}\n${formatTable(rows)}\n\nsaved ${path.relative(process.cwd(), file)}`);
 }
 
