@@ -13,12 +13,14 @@ struct StreamLaunch {
 
 }  // namespace
 
-cudaError_t launch_norm_forward(const NormArgs& a, cudaStream_t stream) {
+cudaError_t launch_norm_forward(const NormArgs& a, int device, cudaStream_t stream) {
+  if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) return e;
   kernels::norm_forward(a, StreamLaunch{stream});
   return cudaGetLastError();
 }
 
-cudaError_t launch_norm_backward(const NormArgs& a, cudaStream_t stream) {
+cudaError_t launch_norm_backward(const NormArgs& a, int device, cudaStream_t stream) {
+  if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) return e;
   kernels::norm_backward(a, StreamLaunch{stream});
   return cudaGetLastError();
 }

@@ -65,14 +65,14 @@ void check_launch(cudaError_t e, const char* what) {
 
 void run_forward(const NormArgs& a, const at::Tensor& x) {
 #if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
-  if (on_cuda_kernels(x)) return check_launch(cuda::launch_norm_forward(a, current_stream(x)), "forward");
+  if (on_cuda_kernels(x)) return check_launch(cuda::launch_norm_forward(a, x.device().index(), current_stream(x)), "forward");
 #endif
   norm_forward_cpu(a);
 }
 
 void run_backward(const NormArgs& a, const at::Tensor& x) {
 #if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
-  if (on_cuda_kernels(x)) return check_launch(cuda::launch_norm_backward(a, current_stream(x)), "backward");
+  if (on_cuda_kernels(x)) return check_launch(cuda::launch_norm_backward(a, x.device().index(), current_stream(x)), "backward");
 #endif
   norm_backward_cpu(a);
 }

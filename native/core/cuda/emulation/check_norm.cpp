@@ -31,12 +31,12 @@ struct EmulatedLaunch {
 
 }  // namespace
 
-cudaError_t launch_norm_forward(const NormArgs& a, cudaStream_t) {
+cudaError_t launch_norm_forward(const NormArgs& a, int, cudaStream_t) {
   kernels::norm_forward(a, EmulatedLaunch{});
   return cudaSuccess;
 }
 
-cudaError_t launch_norm_backward(const NormArgs& a, cudaStream_t) {
+cudaError_t launch_norm_backward(const NormArgs& a, int, cudaStream_t) {
   kernels::norm_backward(a, EmulatedLaunch{});
   return cudaSuccess;
 }
