@@ -18,4 +18,10 @@ std::vector<std::string> device_names() {
   return names;
 }
 
+cudaError_t make_current(int device) {
+  int current = -1;
+  if (cudaError_t e = cudaGetDevice(&current); e != cudaSuccess) return e;
+  return current == device ? cudaSuccess : cudaSetDevice(device);
+}
+
 }  // namespace mvface::cuda

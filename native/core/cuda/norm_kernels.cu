@@ -1,4 +1,5 @@
 // Launches the fused batch norm of norm_kernels.h (kernels in norm_kernels.cuh).
+#include "cuda/device.h"
 #include "cuda/norm_kernels.cuh"
 
 namespace mvface::cuda {
@@ -14,13 +15,13 @@ struct StreamLaunch {
 }  // namespace
 
 cudaError_t launch_norm_forward(const NormArgs& a, int device, cudaStream_t stream) {
-  if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) return e;
+  if (cudaError_t e = make_current(device); e != cudaSuccess) return e;
   kernels::norm_forward(a, StreamLaunch{stream});
   return cudaGetLastError();
 }
 
 cudaError_t launch_norm_backward(const NormArgs& a, int device, cudaStream_t stream) {
-  if (cudaError_t e = cudaSetDevice(device); e != cudaSuccess) return e;
+  if (cudaError_t e = make_current(device); e != cudaSuccess) return e;
   kernels::norm_backward(a, StreamLaunch{stream});
   return cudaGetLastError();
 }

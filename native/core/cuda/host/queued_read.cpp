@@ -5,6 +5,8 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
+#include "cuda/device.h"
+
 namespace mvface::cuda {
 
 QueuedRead::QueuedRead(const at::Tensor& device_tensor) {
@@ -14,7 +16,7 @@ QueuedRead::QueuedRead(const at::Tensor& device_tensor) {
   cudaEvent_t event = nullptr;
   // The event must be made on the stream's device. The guard set it in libtorch's CUDA runtime;
   // the calls here may bind to this library's static one (cmake/Cuda.cmake), which has its own.
-  C10_CUDA_CHECK(cudaSetDevice(device_tensor.device().index()));
+  C10_CUDA_CHECK(make_current(device_tensor.device().index()));
   C10_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
   const cudaError_t recorded = cudaEventRecord(event, c10::cuda::getCurrentCUDAStream(device_tensor.device().index()).stream());
   if (recorded != cudaSuccess) (void)cudaEventDestroy(event);  // no destructor runs when a constructor throws
