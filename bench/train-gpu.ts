@@ -23,21 +23,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo } from '../lib/backend';
 import type { TrainBenchResult } from '../lib/bench-train';
-import { formatTable, python, type Row } from './report';
+import { formatTable, python } from './report';
 import { type Measured, mib, modelRows, type PyTorchRun } from './train-gpu-table';
 import { runJson } from './run-json';
 
 const script = path.join(__dirname, '..', '..', 'bench', 'baselines', 'train_eager.py');
 
 /**
- * `mvface bench train --device cuda --json` with these flags, in a child process, so that a failing
+ * `mvface bench train --json` with these flags (--device among them), in a child process, so that a failing
  * run (a capture, a CUDA error) costs its row and not the table. Undefined when it wrote no result.
  */
 function mvfaceRun(label: string, flags: string[], timeoutMs: number): TrainBenchResult | undefined {
   const file = path.join(os.tmpdir(), `mvface-train-gpu-${process.pid}-${label}.json`);
   const cli = path.join(__dirname, '..', 'lib', 'cli.js');
   try {
-    execFileSync(process.execPath, [cli, 'bench', 'train', '--device', 'cuda', ...flags, '--json', file], { stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutMs });
+    execFileSync(process.execPath, [cli, 'bench', 'train', ...flags, '--json', file], { stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutMs });
   } catch (e) {
     // A growing memory series exits 1 after writing its result; anything else left no file.
     if (!fs.existsSync(file)) {

@@ -390,30 +390,26 @@ void dispatch(const NormArgs& a, const Passes& passes) {
   }
 }
 
-template <typename Launch>
-struct ForwardPasses {
+// The forward's or the backward's passes, for dispatch().
+template <bool Forward, typename Launch>
+struct Passes {
   const NormArgs& a;
   Launch& launch;
   template <typename T, int V>
-  void run() const { forward_passes<T, V>(a, launch); }
-};
-
-template <typename Launch>
-struct BackwardPasses {
-  const NormArgs& a;
-  Launch& launch;
-  template <typename T, int V>
-  void run() const { backward_passes<T, V>(a, launch); }
+  void run() const {
+    if constexpr (Forward) forward_passes<T, V>(a, launch);
+    else backward_passes<T, V>(a, launch);
+  }
 };
 
 template <typename Launch>
 void norm_forward(const NormArgs& a, Launch launch) {
-  dispatch(a, ForwardPasses<Launch>{a, launch});
+  dispatch(a, Passes<true, Launch>{a, launch});
 }
 
 template <typename Launch>
 void norm_backward(const NormArgs& a, Launch launch) {
-  dispatch(a, BackwardPasses<Launch>{a, launch});
+  dispatch(a, Passes<false, Launch>{a, launch});
 }
 
 }  // namespace mvface::cuda::kernels
