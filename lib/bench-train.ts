@@ -321,12 +321,20 @@ export async function pipelineSamplesPerSecond(spec: DataSpec, batch: number, wo
   }
 }
 
+export const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+function memoryLine(s: MemorySample): string {
+  return `host RSS ${mib(s.rssBytes)}${s.deviceBytes === undefined ? '' : `, device allocated ${mib(s.deviceBytes)}`}`;
+}
+
 async function memoryCheck(r: Resolved): Promise<MemoryCheck> {
   const every = Math.max(1, Math.floor(r.memorySteps / 20));
   const samples: MemorySample[] = [];
   await trainSteps(r, r.memorySteps, ({ step }) => {
     if (step % every !== 0 && step !== r.memorySteps) return;
-    samples.push({ step, rssBytes: statusBytes('VmRSS'), ...(r.device === 'cuda' && { deviceBytes: cudaStats().allocatedBytes }) });
+    const sample: MemorySample = { step, rssBytes: statusBytes('VmRSS'), ...(r.device === 'cuda' && { deviceBytes: cudaStats().allocatedBytes }) };
+    samples.push(sample);
+    r.log(`bench train: memory at step ${step} of ${r.memorySteps}: ${memoryLine(sample)}`);
   });
   const from = samples.find((s) => s.step >= r.memorySteps * 0.1) ?? samples[0];
   const last = samples[samples.length - 1];

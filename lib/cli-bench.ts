@@ -1,7 +1,7 @@
 /** `mvface bench train`: training throughput, peak memory and the input pipeline alone (lib/bench-train.ts). */
 import { type Command, Option } from 'commander';
 import * as fs from 'node:fs';
-import { benchTrainStep, type PipelineKind, type TrainBenchResult, type TrainSource } from './bench-train';
+import { benchTrainStep, mib, type PipelineKind, type TrainBenchResult, type TrainSource } from './bench-train';
 import { headFromFlags, integerArg as integer, numberArg as number } from './cli-args';
 import type { Precision } from './precision';
 
@@ -28,7 +28,6 @@ interface BenchTrainFlags {
   json?: string;
 }
 
-const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 export function formatTrainBench(r: TrainBenchResult): string {
   const lines = [

@@ -301,9 +301,10 @@ describe('bench train', () => {
   it('reports samples/s, peak memory, the pipeline alone and a memory series', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bench-data-'));
     try {
+      const lines: string[] = [];
       const r = await benchTrainStep({
         backbone: 'small', inputSize: 32, batch: 8, steps: 2, warmup: 1, classes: 10, device: 'cpu', workers: 2,
-        pipeline: 'recordio', pipelineImages: 48, dataDir, memorySteps: 4,
+        pipeline: 'recordio', pipelineImages: 48, dataDir, memorySteps: 4, log: (line) => lines.push(line),
       });
       expect(r).toMatchObject({ device: 'cpu', backbone: 'small', batch: 8, precision: 'fp32', head: 'mv-arc', steps: 2 });
       expect(r.samplesPerSecond).toBeGreaterThan(0);
@@ -318,6 +319,10 @@ describe('bench train', () => {
       expect(r.pipeline?.versusStep).toBeCloseTo(r.pipeline!.samplesPerSecond / r.samplesPerSecond, 6);
       expect(r.memoryCheck?.samples.map((s) => s.step)).toEqual([1, 2, 3, 4]);
       expect(r.memoryCheck?.samples.every((s) => s.rssBytes > 0 && s.deviceBytes === undefined)).toBe(true);
+      // The long run says where it is at every sample.
+      expect(lines.filter((l) => l.includes('memory at step'))).toEqual(
+        r.memoryCheck!.samples.map((s) => `bench train: memory at step ${s.step} of 4: host RSS ${(s.rssBytes / 2 ** 20).toFixed(0)} MiB`),
+      );
       const imagefolder = await benchTrainStep({
         backbone: 'small', inputSize: 32, batch: 8, steps: 1, warmup: 1, classes: 10, device: 'cpu', workers: 2, pipeline: 'imagefolder', pipelineImages: 16, dataDir,
       });
