@@ -1,15 +1,22 @@
 /**
- * npm run bench -- [loss | train | train-head | scale | dp | heads ...]: runs the named benchmarks; with none, loss,
- * train and scale (heads, the 3-seed head comparison, takes about half an hour: name it).
+ * npm run bench -- [loss | train | norm | train-head | scale | dp | heads ...] [--device cpu|cuda] [flags]:
+ * runs the named benchmarks; with none, loss, train and scale (heads, the 3-seed head comparison, takes
+ * about half an hour: name it). Where the addon sees a CUDA device, loss and train run their GPU
+ * tables (bench/loss-cuda.ts, bench/train-gpu.ts) and norm the fused batch norm's (bench/norm-gpu.ts),
+ * with the flags after the names (e.g. --no-compile --memory-steps 500); --device cpu keeps the CPU ones.
  */
+import { backendInfo } from '../lib/backend';
 import { benchDataParallel } from './dp';
 import { benchHeads } from './heads';
-import { benchLoss } from './loss';
+import { benchLoss, lossOptionsFromArgv } from './loss';
+import { benchNormGpu } from './norm-gpu';
+import { planBenches } from './plan';
 import { benchScale } from './scale';
 import { benchTrain } from './train';
+import { benchTrainGpu } from './train-gpu';
 import { benchTrainHead } from './train-head';
 
-const benches: Record<string, () => Promise<unknown>> = {
+const cpu: Record<string, () => Promise<unknown>> = {
   loss: () => benchLoss(),
   train: () => benchTrain(),
   scale: () => benchScale(),
@@ -18,14 +25,24 @@ const benches: Record<string, () => Promise<unknown>> = {
   'train-head': () => benchTrainHead(),
 };
 
+const gpu: Record<string, (flags: string[]) => Promise<unknown>> = {
+  loss: (flags) => benchLoss({ ...lossOptionsFromArgv(flags), device: 'cuda' }),
+  train: (flags) => benchTrainGpu(flags),
+  norm: async (flags) => benchNormGpu(flags),
+};
+
 async function main() {
-  const names = process.argv.slice(2);
-  const unknown = names.filter((n) => !(n in benches));
-  if (unknown.length) {
-    console.error(`unknown benchmark ${unknown.join(', ')}; available: ${Object.keys(benches).join(', ')}`);
+  let plan;
+  try {
+    plan = planBenches(process.argv.slice(2), backendInfo().cudaAvailable);
+  } catch (e) {
+    console.error((e as Error).message);
     process.exit(2);
   }
-  for (const name of names.length ? names : ['loss', 'train', 'scale']) await benches[name]();
+  for (const name of plan.names) {
+    if (plan.device === 'cuda' && name in gpu) await gpu[name](plan.flags);
+    else await cpu[name]();
+  }
 }
 
 main().catch((e) => {

@@ -62,7 +62,7 @@ export async function benchLoss(options: LossBenchOptions = {}): Promise<Row[]> 
 }
 
 /** node dist/bench/loss.js [--device cuda] [--batch B] [--classes 100000,1000000] [--repeats n] */
-function optionsFromArgv(argv: string[]): LossBenchOptions {
+export function lossOptionsFromArgv(argv: string[]): LossBenchOptions {
   const value = (flag: string) => {
     const at = argv.indexOf(flag);
     return at >= 0 ? argv[at + 1] : undefined;
@@ -77,7 +77,7 @@ function optionsFromArgv(argv: string[]): LossBenchOptions {
 }
 
 if (require.main === module) {
-  benchLoss(optionsFromArgv(process.argv.slice(2))).catch((e) => {
+  benchLoss(lossOptionsFromArgv(process.argv.slice(2))).catch((e) => {
     console.error(e);
     process.exit(1);
   });

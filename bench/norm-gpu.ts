@@ -30,7 +30,8 @@ function value(argv: string[], flag: string): string | undefined {
   return at >= 0 ? argv[at + 1] : undefined;
 }
 
-function main(argv: string[]): void {
+/** The fused batch norm against the modules (flags as above); `npm run bench -- norm` runs it. */
+export function benchNormGpu(argv: string[] = []): void {
   const info = backendInfo();
   if (!info.cudaAvailable) throw new Error('bench/norm-gpu: no CUDA device visible to the addon (build against a CUDA libtorch)');
   const repeats = Number(value(argv, '--repeats') ?? 20);
@@ -65,9 +66,11 @@ function main(argv: string[]): void {
   console.log(`\n${title}\n${formatTable(rows)}\n\nsaved ${path.relative(process.cwd(), file)}`);
 }
 
-try {
-  main(process.argv.slice(2));
-} catch (e) {
-  console.error(e);
-  process.exit(1);
+if (require.main === module) {
+  try {
+    benchNormGpu(process.argv.slice(2));
+  } catch (e) {
+    console.error(e);
+    process.exit(1);
+  }
 }

@@ -57,7 +57,8 @@ function value(argv: string[], flag: string): string | undefined {
   return at >= 0 ? argv[at + 1] : undefined;
 }
 
-async function main(argv: string[]): Promise<void> {
+/** The GPU training table (flags as above); `npm run bench -- train` runs it where the addon sees a GPU. */
+export async function benchTrainGpu(argv: string[] = []): Promise<void> {
   const info = backendInfo();
   // --device cpu rehearses the whole flow on a machine without a GPU (small --batch; no graphs there).
   const device = value(argv, '--device') ?? 'cuda';
@@ -141,7 +142,9 @@ async function main(argv: string[]): Promise<void> {
   if (memorySteps > 0 && !(json.memoryCheck as { flat?: boolean } | undefined)?.flat) process.exitCode = 1;
 }
 
-main(process.argv.slice(2)).catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  benchTrainGpu(process.argv.slice(2)).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,26 @@
+/** What `npm run bench -- [names] [flags]` runs (bench/plan.ts): names, device and the GPU tables' flags. */
+import { describe, expect, it } from 'vitest';
+import { planBenches } from '../bench/plan';
+
+describe('npm run bench: the plan', () => {
+  it('runs loss, train and scale by default, on the GPU where the addon sees one', () => {
+    expect(planBenches([], false)).toEqual({ names: ['loss', 'train', 'scale'], device: 'cpu', flags: [] });
+    expect(planBenches([], true)).toEqual({ names: ['loss', 'train', 'scale'], device: 'cuda', flags: [] });
+  });
+
+  it('takes the names before the first flag and passes the flags on', () => {
+    expect(planBenches(['train', 'norm', '--no-compile', '--memory-steps', '500'], true)).toEqual({
+      names: ['train', 'norm'], device: 'cuda', flags: ['--no-compile', '--memory-steps', '500'],
+    });
+    expect(planBenches(['train', '--device', 'cpu'], true)).toEqual({ names: ['train'], device: 'cpu', flags: ['--device', 'cpu'] });
+  });
+
+  it('refuses unknown names, GPU-only names without a GPU, and a bad --device', () => {
+    expect(() => planBenches(['trian'], true)).toThrow(/unknown benchmark trian; available: loss, train, scale, dp, heads, train-head, norm/);
+    expect(() => planBenches(['norm'], false)).toThrow(/unknown benchmark norm \(norm: a CUDA device only\)/);
+    expect(() => planBenches(['norm', '--device', 'cpu'], true)).toThrow(/norm: a CUDA device only/);
+    expect(() => planBenches(['train', '--device', 'cuda'], false)).toThrow(/sees no CUDA device.*LIBTORCH_USE_PYTORCH=1/);
+    expect(() => planBenches(['train', '--device', 'tpu'], true)).toThrow(/--device takes cpu or cuda, got tpu/);
+    expect(() => planBenches(['train', '--device'], true)).toThrow(/--device takes cpu or cuda, got nothing/);
+  });
+});
