@@ -10,6 +10,7 @@
  */
 import * as path from 'node:path';
 import { backendInfo } from '../lib/backend';
+import { flagValue } from './argv';
 import { benchLossCuda } from './loss-cuda';
 import { type Row, printTable, python, saveResult } from './report';
 import { runJson } from './run-json';
@@ -63,10 +64,7 @@ export async function benchLoss(options: LossBenchOptions = {}): Promise<Row[]> 
 
 /** node dist/bench/loss.js [--device cuda] [--batch B] [--classes 100000,1000000] [--repeats n] */
 export function lossOptionsFromArgv(argv: string[]): LossBenchOptions {
-  const value = (flag: string) => {
-    const at = argv.indexOf(flag);
-    return at >= 0 ? argv[at + 1] : undefined;
-  };
+  const value = (flag: string) => flagValue(argv, flag);
   const numbers = (v?: string) => v?.split(',').map(Number);
   return {
     device: value('--device') === 'cuda' ? 'cuda' : 'cpu',

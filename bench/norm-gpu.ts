@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { backendInfo } from '../lib/backend';
 import { native } from '../lib/native';
 import type { NormBenchCase } from '../lib/native-types';
+import { flagValue as value } from './argv';
 import { formatTable, type Row } from './report';
 
 // IResNet-50 at 112 x 112: the stem and bn2 + PReLU of layer1's first block at 112, then each stage's
@@ -24,11 +25,6 @@ const layers: Array<Omit<NormBenchCase, 'N' | 'dtype' | 'channelsLast' | 'repeat
   { what: 'layer3 bn3 + residual (14 blocks)', C: 256, H: 14, W: 14, prelu: false, residual: true },
   { what: 'layer4 bn2 + PReLU', C: 512, H: 7, W: 7, prelu: true },
 ];
-
-function value(argv: string[], flag: string): string | undefined {
-  const at = argv.lastIndexOf(flag);
-  return at >= 0 ? argv[at + 1] : undefined;
-}
 
 /** The fused batch norm against the modules (flags as above); `npm run bench -- norm` runs it. */
 export function benchNormGpu(argv: string[] = []): void {

@@ -3,6 +3,8 @@
  * Where the addon sees a CUDA device, `loss`, `train` and `norm` run their GPU tables unless
  * `--device cpu` says otherwise; the other benchmarks run on the CPU either way.
  */
+import { flagValue } from './argv';
+
 export const cpuBenches = ['loss', 'train', 'scale', 'dp', 'heads', 'train-head'] as const;
 export const gpuBenches = ['loss', 'train', 'norm'] as const;
 export const defaultBenches = ['loss', 'train', 'scale'];
@@ -34,9 +36,8 @@ export function planBenches(args: string[], cudaAvailable: boolean): BenchPlan {
 }
 
 function askedDevice(flags: string[]): 'cpu' | 'cuda' | undefined {
-  const at = flags.lastIndexOf('--device');
-  if (at < 0) return undefined;
-  const asked = flags[at + 1];
+  if (!flags.includes('--device')) return undefined;
+  const asked = flagValue(flags, '--device');
   if (asked === 'cpu' || asked === 'cuda') return asked;
   throw new Error(`npm run bench: --device takes cpu or cuda, got ${asked ?? 'nothing'}`);
 }

@@ -23,6 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo } from '../lib/backend';
 import type { TrainBenchResult } from '../lib/bench-train';
+import { flagValue as value } from './argv';
 import { formatTable, python } from './report';
 import { type Measured, mib, modelRows, type PyTorchRun } from './train-gpu-table';
 import { runJson } from './run-json';
@@ -50,11 +51,6 @@ function mvfaceRun(label: string, flags: string[], timeoutMs: number): TrainBenc
   } finally {
     fs.rmSync(file, { force: true });
   }
-}
-
-function value(argv: string[], flag: string): string | undefined {
-  const at = argv.lastIndexOf(flag);  // the last one wins (gpu-check appends overrides)
-  return at >= 0 ? argv[at + 1] : undefined;
 }
 
 /** The GPU training table (flags as above); `npm run bench -- train` runs it where the addon sees a GPU. */
