@@ -55,6 +55,7 @@ Comm::Comm(const Rendezvous& r) : rank_(r.rank), world_size_(r.world_size), loca
   options.isServer = r.rank == 0;
   options.numWorkers = r.world_size;
   options.timeout = r.timeout;
+  torch_compat::use_classic_tcp_store(options);
   try {
     store_ = c10::make_intrusive<c10d::TCPStore>(r.master_addr, options);
     auto gloo = c10d::ProcessGroupGloo::Options::create(r.timeout);

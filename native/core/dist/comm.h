@@ -2,28 +2,21 @@
 // Collective communication between training processes on libtorch's c10d: rendezvous through a
 // TCPStore (rank 0 hosts it), Gloo for CPU tensors. Set up from torchrun's environment variables.
 #include <ATen/ATen.h>
-#include <torch/version.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "torch_compat.h"
+
 namespace c10d {
-class Backend;
-class ProcessGroup;
 class Store;
 }  // namespace c10d
 
 namespace mvface::dist {
 
-// What ProcessGroupGloo derives from: c10d::ProcessGroup in libtorch 1.x, c10d::Backend from 2.0
-// (a ProcessGroup became a front for backends). Both have the collectives used here.
-#if TORCH_VERSION_MAJOR >= 2
-using GlooGroup = c10d::Backend;
-#else
-using GlooGroup = c10d::ProcessGroup;
-#endif
+using torch_compat::GlooGroup;
 
 struct Rendezvous {
   int rank = 0, world_size = 1, local_rank = 0;

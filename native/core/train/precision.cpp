@@ -1,55 +1,18 @@
 #include "train/precision.h"
 
-#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "errors.h"
-
-// libtorch 2.4 made autocast's state per device type (set_autocast_enabled(device, on)) and
-// deprecated the CPU/CUDA-specific calls that 1.13 has.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-#define MVFACE_AUTOCAST_BY_DEVICE 1
-#endif
+#include "torch_compat.h"
 
 namespace mvface::train {
-namespace {
 
-bool autocast_enabled(at::DeviceType d) {
-#ifdef MVFACE_AUTOCAST_BY_DEVICE
-  return at::autocast::is_autocast_enabled(d);
-#else
-  return d == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-#endif
-}
-
-at::ScalarType autocast_dtype(at::DeviceType d) {
-#ifdef MVFACE_AUTOCAST_BY_DEVICE
-  return at::autocast::get_autocast_dtype(d);
-#else
-  return d == at::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
-#endif
-}
-
-void set_autocast(at::DeviceType d, bool enabled, at::ScalarType dtype) {
-#ifdef MVFACE_AUTOCAST_BY_DEVICE
-  at::autocast::set_autocast_dtype(d, dtype);
-  at::autocast::set_autocast_enabled(d, enabled);
-#else
-  if (d == at::kCUDA) {
-    at::autocast::set_autocast_gpu_dtype(dtype);
-    at::autocast::set_enabled(enabled);
-  } else {
-    at::autocast::set_autocast_cpu_dtype(dtype);
-    at::autocast::set_cpu_enabled(enabled);
-  }
-#endif
-}
-
-}  // namespace
+using torch_compat::autocast_dtype;
+using torch_compat::autocast_enabled;
+using torch_compat::set_autocast;
 
 Precision parse_precision(const std::string& name, at::DeviceType device) {
   if (name == "fp32") return Precision::Fp32;

@@ -6,7 +6,8 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/version.h>
+
+#include "torch_compat.h"
 
 namespace mvface::cuda {
 namespace {
@@ -39,14 +40,9 @@ struct CapturedCall::State {
   void capture(const std::function<void()>& body) {
     c10::cuda::device_synchronize();  // nothing else in flight while the capture starts (as torch.cuda.graph)
     const AutocastCacheOff no_cache;
-#if TORCH_VERSION_MAJOR >= 2
-    // Thread-local: the loader's threads may take page-locked memory from libtorch's host
-    // allocator meanwhile, which a global capture would count against it (torch.cuda.graph's
-    // capture_error_mode="thread_local"). This thread makes no such call while capturing.
-    graph.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
-#else
-    graph.capture_begin();
-#endif
+    // Thread-local: the loader's threads may take page-locked memory from libtorch's host allocator
+    // meanwhile. This thread makes no such call while capturing.
+    torch_compat::capture_begin_thread_local(graph, cudaStreamCaptureModeThreadLocal);
     try {
       body();
     } catch (...) {
