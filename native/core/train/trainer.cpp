@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "loss/loss.h"
 #include "train/static_step.h"
+#include "train/torch_file.h"
 #ifdef MVFACE_WITH_CUDA
 #include "cuda/host/queued_read.h"
 #endif
@@ -292,7 +293,7 @@ void Trainer::save(const std::string& path, const std::string& meta) const {
   at::Generator rng = at::detail::getDefaultCPUGenerator();
   d.insert("rng", rng.get_state());
   d.insert("scaler", at::tensor({scaler_.scale(), static_cast<double>(scaler_.growth_tracker())}, at::kDouble));
-  write_atomically(path, torch::jit::pickle_save(c10::IValue(d)));
+  write_atomically(path, torch_file_bytes(c10::IValue(d)));
 }
 
 std::string Trainer::load(const std::string& path) {
@@ -333,7 +334,7 @@ std::string Trainer::load(const std::string& path) {
 }
 
 void Trainer::export_backbone(const std::string& path) const {
-  write_atomically(path, torch::jit::pickle_save(c10::IValue(tensor_dict(named_state()))));
+  write_atomically(path, torch_file_bytes(c10::IValue(tensor_dict(named_state()))));
 }
 
 int64_t Trainer::parameter_count() const { return backbones::parameter_count(*model_); }
