@@ -25,7 +25,7 @@ struct ResidualUnit : nn::Module {
     bn4 = register_module("bn4", batch_norm(out));
     se = register_module("se", std::make_shared<SEModule>(out));
     if (stride != 1 || in != out) {
-      shortcut = register_module("shortcut", nn::Sequential(conv(in, out, 1, stride), batch_norm(out)));
+      shortcut = register_module("shortcut", projection_shortcut(in, out, stride));
     }
   }
   at::Tensor forward(const at::Tensor& x) {

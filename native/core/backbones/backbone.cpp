@@ -18,6 +18,18 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t
 
 nn::BatchNorm2d batch_norm(int64_t channels) { return nn::BatchNorm2d(nn::BatchNorm2dOptions(channels)); }
 
+SubsampledPointwiseImpl::SubsampledPointwiseImpl(int64_t in, int64_t out, int64_t stride)
+    : nn::Conv2dImpl(nn::Conv2dOptions(in, out, 1).bias(false)), stride(stride) {}
+
+at::Tensor SubsampledPointwiseImpl::forward(const at::Tensor& x) {
+  if (stride == 1) return nn::Conv2dImpl::forward(x);
+  return nn::Conv2dImpl::forward(x.slice(2, 0, c10::nullopt, stride).slice(3, 0, c10::nullopt, stride));
+}
+
+nn::Sequential projection_shortcut(int64_t in, int64_t out, int64_t stride) {
+  return nn::Sequential(SubsampledPointwise(in, out, stride), batch_norm(out));
+}
+
 nn::PReLU prelu(int64_t channels) { return nn::PReLU(nn::PReLUOptions().num_parameters(channels)); }
 
 SEModule::SEModule(int64_t channels, int64_t reduction) {

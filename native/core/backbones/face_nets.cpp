@@ -92,7 +92,7 @@ struct IBasicBlock : nn::Module, FusableNorm {
     bn3 = register_module("bn3", batch_norm(planes));
     if (with_se) se = register_module("se", std::make_shared<SEModule>(planes));
     if (stride != 1 || inplanes != planes) {
-      downsample = register_module("downsample", nn::Sequential(conv(inplanes, planes, 1, stride), batch_norm(planes)));
+      downsample = register_module("downsample", projection_shortcut(inplanes, planes, stride));
     }
   }
   at::Tensor forward(const at::Tensor& x) {
