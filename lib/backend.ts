@@ -20,6 +20,10 @@ export interface BackendInfo {
   blas: string;
   /** Intra-op threads (defaults to the machine's cores or MVFACE_NUM_THREADS). */
   threads: number;
+  /** Whether libtorch's oneDNN kernels (convolutions, bfloat16 matrix products) run on the CPU; MVFACE_ONEDNN=0 turns them off. */
+  onednn: boolean;
+  /** TensorFloat-32 allowed in cuDNN's convolutions and cuBLAS's float32 matrix products (the `tf32` option). */
+  tf32: { cudnn: boolean; cublas: boolean };
 }
 
 function packageVersion(): string {
@@ -39,6 +43,8 @@ export function backendInfo(): BackendInfo {
     cudaDevices: info.cudaDevices,
     blas: info.blas,
     threads: info.threads,
+    onednn: info.onednn,
+    tf32: info.tf32,
   };
 }
 

@@ -54,6 +54,7 @@ interface TrainFlags {
   channelsLast?: boolean;
   fusedNorm?: boolean;
   cudnnBenchmark?: boolean;
+  tf32?: boolean;
   cudaGraph?: boolean;
   sampleRate?: number;
   chunkClasses?: number;
@@ -83,6 +84,7 @@ function trainConfig(f: TrainFlags): TrainConfig {
   if (f.channelsLast) c.channelsLast = true;
   if (f.fusedNorm !== undefined) c.fusedNorm = f.fusedNorm;
   if (f.cudnnBenchmark === false) c.cudnnBenchmark = false;
+  if (f.tf32 !== undefined) c.tf32 = f.tf32;
   if (f.cudaGraph) c.cudaGraph = true;
   if (f.sampleRate !== undefined) c.sampleRate = f.sampleRate;
   if (f.chunkClasses !== undefined) c.chunkClasses = f.chunkClasses;
@@ -184,6 +186,8 @@ export function program(): Command {
     .option('--fused-norm', 'batch norm, PReLU and residual add as one fused pass (default on the CPU, off on CUDA)')
     .option('--no-fused-norm', 'batch norm, PReLU and residual add as separate modules')
     .option('--no-cudnn-benchmark', 'CUDA: cuDNN\'s heuristic convolution algorithms instead of timing them (on by default)')
+    .option('--tf32', 'CUDA: TensorFloat-32 in convolutions and float32 matrix products (default: convolutions only)')
+    .option('--no-tf32', 'CUDA: IEEE float32 in convolutions and matrix products')
     .option('--cuda-graph', 'CUDA: capture the step in CUDA graphs after 3 warm-up steps')
     .option('--sample-rate <r>', 'Partial FC: each step uses the batch\'s classes and this share of the others (0 < r <= 1)', number)
     .option('--chunk-classes <k>', 'the head\'s loss over chunks of k classes (a batch x k buffer)', integer)

@@ -8,6 +8,8 @@ export interface NativeBackendInfo {
   cudaDevices: string[];
   blas: string;
   threads: number;
+  onednn: boolean;
+  tf32: { cudnn: boolean; cublas: boolean };
   addonVersion: string;
 }
 

@@ -43,6 +43,14 @@ export interface PrecisionConfig {
    */
   cudnnBenchmark?: boolean;
   /**
+   * TensorFloat-32 in cuDNN's convolutions and cuBLAS's float32 matrix products on NVIDIA GPUs from
+   * Ampere on: float32 inputs rounded to 10 bits of mantissa inside the matrix units, faster, with
+   * relative errors near 1e-3. Default: libtorch's (convolutions on, matrix products off, as
+   * PyTorch's); false turns both off, true both on. A process-wide setting, applied when the Trainer
+   * is created.
+   */
+  tf32?: boolean;
+  /**
    * Capture the step in two CUDA graphs (forward and backward; update) after 3 eager warm-up steps,
    * and replay them: the host then launches two graphs per step instead of every kernel. Needs device
    * 'cuda', no process group and no focal or hm mining (E_CONFIG); with the loss scaler (fp16) the
@@ -65,6 +73,8 @@ export interface NativePrecisionOptions {
   /** Undefined: the device's default (Trainer.create). */
   fusedNorm?: boolean;
   cudnnBenchmark: boolean;
+  /** Undefined: libtorch's defaults. */
+  tf32?: boolean;
   cudaGraph: boolean;
   staticStep: boolean;
   lossScale?: Required<LossScaleConfig>;
@@ -96,6 +106,7 @@ export function resolvePrecisionOptions(c: PrecisionConfig): NativePrecisionOpti
     channelsLast: flag(c.channelsLast, 'channelsLast'),
     fusedNorm: c.fusedNorm === undefined ? undefined : flag(c.fusedNorm, 'fusedNorm'),
     cudnnBenchmark: c.cudnnBenchmark === undefined ? true : flag(c.cudnnBenchmark, 'cudnnBenchmark'),
+    ...(c.tf32 === undefined ? {} : { tf32: flag(c.tf32, 'tf32') }),
     cudaGraph: flag(c.cudaGraph, 'cudaGraph'),
     staticStep: flag(c.staticStep, 'staticStep'),
   };

@@ -35,6 +35,13 @@ describe('native loader', () => {
     expect(ok.trim()).toMatch(/^(local|prebuild|override)$/);
   });
 
+  it('MVFACE_ONEDNN=0 turns libtorch\'s oneDNN kernels off', () => {
+    const root = path.resolve(__dirname, '..');
+    const onednn = (env: NodeJS.ProcessEnv) =>
+      execFileSync(process.execPath, ['-e', "console.log(require('./dist/lib/index.js').backendInfo().onednn)"], { cwd: root, encoding: 'utf8', env }).trim();
+    expect(onednn({ ...process.env, MVFACE_ONEDNN: '0' })).toBe('false');
+  });
+
   it('works from both import and require through the exports map', () => {
     const root = path.resolve(__dirname, '..');
     const esm = "import { backendInfo, marginLoss, MvfaceError } from 'mvface'; console.log(typeof backendInfo, typeof marginLoss, typeof MvfaceError);";

@@ -138,6 +138,18 @@ describe('dynamic loss scaler (fp32 on the CPU)', () => {
   });
 });
 
+describe('tf32', () => {
+  it('sets the process-wide TensorFloat-32 flags of cuDNN and cuBLAS when a Trainer is created; unset leaves them', async () => {
+    for (const tf32 of [false, true, undefined, false, undefined]) {
+      const before = backendInfo().tf32;
+      const trainer = await Trainer.create(tiny({ epochs: 1, tf32 }));
+      trainer.dispose();
+      expect(backendInfo().tf32).toEqual(tf32 === undefined ? before : { cudnn: tf32, cublas: tf32 });
+    }
+    expect(thrown(() => resolvePrecisionOptions({ tf32: 'yes' as never })).argument).toBe('tf32');
+  });
+});
+
 describe('cudnnBenchmark', () => {
   it('sets the process-wide cuDNN benchmark flag when a Trainer is created (default on)', async () => {
     for (const cudnnBenchmark of [false, undefined, false, true]) {
@@ -159,24 +171,25 @@ describe('fusedNorm', () => {
   // few-sample batches amplify that over steps, so the steps are compared at the first (the same
   // forward) and by learning; the gradients themselves are checked against float64, whole
   // backbones included, by scripts/check-cuda-emulated.sh (native/core/cuda/emulation/check_norm.cpp).
-  it('runs on the CPU: MobileFaceNet and IResNet-18, fp32 and bf16, NCHW and channels-last', async () => {
-    const iresnet: BackboneConfig = { name: 'iresnet18', inputSize: 16, inChannels: 1, embeddingSize: 32 };
-    for (const backbone of [face, iresnet]) {
-      for (const [precision, tolerance] of [['fp32', 1e-5], ['bf16', 2e-2]] as const) {
-        for (const channelsLast of [false, true]) {
-          const over = { backbone, data: faceData, epochs: 2, precision, channelsLast, device: 'cpu', optimizer: { lr: 0.01 } } as const;
-          const plain = await train(tiny({ ...over, fusedNorm: false }));
-          const fused = await train(tiny({ ...over, fusedNorm: true }));
-          expect([plain.fusedNorm, fused.fusedNorm]).toEqual([false, true]);
-          expect(maxRelDiff(losses(fused).slice(0, 1), losses(plain).slice(0, 1))).toBeLessThan(tolerance);
-          expect(fused.steps.every((s) => Number.isFinite(s.loss))).toBe(true);
-          const [first, last] = epochMeans(fused);
-          expect(last).toBeLessThan(first);
-        }
+  const iresnet: BackboneConfig = { name: 'iresnet18', inputSize: 16, inChannels: 1, embeddingSize: 32 };
+  describe.each([face, iresnet])('runs on the CPU: $name', (backbone) => {
+    it.each([['fp32', 1e-5], ['bf16', 2e-2]] as const)('%s, NCHW and channels-last', async (precision, tolerance) => {
+      for (const channelsLast of [false, true]) {
+        const over = { backbone, data: faceData, epochs: 2, precision, channelsLast, device: 'cpu', optimizer: { lr: 0.01 } } as const;
+        const plain = await train(tiny({ ...over, fusedNorm: false }));
+        const fused = await train(tiny({ ...over, fusedNorm: true }));
+        expect([plain.fusedNorm, fused.fusedNorm]).toEqual([false, true]);
+        expect(maxRelDiff(losses(fused).slice(0, 1), losses(plain).slice(0, 1))).toBeLessThan(tolerance);
+        expect(fused.steps.every((s) => Number.isFinite(s.loss))).toBe(true);
+        const [first, last] = epochMeans(fused);
+        expect(last).toBeLessThan(first);
       }
-    }
+    });
+  });
+
+  it('is off for the small net, which has no PReLU or residual after its batch norms', async () => {
     const small = await Trainer.create(tiny({ epochs: 1, fusedNorm: true }));
-    expect(small.fusedNorm).toBe(false);  // the small net has no PReLU or residual after its batch norms
+    expect(small.fusedNorm).toBe(false);
     small.dispose();
   });
 

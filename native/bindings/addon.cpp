@@ -32,6 +32,11 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
     o.Set("cudaDevices", devices);
     o.Set("blas", b.blas);
     o.Set("threads", b.threads);
+    o.Set("onednn", b.onednn);
+    Napi::Object tf32 = Napi::Object::New(env);
+    tf32.Set("cudnn", b.tf32_cudnn);
+    tf32.Set("cublas", b.tf32_cublas);
+    o.Set("tf32", tf32);
     o.Set("addonVersion", MVFACE_VERSION);
     return o;
   });

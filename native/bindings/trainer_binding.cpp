@@ -24,7 +24,7 @@ namespace {
 using train::StepResult;
 using train::Trainer;
 
-// precision, channelsLast, fusedNorm, cudnnBenchmark, cudaGraph, staticStep, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
+// precision, channelsLast, fusedNorm, cudnnBenchmark, tf32, cudaGraph, staticStep, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
 void precision_options(const Napi::Object& o, train::TrainerOptions& t) {
   Napi::Value precision = o.Get("precision");
   if (!precision.IsUndefined() && !precision.IsString()) fail("E_CONFIG", "precision", "must be a string");
@@ -32,6 +32,7 @@ void precision_options(const Napi::Object& o, train::TrainerOptions& t) {
   t.channels_last = boolean_or(o, "channelsLast", false);
   t.fused_norm = boolean_or(o, "fusedNorm", false);
   t.cudnn_benchmark = boolean_or(o, "cudnnBenchmark", true);
+  if (!o.Get("tf32").IsUndefined()) t.tf32 = boolean_or(o, "tf32", false);
   t.cuda_graph = boolean_or(o, "cudaGraph", false);
   t.static_step = boolean_or(o, "staticStep", false);
   Napi::Value scale = o.Get("lossScale");

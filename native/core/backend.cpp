@@ -57,6 +57,8 @@ void init_backend() {
     if (requested > 0) threads = requested;
   }
   set_thread_count(threads);
+  if (const char* env = std::getenv("MVFACE_ONEDNN"); env && std::string(env) == "0")
+    at::globalContext().setUserEnabledMkldnn(false);
 }
 
 BackendInfo backend_info() {
@@ -71,6 +73,9 @@ BackendInfo backend_info() {
 #endif
   info.blas = blas_from_loaded_libraries();
   info.threads = at::get_num_threads();
+  info.onednn = at::hasMKLDNN() && at::globalContext().userEnabledMkldnn();
+  info.tf32_cudnn = at::globalContext().allowTF32CuDNN();
+  info.tf32_cublas = at::globalContext().allowTF32CuBLAS();
   return info;
 }
 

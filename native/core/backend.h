@@ -14,11 +14,14 @@ struct BackendInfo {
   std::vector<std::string> cuda_devices;
   std::string blas;
   int threads = 1;
+  bool onednn = false;  // libtorch's oneDNN (MKL-DNN) kernels in use on the CPU
+  bool tf32_cudnn = false, tf32_cublas = false;  // TensorFloat-32 allowed in cuDNN, cuBLAS
 };
 
 BackendInfo backend_info();
 int default_thread_count();
 void set_thread_count(int threads);  // intra-op threads of ATen and of OpenBLAS when present
-void init_backend();                 // threads from MVFACE_NUM_THREADS or the machine's cores
+// Threads from MVFACE_NUM_THREADS or the machine's cores; MVFACE_ONEDNN=0 turns oneDNN off.
+void init_backend();
 
 }  // namespace mvface

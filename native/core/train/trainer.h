@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct TrainerOptions {
   // cuDNN times its algorithms for each new convolution shape and keeps the fastest (PyTorch's
   // torch.backends.cudnn.benchmark). Process-wide: the Trainer sets it when it is created.
   bool cudnn_benchmark = true;
+  // TensorFloat-32 in cuDNN's convolutions and cuBLAS's float32 matrix products (PyTorch's
+  // torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32). Unset: libtorch's
+  // defaults (convolutions on, matrix products off). Process-wide, set when the Trainer is created.
+  std::optional<bool> tf32;
   // The step as two CUDA graphs (forward and backward; update), captured after 3 eager warm-up steps
   // and replayed (train/trainer_graph.cpp). Needs CUDA, no process group, no mining.
   bool cuda_graph = false;

@@ -18,6 +18,10 @@ void Trainer::setup_precision() {
   scaler_ = LossScaler(options_.scaler);
   check_graph_options();
   at::globalContext().setBenchmarkCuDNN(options_.cudnn_benchmark);
+  if (options_.tf32) {
+    at::globalContext().setAllowTF32CuDNN(*options_.tf32);
+    at::globalContext().setAllowTF32CuBLAS(*options_.tf32);
+  }
   fused_norm_active_ = backbones::use_fused_norm(*model_, options_.fused_norm) > 0 && options_.fused_norm;
   if (options_.channels_last) {
     at::NoGradGuard no_grad;
