@@ -1,10 +1,15 @@
 # CUDA code lives in native/core/cuda:
-#   *.cu     kernels and cudart calls, plain pointers, no ATen: the static library mvface_cuda.
+#   *.cu     kernels and cudart calls, plain pointers, no ATen: the static library mvface_cuda (nvcc).
 #   host/    the ATen-facing driver (*.cpp, compiled by the C++ compiler), only with a CUDA libtorch.
-# - libtorch with CUDA: mvface_cuda is built for sm_80 and sm_90 with a static cudart and linked into
-#   the target, host/*.cpp are added to it, and MVFACE_WITH_CUDA=1 is defined.
-# - CPU libtorch and MVFACE_CUDA_COMPILE_ONLY=1 (CI, no GPU): mvface_cuda is compiled and not linked;
-#   host/*.cpp are compiled too where libtorch ships its c10/cuda headers. The addon stays CPU-only.
+# - libtorch with CUDA: mvface_cuda is built for MVFACE_CUDA_ARCHITECTURES and linked, host/*.cpp are
+#   added, MVFACE_WITH_CUDA=1 is defined. The CUDA runtime is linked once, shared: the libcudart that
+#   libtorch_cuda loads (a PyTorch wheel's, a libtorch folder's, the system's), whose folder goes into
+#   the addon's RPATH; the toolkit's only where libtorch's cannot be found.
+# - MVFACE_CUDA_COMPILE_ONLY=1 (CI, no GPU): every translation unit of the GPU build is compiled and
+#   nothing of it is linked: the .cu files by nvcc, the core, host/ and the bindings with
+#   MVFACE_WITH_CUDA=1 against a CUDA libtorch's headers, MVFACE_CUDA_TORCH_HEADERS (the include
+#   folder of an unpacked libtorch; scripts/check-cuda-build.sh fetches Debian's libtorch-cuda-dev).
+#   The addon itself stays the CPU build.
 # nvcc: CMAKE_CUDA_COMPILER or CUDACXX if set, else nvcc on PATH, in CUDA_HOME or /usr/local/cuda.
 # Architectures: MVFACE_CUDA_ARCHITECTURES (default "80;90").
 file(GLOB MVFACE_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/native/core/cuda/*.cu)
@@ -23,7 +28,7 @@ endmacro()
 
 macro(mvface_cuda_kernels_library)
   set(CMAKE_CUDA_STANDARD 17)
-  set(CMAKE_CUDA_RUNTIME_LIBRARY Static)
+  set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
   mvface_find_nvcc()
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
@@ -34,8 +39,30 @@ macro(mvface_cuda_kernels_library)
   # The C++ ABI flag libtorch asks for (CMAKE_CXX_FLAGS carries it, CMAKE_CUDA_FLAGS does not).
   separate_arguments(_mvface_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
   target_compile_options(mvface_cuda PRIVATE ${_mvface_torch_flags})
-  target_link_libraries(mvface_cuda PUBLIC CUDA::cudart_static)
 endmacro()
+
+# Links `target` to the libcudart that libtorch_cuda loads, as the dynamic loader resolves it there;
+# sets MVFACE_CUDART_DIR (its folder, for the RPATH) in the caller's scope.
+function(mvface_link_cudart target)
+  find_library(_mvface_torch_cuda torch_cuda PATHS ${MVFACE_LIBTORCH_LIBDIR} NO_DEFAULT_PATH)
+  set(_cudart "")
+  if(_mvface_torch_cuda)
+    execute_process(COMMAND ldd ${_mvface_torch_cuda} OUTPUT_VARIABLE _ldd ERROR_QUIET)
+    if(_ldd MATCHES "libcudart[^ \t]*\\.so[^ \t]* => ([^ \t\n]+)")
+      set(_cudart ${CMAKE_MATCH_1})
+    endif()
+  endif()
+  if(_cudart)
+    target_link_libraries(${target} PUBLIC ${_cudart})
+    get_filename_component(_dir ${_cudart} DIRECTORY)
+    set(MVFACE_CUDART_DIR ${_dir} PARENT_SCOPE)
+    message(STATUS "mvface: CUDA runtime ${_cudart} (libtorch's)")
+  else()
+    target_link_libraries(${target} PUBLIC CUDA::cudart)
+    set(MVFACE_CUDART_DIR ${CUDAToolkit_LIBRARY_DIR} PARENT_SCOPE)
+    message(STATUS "mvface: CUDA runtime of the toolkit (${CUDAToolkit_LIBRARY_DIR}): libtorch_cuda's was not found")
+  endif()
+endfunction()
 
 macro(mvface_add_cuda target)
   set(_compile_only "$ENV{MVFACE_CUDA_COMPILE_ONLY}")
@@ -45,52 +72,39 @@ macro(mvface_add_cuda target)
       target_sources(${target} PRIVATE ${MVFACE_CUDA_HOST_SOURCES})
       target_include_directories(${target} PUBLIC ${CUDAToolkit_INCLUDE_DIRS})
       target_link_libraries(${target} PUBLIC mvface_cuda)
+      mvface_link_cudart(${target})
       target_compile_definitions(${target} PUBLIC MVFACE_WITH_CUDA=1)
-      # A shared cudart that libtorch's CMake config links in must resolve where it was found.
-      target_link_options(${target} PUBLIC "LINKER:-rpath,${CUDAToolkit_LIBRARY_DIR}")
       message(STATUS "mvface: CUDA kernels built for sm_${MVFACE_CUDA_ARCHITECTURES} and linked")
     else()
-      add_dependencies(${target} mvface_cuda)
-      mvface_cuda_host_check(${target})
+      mvface_gpu_build_check(${target})
       message(STATUS "mvface: CUDA kernels compiled only (CPU libtorch), not linked")
     endif()
   endif()
 endmacro()
 
-# The ATen-facing driver against a CPU libtorch's c10/cuda headers, when it ships them: a compile
-# check of host/*.cpp and of the core's CUDA branches (MVFACE_WITH_CUDA), not linked.
-set(MVFACE_CUDA_BRANCH_SOURCES
-  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/backend.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/backbones/norm_act.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/norm/fused_norm.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/device.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/loss/fused_cpu.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/train/trainer.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/train/trainer_graph.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/native/core/train/trainer_precision.cpp)
-macro(mvface_cuda_host_check target)
-  find_path(MVFACE_C10_CUDA_HEADERS c10/cuda/CUDAStream.h PATHS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH)
-  if(MVFACE_C10_CUDA_HEADERS AND MVFACE_CUDA_HOST_SOURCES)
-    add_library(mvface_cuda_host_check OBJECT ${MVFACE_CUDA_HOST_SOURCES} ${MVFACE_CUDA_BRANCH_SOURCES})
-    target_include_directories(mvface_cuda_host_check PRIVATE
-      ${CMAKE_CURRENT_SOURCE_DIR}/native/core ${TORCH_INCLUDE_DIRS} ${CUDAToolkit_INCLUDE_DIRS})
-    # Such headers come without the generated c10/cuda/impl/cuda_cmake_macros.h.
-    target_compile_definitions(mvface_cuda_host_check PRIVATE C10_CUDA_NO_CMAKE_CONFIGURE_FILE MVFACE_WITH_CUDA=1
-      $<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>)
-    target_compile_options(mvface_cuda_host_check PRIVATE -fopenmp-simd -Wall -Wno-unused-parameter)
-    add_dependencies(${target} mvface_cuda_host_check)
-    mvface_cuda_binding_check(${target})
+# The target mvface_gpu_check: the kernels, and every C++ translation unit of the GPU build (the core
+# with host/, and the bindings) compiled with MVFACE_WITH_CUDA=1 against MVFACE_CUDA_TORCH_HEADERS,
+# none of it linked.
+macro(mvface_gpu_build_check target)
+  set(_headers "$ENV{MVFACE_CUDA_TORCH_HEADERS}")
+  if(NOT EXISTS "${_headers}/c10/cuda/CUDAStream.h")
+    message(FATAL_ERROR "mvface: MVFACE_CUDA_COMPILE_ONLY=1 needs MVFACE_CUDA_TORCH_HEADERS, the include folder of a CUDA "
+                        "libtorch (with c10/cuda/CUDAStream.h); got '${_headers}'. scripts/check-cuda-build.sh sets it.")
   endif()
-endmacro()
-
-# The bindings' CUDA branches (the CUDA benchmarks), against node-addon-api's headers: compiled only.
-set(MVFACE_CUDA_BINDING_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/native/bindings/loss_cuda_binding.cpp)
-macro(mvface_cuda_binding_check target)
-  add_library(mvface_cuda_binding_check OBJECT ${MVFACE_CUDA_BINDING_SOURCES})
-  target_include_directories(mvface_cuda_binding_check PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/native/core
-    ${TORCH_INCLUDE_DIRS} ${CUDAToolkit_INCLUDE_DIRS} ${CMAKE_JS_INC} ${NODE_ADDON_API_DIR})
-  target_compile_definitions(mvface_cuda_binding_check PRIVATE C10_CUDA_NO_CMAKE_CONFIGURE_FILE MVFACE_WITH_CUDA=1
-    NAPI_VERSION=8 NODE_ADDON_API_CPP_EXCEPTIONS NODE_ADDON_API_CPP_EXCEPTIONS_ALL)
-  target_compile_options(mvface_cuda_binding_check PRIVATE -Wall -Wno-unused-parameter)
-  add_dependencies(${target} mvface_cuda_binding_check)
+  set(_includes ${CMAKE_CURRENT_SOURCE_DIR}/native/core)
+  set(_system_includes ${_headers} ${_headers}/torch/csrc/api/include ${CUDAToolkit_INCLUDE_DIRS})
+  set(_definitions MVFACE_WITH_CUDA=1 $<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>)
+  add_library(mvface_gpu_core_check OBJECT ${MVFACE_CORE_SOURCES} ${MVFACE_CUDA_HOST_SOURCES})
+  target_include_directories(mvface_gpu_core_check PRIVATE ${_includes})
+  target_include_directories(mvface_gpu_core_check SYSTEM PRIVATE ${_system_includes})
+  target_compile_definitions(mvface_gpu_core_check PRIVATE ${_definitions})
+  target_compile_options(mvface_gpu_core_check PRIVATE -O0 -fopenmp-simd -Wall -Wno-unused-parameter -Wno-psabi)
+  add_library(mvface_gpu_bindings_check OBJECT ${MVFACE_BINDING_SOURCES})
+  target_include_directories(mvface_gpu_bindings_check PRIVATE ${_includes} ${CMAKE_JS_INC} ${NODE_ADDON_API_DIR})
+  target_include_directories(mvface_gpu_bindings_check SYSTEM PRIVATE ${_system_includes})
+  target_compile_definitions(mvface_gpu_bindings_check PRIVATE ${_definitions} NAPI_VERSION=8
+    NODE_ADDON_API_CPP_EXCEPTIONS NODE_ADDON_API_CPP_EXCEPTIONS_ALL MVFACE_VERSION="${MVFACE_VERSION}")
+  target_compile_options(mvface_gpu_bindings_check PRIVATE -O0 -Wall -Wno-unused-parameter)
+  add_custom_target(mvface_gpu_check)
+  add_dependencies(mvface_gpu_check mvface_cuda mvface_gpu_core_check mvface_gpu_bindings_check)
 endmacro()
