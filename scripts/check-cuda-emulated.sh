@@ -2,8 +2,13 @@
 # Runs the CUDA loss driver with its kernels emulated on the CPU (native/core/cuda/emulation/)
 # against the fused CPU path, whole and class-chunked (chunkClasses), and the fused batch norm's
 # driver against libtorch's batch_norm + prelu + add in float64: the kernels' logic checked on a
-# machine without a GPU. Needs the CPU addon's core library (MVFACE_BUILD_DIR, default build) and
-# the CUDA headers (nvcc's toolkit).
+# machine without a GPU. Every case runs under several orders of the threads of a block (index
+# order, reversed, seeded shuffles; MVFACE_EMULATION_ORDERS picks them, see emulate.h), so that a
+# missing __syncthreads() gives wrong values; the emulation aborts with file:line on a barrier
+# reached from two call sites or left waiting by a thread that ended, a shuffle whose mask its lanes
+# do not honour, a deadlock, and a misaligned vector (float4, 16-byte) access, which inputs one
+# element off their storage's start exercise. Needs the CPU addon's core library (MVFACE_BUILD_DIR,
+# default build) and the CUDA headers (nvcc's toolkit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${MVFACE_BUILD_DIR:-build}

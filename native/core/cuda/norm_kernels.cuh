@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cuda/norm_kernels.h"
+#include "cuda/vector_cast.cuh"
 
 namespace mvface::cuda::kernels {
 
@@ -51,7 +52,7 @@ struct alignas(sizeof(T) * V) Pack {
 
 template <typename T, int V>
 __device__ __forceinline__ void load(const T* p, uint32_t i, float (&out)[V]) {
-  const Pack<T, V> pack = *reinterpret_cast<const Pack<T, V>*>(p + i);
+  const Pack<T, V> pack = *vector_cast<Pack<T, V>>(p + i);
 #pragma unroll
   for (int j = 0; j < V; ++j) out[j] = to_float(pack.v[j]);
 }
@@ -61,7 +62,7 @@ __device__ __forceinline__ void store(T* p, uint32_t i, const float (&in)[V]) {
   Pack<T, V> pack;
 #pragma unroll
   for (int j = 0; j < V; ++j) from_float(in[j], pack.v[j]);
-  *reinterpret_cast<Pack<T, V>*>(p + i) = pack;
+  *vector_cast<Pack<T, V>>(p + i) = pack;
 }
 
 // Where thread `threadIdx.x` of a reduction block works: from channel c (vec channels in rows,

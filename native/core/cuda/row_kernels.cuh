@@ -6,6 +6,7 @@
 #include "cuda/element.cuh"
 #include "cuda/reduce.cuh"
 #include "cuda/row_kernels.h"
+#include "cuda/vector_cast.cuh"
 
 namespace mvface::cuda::kernels {
 
@@ -34,8 +35,8 @@ template <bool kVec>
 __device__ __forceinline__ Quad load_quad(const float* row, const float* col, int64_t k0, int64_t end) {
   Quad q;
   if constexpr (kVec) {
-    const float4 v = *reinterpret_cast<const float4*>(row + k0);
-    const float4 c = __ldg(reinterpret_cast<const float4*>(col + k0));
+    const float4 v = *vector_cast<float4>(row + k0);
+    const float4 c = __ldg(vector_cast<float4>(col + k0));
     q = {{v.x, v.y, v.z, v.w}, {c.x, c.y, c.z, c.w}};
   } else {
 #pragma unroll
@@ -51,7 +52,7 @@ __device__ __forceinline__ Quad load_quad(const float* row, const float* col, in
 template <bool kVec>
 __device__ __forceinline__ void store_quad(float* row, int64_t k0, int64_t end, const float (&out)[4]) {
   if constexpr (kVec) {
-    *reinterpret_cast<float4*>(row + k0) = make_float4(out[0], out[1], out[2], out[3]);
+    *vector_cast<float4>(row + k0) = make_float4(out[0], out[1], out[2], out[3]);
   } else {
 #pragma unroll
     for (int j = 0; j < 4; ++j)

@@ -2,7 +2,10 @@
 // on the CPU by emulate.h, against the fused CPU path, for every head type, MV mode, easy margin and
 // mining, and for row layouts that take the vector and scalar loads over several blocks per row; and
 // the class-chunked driver on every head, against the CPU and the unchunked driver; each check() also
-// runs the capturable driver (FusedOptions::capturable, statistics on the device).
+// runs the capturable driver (FusedOptions::capturable, statistics on the device). Inputs whose data
+// start one element into their storage, and chunks whose column scales start off 16 bytes, check that
+// the driver takes the scalar loads there (the emulation aborts on a misaligned vector access). Every
+// case runs under each thread order of emulation::orders().
 // Built and run by scripts/check-cuda-emulated.sh; exits 1 on a mismatch.
 #include "cuda/emulation/emulate.h"
 // The kernels, after the emulation's definitions.
@@ -95,6 +98,15 @@ Problem make_problem(std::mt19937& rng, int64_t B, int64_t C, int64_t D, bool sp
   }
   return p;
 }
+
+// t's values in a new tensor whose data start `elements` elements into its storage.
+at::Tensor offset_by(const at::Tensor& t, int64_t elements) {
+  const at::Tensor storage = at::empty({t.numel() + elements}, t.options());
+  return storage.narrow(0, elements, t.numel()).as_strided(t.sizes(), t.strides()).copy_(t);
+}
+
+// The problem with x and W one element into their storage: pointers aligned to 4 bytes, not 16.
+Problem misaligned(const Problem& p) { return {offset_by(p.x, 1), offset_by(p.W, 1), p.labels}; }
 
 std::vector<std::pair<std::string, LossConfig>> heads() {
   auto head = [](HeadType type, double margin) {
@@ -218,40 +230,69 @@ int check_chunked(const std::string& what, const LossConfig& config, const Probl
   return failures;
 }
 
-}  // namespace
-
-int main() {
-  std::mt19937 rng(12345);
-  int failures = 0, cases = 0;
+// Every head on small problems, random and spread; returns the failures.
+int check_heads(std::mt19937& rng, int& cases) {
+  int failures = 0;
   for (const auto& [name, config] : heads()) {
     for (const bool spread : {false, true}) {
       failures += !check(name + (spread ? " spread" : " random"), config, make_problem(rng, 12, 9, 16, spread));
       ++cases;
     }
   }
+  return failures;
+}
+
+// Vector loads in one and two blocks per row, scalar loads in one and two (the emulation has one
+// multiprocessor: rows split only past 2 x 16384 classes); then every head with x and W misaligned.
+int check_layouts(std::mt19937& rng, int& cases) {
   LossConfig mv;
   mv.easy_margin = true;
-  // Vector loads in one and two blocks per row, scalar loads in one and two (the emulation has one
-  // multiprocessor: rows split only past 2 x 16384 classes).
   const struct { int64_t B, C, D; } layouts[] = {{8, 500, 32}, {2, 40'000, 4}, {3, 13, 5}, {1, 40'001, 4}};
+  int failures = 0;
   for (const auto& l : layouts) {
     const std::string what = "layout B=" + std::to_string(l.B) + " C=" + std::to_string(l.C);
     failures += !check(what, mv, make_problem(rng, l.B, l.C, l.D, false), 3);
     ++cases;
   }
-  // Class chunks on every head: sizes that divide C = 12 (1, 4) and do not (5), the whole head (12)
-  // and more (40); 4 takes the vector loads on aligned chunks.
+  for (const auto& [name, config] : heads()) {
+    failures += !check(name + " misaligned", config, misaligned(make_problem(rng, 8, 64, 33, false)));
+    ++cases;
+  }
+  return failures;
+}
+
+// Class chunks on every head: sizes that divide C = 12 (1, 4) and do not (5), the whole head (12)
+// and more (40); 4 takes the vector loads on aligned chunks. Then a chunk over two blocks per row
+// with vector loads and a narrower one in one block with scalar loads (7001 classes), against the
+// CPU only (the row norms of 40k classes are slow to emulate); and chunks of 6 of 10 classes, whose
+// second chunk (4 classes, vector-wide) starts its column scales 24 bytes in: scalar loads.
+int check_chunks(std::mt19937& rng, int& cases) {
   const std::initializer_list<int64_t> chunks = {1, 4, 5, 12, 40};
-  int chunked = 0;
+  int failures = 0, chunked = 0;
   for (const auto& [name, config] : heads()) {
     const bool spread = chunked++ % 2;
     failures += check_chunked(name + (spread ? " spread" : " random"), config, make_problem(rng, 10, 12, 16, spread), chunks);
     cases += static_cast<int>(chunks.size());
   }
-  // A chunk over two blocks per row with vector loads, then a narrower one in one block with scalar
-  // loads (7001 classes). Against the CPU only: the row norms of 40k classes are slow to emulate.
+  LossConfig mv;
+  mv.easy_margin = true;
   failures += check_chunked("chunked layout B=2 C=40001", mv, make_problem(rng, 2, 40'001, 4, false), {33'000}, 3, true);
-  ++cases;
+  failures += check_chunked("chunked C=10, x and W misaligned", mv, misaligned(make_problem(rng, 10, 10, 16, false)),
+                            {6});
+  cases += 2;
+  return failures;
+}
+
+}  // namespace
+
+int main() {
+  int failures = 0, cases = 0;
+  for (const emulation::Order& order : emulation::orders()) {
+    emulation::use_order(order);
+    std::printf("== thread order %s\n", order.name().c_str());
+    std::mt19937 rng(12345);
+    failures += check_heads(rng, cases) + check_layouts(rng, cases) + check_chunks(rng, cases);
+  }
   std::printf("%d passed, %d failed\n", cases - failures, failures);
   return failures ? 1 : 0;
 }

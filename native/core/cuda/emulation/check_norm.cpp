@@ -4,8 +4,11 @@
 // autograd: the output, the running statistics and every gradient, for NCHW and channels-last,
 // float32 and bfloat16, with and without the PReLU (per channel and shared) and the residual, and
 // shapes that take one or several splits per channel, a partial channel tile, every load width
-// (1 to 8 elements) and several grid-stride steps with the inner offset carrying into the channel.
-// Then the inputs the fused path must refuse. Built and run by scripts/check-cuda-emulated.sh; exits 1 on a mismatch.
+// (1 to 8 elements) and several grid-stride steps with the inner offset carrying into the channel;
+// inputs, residuals and output gradients whose data start one or two elements into their storage,
+// where the driver must load narrower (the emulation aborts on a misaligned vector access). The
+// emulated kernels run every case under each thread order of emulation::orders(). Then the inputs
+// the fused path must refuse. Built and run by scripts/check-cuda-emulated.sh; exits 1 on a mismatch.
 #include "cuda/emulation/emulate.h"
 // The kernels, after the emulation's definitions.
 #include "cuda/norm_kernels.cuh"
@@ -49,24 +52,43 @@ using mvface::norm::NormActParams;
 
 enum class Slope { None, PerChannel, Shared };
 
+// Elements between the start of each tensor's storage and its data.
+struct Offsets {
+  int64_t x = 0, residual = 0, grad = 0;
+};
+
+std::string offset_name(const char* what, int64_t elements) {
+  return elements ? std::string(" ") + what + "+" + std::to_string(elements) : "";
+}
+
 struct Case {
   int64_t N, C, H, W;
   bool channels_last;
   at::ScalarType dtype;
   Slope slope;
   bool residual;
+  Offsets offsets = {};
   std::string name() const {
     return std::to_string(N) + "x" + std::to_string(C) + "x" + std::to_string(H) + "x" + std::to_string(W) +
            (channels_last ? " channels-last" : " nchw") + (dtype == at::kBFloat16 ? " bf16" : " f32") +
            (slope == Slope::None ? "" : slope == Slope::Shared ? " prelu(1)" : " prelu(C)") +
-           (residual ? " +residual" : "");
+           (residual ? " +residual" : "") + offset_name("x", offsets.x) + offset_name("residual", offsets.residual) +
+           offset_name("grad", offsets.grad);
   }
 };
 
-// Values representable in `dtype`, as float32, laid out as the case asks.
-at::Tensor input(const Case& c, double mean, double std) {
+// t's values in a new tensor of the same strides whose data start `elements` elements into its storage.
+at::Tensor offset_by(const at::Tensor& t, int64_t elements) {
+  if (elements == 0) return t;
+  const at::Tensor storage = at::empty({t.numel() + elements}, t.options());
+  return storage.narrow(0, elements, t.numel()).as_strided(t.sizes(), t.strides()).copy_(t);
+}
+
+// Values representable in `dtype`, of that type, laid out as the case asks, `offset` elements into
+// their storage.
+at::Tensor input(const Case& c, double mean, double std, int64_t offset) {
   at::Tensor t = (at::randn({c.N, c.C, c.H, c.W}) * std + mean).to(c.dtype);
-  return c.channels_last ? t.contiguous(at::MemoryFormat::ChannelsLast) : t;
+  return offset_by(c.channels_last ? t.contiguous(at::MemoryFormat::ChannelsLast) : t, offset);
 }
 
 struct Outcome {
@@ -80,14 +102,14 @@ struct Inputs {
 
 Inputs make_inputs(const Case& c) {
   Inputs in;
-  in.x = input(c, 0.5, 2.0);
+  in.x = input(c, 0.5, 2.0, c.offsets.x);
   in.weight = 1.0 + 0.5 * at::randn({c.C});
   in.bias = 0.3 * at::randn({c.C});
   if (c.slope != Slope::None) in.alpha = 0.25 + 0.1 * at::randn({c.slope == Slope::Shared ? 1 : c.C});
-  if (c.residual) in.residual = input(c, 0.0, 1.0);
+  if (c.residual) in.residual = input(c, 0.0, 1.0, c.offsets.residual);
   in.running_mean = 0.1 * at::randn({c.C});
   in.running_var = 1.0 + 0.1 * at::rand({c.C});
-  in.grad_out = input(c, 0.0, 1.0);
+  in.grad_out = input(c, 0.0, 1.0, c.offsets.grad);
   return in;
 }
 
@@ -129,7 +151,7 @@ Outcome fused(const Inputs& in, at::ScalarType dtype) {
   const NormActParams p{w, b, o.running_mean, o.running_var, alpha, 1e-5, 0.1};
   const at::Tensor y = mvface::norm::norm_act(x, p, residual);
   if (y.strides() != in.x.strides()) std::printf("  output strides differ from the input's\n");
-  (y.to(at::kFloat) * in.grad_out.to(at::kFloat)).sum().backward();
+  y.backward(in.grad_out);  // the backward's gradient: in.grad_out itself, at its offset
   o.out = y.detach();
   o.grad_x = x.grad(), o.grad_weight = w.grad(), o.grad_bias = b.grad();
   o.grad_alpha = grad_of(alpha), o.grad_residual = grad_of(residual);
@@ -253,10 +275,25 @@ bool check_backbone(const std::string& name) {
   return ok;
 }
 
+// Each of x, the residual and the output's gradient one element into its storage (loads of one
+// element), and x two in (loads of two), with shapes that take the widest loads when aligned.
+int check_offsets(int& total) {
+  const Offsets offsets[] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {2, 0, 0}};
+  int failed = 0;
+  for (const bool channels_last : {false, true}) {
+    for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+      for (const Offsets& o : offsets) {
+        ++total;
+        failed += !check({4, 8, 8, 8, channels_last, dtype, Slope::PerChannel, true, o});
+      }
+    }
+  }
+  return failed;
+}
+
 // Every case on one path; returns the failures and counts the checks into `total`.
 int check_cases(bool emulated, int& total) {
   mvface::norm::emulate_cuda_kernels = emulated;
-  std::printf("== %s\n", emulated ? "the CUDA kernels, emulated" : "the CPU passes");
   const Case shapes[] = {
       {4, 40, 6, 6, false, at::kFloat, Slope::None, false},  // channels-last: a partial tile (8 x 8 or 16 x 4 channels)
       {4, 2, 48, 48, false, at::kFloat, Slope::None, false},  // several splits per channel (NCHW)
@@ -283,6 +320,7 @@ int check_cases(bool emulated, int& total) {
       }
     }
   }
+  failed += check_offsets(total);
   for (const char* backbone : {"mobilefacenet", "iresnet18"}) {
     ++total;
     failed += !check_backbone(backbone);
@@ -293,9 +331,16 @@ int check_cases(bool emulated, int& total) {
 }  // namespace
 
 int main() {
+  int total = 0, failed = 0;
+  for (const emulation::Order& order : emulation::orders()) {
+    emulation::use_order(order);
+    std::printf("== the CUDA kernels, emulated, thread order %s\n", order.name().c_str());
+    at::manual_seed(7);
+    failed += check_cases(true, total);
+  }
+  std::printf("== the CPU passes\n");
   at::manual_seed(7);
-  int total = 0;
-  int failed = check_cases(true, total) + check_cases(false, total);
+  failed += check_cases(false, total);
   ++total;
   failed += !check_refusals();
   std::printf("fused batch norm: %d of %d checks passed\n", total - failed, total);
