@@ -100,6 +100,9 @@ describe('device option', () => {
 });
 
 describe.skipIf(!cuda)('fused CUDA path', () => {
+  // The head's GEMMs in IEEE float32, as on the CPU: libtorch's default, or MVFACE_TF32=0.
+  it('runs with TensorFloat-32 off in cuBLAS', () => expect(backendInfo().tf32.cublas).toBe(false));
+
   describe.each(heads)('%j', (head) => {
     const rng = new Random(seed ^ (JSON.stringify(head).length * 7919));
 

@@ -7,11 +7,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backendInfo } from '../lib/backend';
 import { ConfigError } from '../lib/errors';
 import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
 import { checkpointValues, torchPython } from './torch-python';
-import { configMaker, maxRelDiff, trainRun } from './train-run';
+import { changedRows, configMaker, maxRelDiff, stepRows, trainRun } from './train-run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-head-'));
 afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
@@ -33,55 +32,32 @@ const tiny = configMaker('h', {
 
 const losses = (steps: StepInfo[]) => steps.map((s) => s.loss);
 
-/** Indices of the rows (of width `dim`) that differ between a and b. */
-function changedRows(a: Float32Array, b: Float32Array, dim: number): number[] {
-  const rows: number[] = [];
-  for (let r = 0; r < a.length / dim; r++) {
-    for (let d = 0; d < dim; d++) {
-      if (a[r * dim + d] !== b[r * dim + d]) {
-        rows.push(r);
-        break;
-      }
-    }
-  }
-  return rows;
-}
-
 /** The head's momentum in a checkpoint (the last parameter's buffer), flattened. */
 const headMomentum = (file: string) => checkpointValues(file, 'c["momentum"][max(c["momentum"], key=int)]');
 
-/** Steps one at a time (each stop writes the checkpoint), reading the class weights around each. */
-async function stepwise(config: TrainConfig, steps: number) {
-  const trainer = await Trainer.create(config);
-  const out: Array<{ step: StepInfo; changed: number[]; momentum?: Float32Array }> = [];
-  try {
-    let before = await trainer.classWeights();
-    for (let k = 0; k < steps; k++) {
-      const controller = new AbortController();
-      let info: StepInfo | undefined;
-      await trainer.fit({ signal: controller.signal, onStep: (s) => ((info = s), controller.abort()) });
-      const after = await trainer.classWeights();
-      const momentum = torchPython ? Float32Array.from(headMomentum(path.join(runsDir, config.name, 'checkpoint.pt'))) : undefined;
-      out.push({ step: info!, changed: changedRows(before, after, 16), momentum });
-      before = after;
-    }
-  } finally {
-    trainer.dispose();
-  }
-  return out;
-}
+/** Steps one at a time, with the head's momentum from each step's checkpoint where PyTorch is at hand. */
+const stepwise = (config: TrainConfig, steps: number) =>
+  stepRows(config, steps, 16, torchPython ? (checkpoint) => Float32Array.from(headMomentum(checkpoint)) : undefined);
 
 describe('chunkClasses', () => {
-  it('trains as the whole head does', async () => {
-    const whole = await trainRun(tiny());
-    const chunked = await trainRun(tiny({ chunkClasses: 7 }));
+  it('gives the whole head\'s loss at every step, and its first update', async () => {
+    // Frozen weights (a learning rate of 1e-30): each step's loss is its batch's alone, so the chunked
+    // head's must equal the whole head's at all 20 steps, to float32 rounding. A trajectory that
+    // learns is compared over its first two steps only: float32 runs that sum in another order part
+    // ways later, by amounts that depend on the machine's BLAS and SIMD paths.
+    const frozen = { optimizer: { lr: 1e-30 } };
+    const whole = await trainRun(tiny(frozen));
+    const chunked = await trainRun(tiny({ ...frozen, chunkClasses: 7 }));
     expect(chunked.steps).toHaveLength(whole.steps.length);
-    // The first step agrees to float32 rounding; summing in another order then drifts a little
-    // through training (up to 3e-5 over these 20 steps).
-    expect(maxRelDiff(losses(chunked.steps).slice(0, 1), losses(whole.steps).slice(0, 1))).toBeLessThan(1e-6);
-    expect(maxRelDiff(losses(chunked.steps), losses(whole.steps))).toBeLessThan(1e-4);
+    expect(maxRelDiff(losses(chunked.steps), losses(whole.steps))).toBeLessThan(1e-6);
+    expect(Math.max(...losses(whole.steps)) / Math.min(...losses(whole.steps))).toBeGreaterThan(1.01);  // the batches differ
     expect(losses(chunked.steps)).not.toEqual(losses(whole.steps));  // the chunked path did run
     expect(chunked.steps.every((s) => s.sampledClasses === 40)).toBe(true);
+    const learning = await trainRun(tiny({ epochs: 3 }));
+    const chunkedLearning = await trainRun(tiny({ epochs: 3, chunkClasses: 7 }));
+    expect(maxRelDiff(losses(chunkedLearning.steps).slice(0, 2), losses(learning.steps).slice(0, 2))).toBeLessThan(1e-5);
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    expect(mean(losses(chunkedLearning.steps).slice(-5))).toBeLessThan(0.9 * mean(losses(chunkedLearning.steps).slice(0, 5)));
   });
 });
 
@@ -110,8 +86,8 @@ describe('Partial FC (sampleRate)', () => {
     // Momentum: after the first step only the sampled rows have any; each later step changes the
     // momentum of its sampled rows and leaves the others' as they were.
     const zero = new Float32Array(40 * 16);
-    expect(changedRows(zero, steps[0].momentum!, 16)).toEqual(steps[0].changed);
-    for (let k = 1; k < steps.length; k++) expect(changedRows(steps[k - 1].momentum!, steps[k].momentum!, 16)).toEqual(steps[k].changed);
+    expect(changedRows(zero, steps[0].read!, 16)).toEqual(steps[0].changed);
+    for (let k = 1; k < steps.length; k++) expect(changedRows(steps[k - 1].read!, steps[k].read!, 16)).toEqual(steps[k].changed);
   });
 
   it('learns, and a resumed run draws the same samples', async () => {
@@ -138,17 +114,5 @@ describe('Partial FC (sampleRate)', () => {
       expect(e).toBeInstanceOf(ConfigError);
       expect((e as ConfigError).argument).toBe(argument);
     }
-  });
-});
-
-describe.skipIf(!backendInfo().cudaAvailable)('on CUDA', () => {
-  it('Partial FC updates exactly the sampled rows; chunked training follows the whole head', async () => {
-    const steps = await stepwise(tiny({ device: 'cuda', sampleRate: 0.25 }), 3);
-    for (const { step, changed } of steps) expect(changed).toHaveLength(step.sampledClasses);
-    const whole = await trainRun(tiny({ device: 'cuda' }));
-    const chunked = await trainRun(tiny({ device: 'cuda', chunkClasses: 7 }));
-    // As on the CPU: the first step to float32 rounding (GEMMs of other shapes), then a small drift.
-    expect(maxRelDiff(losses(chunked.steps).slice(0, 1), losses(whole.steps).slice(0, 1))).toBeLessThan(1e-5);
-    expect(maxRelDiff(losses(chunked.steps), losses(whole.steps))).toBeLessThan(1e-3);
   });
 });

@@ -2,8 +2,8 @@
  * Mixed precision, the loss scaler, channels-last and the device options of the Trainer (issue 7).
  * On the CPU: bf16 autocast against fp32, the scaler's exactness, skip and back-off, its checkpointed
  * state, channels-last against contiguous, the static step (what cudaGraph captures, run uncaptured)
- * against the eager step, and the typed errors for what needs CUDA. The CUDA part (CUDA graphs
- * included) runs where backendInfo().cudaAvailable (scripts/gpu-check.sh) and is skipped elsewhere.
+ * against the eager step, and the typed errors for what needs CUDA. The same on CUDA:
+ * test/trainer-cuda.test.ts.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -375,109 +375,3 @@ describe('mvface bench train (CLI)', () => {
 });
 
 // Two float32 runs of MobileFaceNet that differ by rounding part ways within a few steps: on the
-// CPU, the fused and the module batch norms' losses differ by 2e-7 at the first step, 2e-3 at the
-// second and 0.3 at the fourth (this config, lr 0.05): a few PReLU inputs land on the other side of
-// the kink, and the batch norms spread that into the whole gradient. cuDNN's algorithms differ by
-// more. So runs with other kernels are compared at their first step, then on whether they learn;
-// and the CUDA graphs' replays are compared step by step with frozen weights (below).
-describe.skipIf(!cuda)('CUDA training', () => {
-  const face: BackboneConfig = { name: 'mobilefacenet', inputSize: 112, inChannels: 3, embeddingSize: 128 };
-  const faces = { kind: 'synthetic', classes: 8, perClass: 16, height: 112, width: 112, channels: 3, seed: 3 } as const;
-  const onGpu = (over: Partial<TrainConfig> = {}) => tiny({ backbone: face, data: faces, device: 'cuda', epochs: 3, ...over });
-  const learns = (r: { steps: StepInfo[] }) => mean(losses(r).slice(-4)) < 0.7 * mean(losses(r).slice(0, 4));
-  const firstStepDiff = (a: { steps: StepInfo[] }, b: { steps: StepInfo[] }) => maxRelDiff(losses(a).slice(0, 1), losses(b).slice(0, 1));
-  // Weights that move by less than float32 resolves (every step's loss is then its batch's alone),
-  // and cuDNN's heuristic algorithms, the same in both runs.
-  const frozen = { optimizer: { lr: 1e-30 }, cudnnBenchmark: false } as const;
-
-  it('matches the CPU step in fp32 and learns in bf16', async () => {
-    const gpu = await train(onGpu({ epochs: 1 }));
-    const cpu = await train(onGpu({ epochs: 1, device: 'cpu' }));
-    expect(Math.abs(gpu.steps[0].loss - cpu.steps[0].loss) / cpu.steps[0].loss).toBeLessThan(1e-3);
-    const bf16 = await train(onGpu({ precision: 'bf16', evalData: faces }));
-    expect(learns(bf16)).toBe(true);
-    expect(Math.abs(bf16.steps[0].loss - gpu.steps[0].loss) / gpu.steps[0].loss).toBeLessThan(0.02);
-  });
-
-  it('fp16 with the default scaler trains; channels-last matches contiguous', async () => {
-    const fp16 = await train(onGpu({ precision: 'fp16' }));
-    expect(fp16.steps[0].lossScale).toBe(65536);
-    expect(fp16.steps.filter((s) => !s.updateSkipped).length).toBeGreaterThan(fp16.steps.length / 2);
-    expect(fp16.steps.every((s) => Number.isFinite(s.loss))).toBe(true);
-    const a = await train(onGpu({ epochs: 1 }));
-    const b = await train(onGpu({ channelsLast: true }));
-    expect(firstStepDiff(b, a)).toBeLessThan(1e-3);
-    expect(learns(b)).toBe(true);
-  });
-
-  it('syntheticOnDevice steps without the loader', async () => {
-    const r = await train(onGpu({ epochs: 1, syntheticOnDevice: true, precision: 'bf16' }));
-    expect(r.steps).toHaveLength(8);
-    expect(r.steps.every((s) => s.samples === 16 && Number.isFinite(s.loss))).toBe(true);
-  });
-
-  it('cudaGraph: 3 warm-up steps, then replayed graphs with the eager step results', async () => {
-    for (const precision of ['fp32', 'bf16'] as const) {
-      // Frozen: each replay's loss is that of the batch copied in for it, as the eager step's.
-      const eager = await train(onGpu({ precision, ...frozen }));
-      const graphed = await train(onGpu({ precision, ...frozen, cudaGraph: true }));
-      const n = graphed.steps.length;
-      expect(graphed.steps.map((s) => s.stepMode)).toEqual([...Array(3).fill('static'), ...Array(n - 3).fill('graph')]);
-      expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(precision === 'fp32' ? 1e-5 : 1e-3);
-      expect(Math.max(...losses(eager)) / Math.min(...losses(eager))).toBeGreaterThan(1.01);  // the batches differ
-      // Training: the replayed update graph moves the weights as the eager step does.
-      const learning = await train(onGpu({ precision, evalData: faces, cudaGraph: true }));
-      expect(learning.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
-      expect(learns(learning)).toBe(true);
-    }
-    const synthetic = await train(onGpu({ epochs: 1, syntheticOnDevice: true, precision: 'bf16', cudaGraph: true }));
-    expect(synthetic.steps.slice(3).every((s) => s.stepMode === 'graph' && Number.isFinite(s.loss))).toBe(true);
-    const fp16 = await train(onGpu({ precision: 'fp16' }));
-    const fp16Graphed = await train(onGpu({ precision: 'fp16', cudaGraph: true }));
-    expect(fp16Graphed.steps.map((s) => [s.lossScale, s.updateSkipped])).toEqual(fp16.steps.map((s) => [s.lossScale, s.updateSkipped]));
-    expect(fp16Graphed.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
-    expect(firstStepDiff(fp16Graphed, fp16)).toBeLessThan(1e-3);
-    expect(learns(fp16Graphed)).toBe(true);
-  });
-
-  // As on the CPU (describe 'fusedNorm'): the first step's loss (the same forward), then learning.
-  it('fusedNorm: the fused batch norms run (MobileFaceNet, IResNet-18; fp32 and bf16; layouts; graphs)', async () => {
-    const iresnet: BackboneConfig = { name: 'iresnet18', inputSize: 112, inChannels: 3, embeddingSize: 128 };
-    for (const backbone of [face, iresnet]) {
-      for (const [precision, tolerance] of [['fp32', 1e-5], ['bf16', 2e-2]] as const) {
-        for (const channelsLast of [false, true]) {
-          const plain = await train(onGpu({ backbone, precision, channelsLast, epochs: 2, fusedNorm: false }));
-          const fused = await train(onGpu({ backbone, precision, channelsLast, epochs: 2, fusedNorm: true }));
-          expect([plain.fusedNorm, fused.fusedNorm]).toEqual([false, true]);
-          expect(maxRelDiff(losses(fused).slice(0, 1), losses(plain).slice(0, 1))).toBeLessThan(tolerance);
-          const [first, last] = epochMeans(fused);
-          expect(last).toBeLessThan(first);
-        }
-      }
-    }
-    const eager = await train(onGpu({ precision: 'bf16', fusedNorm: true, ...frozen }));
-    const graphed = await train(onGpu({ precision: 'bf16', fusedNorm: true, ...frozen, cudaGraph: true }));
-    expect(graphed.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
-    expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(1e-3);
-    expect(learns(await train(onGpu({ precision: 'bf16', fusedNorm: true, cudaGraph: true })))).toBe(true);
-  });
-
-  it('cudaNormBench times the modules and the fused kernels; the fused forward keeps no batch norm output', () => {
-    for (const channelsLast of [false, true]) {
-      const [modules, fused] = native().cudaNormBench({ N: 8, C: 64, H: 28, W: 28, channelsLast, repeats: 2 });
-      expect([modules.name, fused.name]).toEqual(['modules', 'fused']);
-      expect(modules.medianMs).toBeGreaterThan(0);
-      expect(fused.medianMs).toBeGreaterThan(0);
-      // The modules keep the batch norm's output (bf16, 8 x 64 x 28 x 28) for the PReLU's backward;
-      // beside it both keep per-channel statistics of a few hundred bytes.
-      expect(modules.savedBytes - fused.savedBytes).toBeGreaterThan(0.9 * 8 * 64 * 28 * 28 * 2);
-    }
-  });
-
-  it('bench train reports the caching allocator peak and a flat device memory series', async () => {
-    const r = await benchTrainStep({ backbone: 'mobilefacenet', batch: 32, steps: 5, warmup: 2, device: 'cuda', pipeline: 'none', memorySteps: 40 });
-    expect(r.peakMemory.kind).toBe('cuda-allocated');
-    expect(r.peakMemory.bytes).toBeGreaterThan(2 ** 20);
-    expect(r.memoryCheck?.deviceGrowthBytes).toBeLessThan(2 ** 20);
-  });
-});
