@@ -5,12 +5,14 @@
  * the GEMM floor (bench/loss-worker.ts, device-resident data, the CUDA caching allocator's peak),
  * PyTorch eager and torch.compile of the FaceX-Zoo head
  * (bench/baselines/loss_eager.py --device cuda [--compile]; up to 1M classes: at 10M its B x C
- * buffers, 20 GB each, exceed the card). Writes
+ * buffers, 20 GB each, exceed the card). A variant whose estimated memory (lossMemoryBytes) exceeds
+ * the card's free memory is skipped, and the table says so. Writes
  * bench/results/gpu-loss-<date>-<card>.md.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from '../lib/backend';
+import { native } from '../lib/native';
 import type { LossBenchOptions } from './loss';
 import { formatTable, printTable, python, type Row } from './report';
 import { runJson } from './run-json';
@@ -18,6 +20,33 @@ import { runJson } from './run-json';
 interface Timed {
   ms?: number;
   peakExtraBytes?: number;
+  skipped?: string;
+}
+
+type Variant = 'fused' | 'chunked' | 'floor' | 'eager' | 'compile';
+const chunk = 65536;
+
+/**
+ * The device memory a variant needs at B x D x C, float32, estimated: x, W and their gradients, and
+ * the variant's own buffers (the fused path one B x C buffer, the chunked one B x 65536 twice, the
+ * GEMM floor logits and their gradient, PyTorch's head about six B x C temporaries).
+ */
+export function lossMemoryBytes(variant: Variant, B: number, D: number, C: number): number {
+  const io = 2 * (B * D + C * D) * 4;
+  const bc = B * C * 4;
+  const own = { fused: bc, chunked: 2 * B * Math.min(C, chunk) * 4, floor: 2 * bc, eager: 6 * bc, compile: 4 * bc }[variant];
+  return io + own;
+}
+
+// The share of the free memory a variant may plan to use: the rest for the CUDA context's growth,
+// the allocator's rounding and fragmentation.
+const usable = 0.9;
+
+/** Why a variant is skipped on a card with `freeBytes` free, or undefined when it fits. */
+export function fits(variant: Variant, dims: Dims, freeBytes: number): string | undefined {
+  const need = lossMemoryBytes(variant, dims.B, dims.D, dims.C);
+  if (need <= usable * freeBytes) return undefined;
+  return `skipped: needs about ${(need / 2 ** 30).toFixed(0)} GiB, ${(freeBytes / 2 ** 30).toFixed(0)} GiB free`;
 }
 
 interface PyTorchRun {
@@ -29,18 +58,21 @@ interface PyTorchRun {
 
 const eagerScript = path.join(__dirname, '..', '..', 'bench', 'baselines', 'loss_eager.py');
 
-type Dims = { B: number; D: number; C: number; threads: number };
+type Dims = { B: number; D: number; C: number; threads?: number };
 
 function pytorch(py: string, dims: Dims, repeats: number, compile: boolean): PyTorchRun | undefined {
   const { B, D, C, threads } = dims;
-  const args = [eagerScript, '--B', `${B}`, '--D', `${D}`, '--C', `${C}`, '--threads', `${threads}`, '--repeats', `${repeats}`, '--device', 'cuda'];
-  return runJson<PyTorchRun>(py, compile ? [...args, '--compile'] : args, threads, 150_000);
+  const args = [eagerScript, '--B', `${B}`, '--D', `${D}`, '--C', `${C}`, '--threads', `${threads ?? 1}`, '--repeats', `${repeats}`, '--device', 'cuda'];
+  return runJson<PyTorchRun>(py, compile ? [...args, '--compile'] : args, threads ?? 1, 150_000);
 }
 
-function mvface(dims: Dims, repeats: number): Record<string, Timed> {
+function mvface(dims: Dims, repeats: number, freeBytes: number): Record<string, Timed> {
+  const variants = (['fused', 'chunked', 'floor'] as const).filter((v) => !fits(v, dims, freeBytes));
+  const skipped = Object.fromEntries((['fused', 'chunked', 'floor'] as const).map((v) => [v, { skipped: fits(v, dims, freeBytes) }]));
+  if (variants.length === 0) return skipped;
   const worker = path.join(__dirname, 'loss-worker.js');
-  const args = [worker, 'time', `${dims.B}`, `${dims.D}`, `${dims.C}`, `${repeats}`, 'fused', 'chunked', 'floor', '--device', 'cuda'];
-  return runJson<Record<string, Timed>>(process.execPath, args, dims.threads, 120_000) ?? {};
+  const args = [worker, 'time', `${dims.B}`, `${dims.D}`, `${dims.C}`, `${repeats}`, ...variants, '--device', 'cuda'];
+  return { ...skipped, ...runJson<Record<string, Timed>>(process.execPath, args, dims.threads ?? 1, 120_000) };
 }
 
 function caseRows(label: string, measured: Array<[string, Timed | undefined]>, bufferBytes: number): Row[] {
@@ -54,6 +86,7 @@ function caseRows(label: string, measured: Array<[string, Timed | undefined]>, b
     vsFused: t?.ms !== undefined && fused ? t.ms / fused : undefined,
     extraMiB: t?.peakExtraBytes !== undefined ? t.peakExtraBytes / 2 ** 20 : undefined,
     extraBC: t?.peakExtraBytes !== undefined ? t.peakExtraBytes / bufferBytes : undefined,
+    ...(t?.skipped ? { note: t.skipped } : {}),
   }));
 }
 
@@ -81,21 +114,27 @@ export async function benchLossCuda(options: LossBenchOptions): Promise<Row[]> {
   const py = python();
   const rows: Row[] = [];
   let torchInfo: PyTorchRun | undefined;
+  const freeBytes = native().cudaMemoryStats().deviceFreeBytes;
   for (const C of options.classes ?? [100_000, 1_000_000, 10_000_000]) {
     const repeats = options.repeats ?? (C > 5_000_000 ? 5 : C > 500_000 ? 10 : 20);
     const dims = { B, D, C, threads: info.threads };
-    const mv = mvface(dims, repeats);
-    const withPyTorch = py && C <= 1_000_000;
-    const eager = withPyTorch ? pytorch(py, dims, repeats, false) : undefined;
-    const compiled = withPyTorch ? pytorch(py, dims, repeats, true) : undefined;
-    torchInfo ??= eager ?? compiled;
-    const asTimed = (r?: PyTorchRun): Timed | undefined => r && { ms: r.medianMs, peakExtraBytes: r.peakExtraBytes };
+    const mv = mvface(dims, repeats, freeBytes);
+    const torchRun = (variant: 'eager' | 'compile'): Timed | undefined => {
+      if (!py || C > 1_000_000) return undefined;
+      const skipped = fits(variant, dims, freeBytes);
+      if (skipped) return { skipped };
+      const r = pytorch(py, dims, repeats, variant === 'compile');
+      torchInfo ??= r;
+      return r && { ms: r.medianMs, peakExtraBytes: r.peakExtraBytes };
+    };
+    const eager = torchRun('eager');
+    const compiled = torchRun('compile');
     const measured: Array<[string, Timed | undefined]> = [
       ['fused (mvface)', mv.fused],
       ['chunked fused (65536 classes per chunk)', mv.chunked],
       ['GEMM floor (3 GEMMs)', mv.floor],
-      ['PyTorch eager (FaceX-Zoo head)', asTimed(eager)],
-      ['torch.compile (same head)', asTimed(compiled)],
+      ['PyTorch eager (FaceX-Zoo head)', eager],
+      ['torch.compile (same head)', compiled],
     ];
     rows.push(...caseRows(`B=${B} D=${D} C=${C >= 1e6 ? `${C / 1e6}M` : `${C / 1e3}k`}`, measured, B * C * 4));
   }

@@ -14,6 +14,9 @@
 # Architectures: MVFACE_CUDA_ARCHITECTURES (default "80;90").
 file(GLOB MVFACE_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/native/core/cuda/*.cu)
 file(GLOB MVFACE_CUDA_HOST_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/native/core/cuda/host/*.cpp)
+# The GPU check of the fused batch norm (scripts/gpu-check.sh): not part of the addon.
+set(MVFACE_CUDA_CHECK_SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/native/core/cuda/checks/check_norm_cuda.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/native/core/cuda/checks/norm_checks.cpp)
 set(MVFACE_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures of the mvface kernels")
 
 macro(mvface_find_nvcc)
@@ -74,6 +77,8 @@ macro(mvface_add_cuda target)
       target_link_libraries(${target} PUBLIC mvface_cuda)
       mvface_link_cudart(${target})
       target_compile_definitions(${target} PUBLIC MVFACE_WITH_CUDA=1)
+      add_executable(mvface_check_norm_cuda EXCLUDE_FROM_ALL ${MVFACE_CUDA_CHECK_SOURCES})
+      target_link_libraries(mvface_check_norm_cuda PRIVATE ${target})
       message(STATUS "mvface: CUDA kernels built for sm_${MVFACE_CUDA_ARCHITECTURES} and linked")
     else()
       mvface_gpu_build_check(${target})
@@ -94,7 +99,7 @@ macro(mvface_gpu_build_check target)
   set(_includes ${CMAKE_CURRENT_SOURCE_DIR}/native/core)
   set(_system_includes ${_headers} ${_headers}/torch/csrc/api/include ${CUDAToolkit_INCLUDE_DIRS})
   set(_definitions MVFACE_WITH_CUDA=1 $<TARGET_PROPERTY:${target},COMPILE_DEFINITIONS>)
-  add_library(mvface_gpu_core_check OBJECT ${MVFACE_CORE_SOURCES} ${MVFACE_CUDA_HOST_SOURCES})
+  add_library(mvface_gpu_core_check OBJECT ${MVFACE_CORE_SOURCES} ${MVFACE_CUDA_HOST_SOURCES} ${MVFACE_CUDA_CHECK_SOURCES})
   target_include_directories(mvface_gpu_core_check PRIVATE ${_includes})
   target_include_directories(mvface_gpu_core_check SYSTEM PRIVATE ${_system_includes})
   target_compile_definitions(mvface_gpu_core_check PRIVATE ${_definitions})

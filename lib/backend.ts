@@ -22,7 +22,10 @@ export interface BackendInfo {
   threads: number;
   /** Whether libtorch's oneDNN kernels (convolutions, bfloat16 matrix products) run on the CPU; MVFACE_ONEDNN=0 turns them off. */
   onednn: boolean;
-  /** TensorFloat-32 allowed in cuDNN's convolutions and cuBLAS's float32 matrix products (the `tf32` option). */
+  /**
+   * TensorFloat-32 allowed in cuDNN's convolutions and cuBLAS's float32 matrix products: libtorch's
+   * defaults, MVFACE_TF32=0 or 1 at load, or the last Trainer's `tf32` option.
+   */
   tf32: { cudnn: boolean; cublas: boolean };
 }
 

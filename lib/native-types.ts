@@ -59,6 +59,9 @@ export interface NativeCudaMemoryStats {
   allocatedBytes: number;
   peakAllocatedBytes: number;
   reservedBytes: number;
+  /** The device's free memory (the caching allocator's cache counts as used) and its size. */
+  deviceFreeBytes: number;
+  deviceTotalBytes: number;
 }
 
 export interface NativeCudaTiming {

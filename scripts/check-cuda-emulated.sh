@@ -25,7 +25,7 @@ libs=("$core" ${LIBTORCH:+-L$LIBTORCH/lib -Wl,-rpath,$LIBTORCH/lib} -ltorch -lto
 g++ "${flags[@]}" native/core/cuda/emulation/check_kernels.cpp native/core/cuda/host/fused_loss.cpp \
   -x c++ native/core/cuda/row_plan.cu -x none "${libs[@]}" -o "$build/check-cuda-emulated" &
 # The fused batch norm (+ PReLU, + residual) of the backbones: the CUDA kernels emulated, and the CPU passes.
-g++ "${flags[@]}" native/core/cuda/emulation/check_norm.cpp native/core/norm/fused_norm.cpp \
+g++ "${flags[@]}" native/core/cuda/emulation/check_norm.cpp native/core/cuda/checks/norm_checks.cpp native/core/norm/fused_norm.cpp \
   -x c++ native/core/cuda/row_plan.cu -x none "${libs[@]}" -o "$build/check-norm-emulated"
 wait $!
 "$build/check-cuda-emulated"

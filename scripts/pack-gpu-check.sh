@@ -5,10 +5,10 @@
 #   npm.tar.xz     node_modules (without typescript) and dist/ (tsc output, for the benchmark)
 #   debs/          Debian's libjpeg / libpng / zlib dev packages, used there only if the image
 #                  lacks those headers
-# Then run it through the device tool with `.gpu-check` carried:
-#   run(command="bash scripts/gpu-check.sh", carry=[".gpu-check"], timeout_s=600)
-# What it prints last are the benchmark tables (loss, then training); logs and tables come back
-# under $OUT. Both parts in one call, or one each: bash scripts/gpu-check.sh --only loss|train
+#   build-gpu.tar.xz  (optional) call 1's build, copied here from its $OUT, so that a call on a
+#                  fresh machine need not build again
+# Then `bash scripts/gpu-check.sh --dry-run` prints the two calls (tests, then benchmarks), each with
+# `.gpu-check` carried.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=.gpu-check
@@ -45,11 +45,5 @@ fi
 
 say "carried: $(du -sh "$dir" | cut -f1) in $dir; working tree: $(git ls-files -co --exclude-standard -z | du -ch --files0-from=- 2>/dev/null | tail -1 | cut -f1)"
 ls -la "$dir" "$dir/debs"
-cat <<EOF
-
-Device run (the tool 'run'; 64 MiB in all, tree included):
-  command:   bash scripts/gpu-check.sh
-  carry:     [".gpu-check"]
-  timeout_s: 600
-Dry run here first: bash scripts/gpu-check.sh --dry-run
-EOF
+echo
+echo "Next: bash scripts/gpu-check.sh --dry-run (here), then its two calls on the GPU machine."

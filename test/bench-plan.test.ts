@@ -1,5 +1,6 @@
 /** What `npm run bench -- [names] [flags]` runs (bench/plan.ts): names, device and the GPU tables' flags. */
 import { describe, expect, it } from 'vitest';
+import { fits } from '../bench/loss-cuda';
 import { planBenches } from '../bench/plan';
 
 describe('npm run bench: the plan', () => {
@@ -22,5 +23,22 @@ describe('npm run bench: the plan', () => {
     expect(() => planBenches(['train', '--device', 'cuda'], false)).toThrow(/sees no CUDA device.*LIBTORCH_USE_PYTORCH=1/);
     expect(() => planBenches(['train', '--device', 'tpu'], true)).toThrow(/--device takes cpu or cuda, got tpu/);
     expect(() => planBenches(['train', '--device'], true)).toThrow(/--device takes cpu or cuda, got nothing/);
+  });
+});
+
+describe('GPU loss benchmark: sizes that do not fit the card are skipped', () => {
+  const h100 = 79e9, h200 = 140e9;  // free bytes, about
+  const at = (C: number) => ({ B: 512, D: 512, C });
+
+  it('runs the fused path at 10M classes on an H100, not the GEMM floor (two 20 GB B x C buffers beside 41 GB of W and its gradient)', () => {
+    expect(fits('fused', at(10_000_000), h100)).toBeUndefined();
+    expect(fits('floor', at(10_000_000), h100)).toMatch(/^skipped: needs about 76 GiB, 74 GiB free$/);
+    expect(fits('floor', at(10_000_000), h200)).toBeUndefined();
+  });
+
+  it('fits everything at 100k and 1M classes on an H100', () => {
+    for (const C of [100_000, 1_000_000]) {
+      for (const v of ['fused', 'chunked', 'floor', 'eager', 'compile'] as const) expect(fits(v, at(C), h100)).toBeUndefined();
+    }
   });
 });

@@ -20,6 +20,24 @@ describe('native loader', () => {
     expect(e.message).toMatch(/apt-get install libtorch-dev/);
   });
 
+  it('names another missing library as it is, with its Debian package; messages carry no "mvface:" prefix', () => {
+    const e = explainLoadFailure([
+      { file: built, kind: 'prebuild', message: 'libjpeg.so.62: cannot open shared object file: No such file or directory' },
+      { file: built, kind: 'local', message: 'libtorch_cpu.so.2.6: cannot open shared object file: No such file or directory' },
+    ]);
+    expect(e.code).toBe('E_LIBRARY_MISSING');
+    expect(e.message).toMatch(/^libjpeg\.so\.62, which the native binary of mvface needs, is not installed/);
+    expect(e.message).toMatch(/apt-get install libjpeg62-turbo\b/);
+    for (const code of [e, explainLoadFailure([])]) expect(code.message).not.toMatch(/^mvface:/);
+  });
+
+  it('says no libtorch is installed only when every binary misses its libtorch', () => {
+    const missing = (v: string) => ({ file: built, kind: 'prebuild', message: `libtorch_cpu.so.${v}: cannot open shared object file: No such file or directory` });
+    expect(explainLoadFailure([missing('1.13'), missing('2.6')]).message).toMatch(/missing: libtorch_cpu\.so\.1\.13, libtorch_cpu\.so\.2\.6/);
+    const mixed = explainLoadFailure([missing('2.6'), { file: built, kind: 'local', message: `${built}: undefined symbol: _ZN3c105ErrorC2E` }]);
+    expect(mixed.code).toBe('E_LIBTORCH_MISMATCH');
+  });
+
   it('names a libtorch mismatch (undefined symbols, or a tag that is not the binary\'s)', () => {
     const e = explainLoadFailure([{ file: built, kind: 'prebuild', message: `${built}: undefined symbol: _ZN3c105ErrorC2E` }]);
     expect(e.code).toBe('E_LIBTORCH_MISMATCH');
@@ -35,11 +53,13 @@ describe('native loader', () => {
     expect(ok.trim()).toMatch(/^(local|prebuild|override)$/);
   });
 
-  it('MVFACE_ONEDNN=0 turns libtorch\'s oneDNN kernels off', () => {
+  it('MVFACE_ONEDNN=0 turns libtorch\'s oneDNN kernels off; MVFACE_TF32=0 or 1 sets TensorFloat-32', () => {
     const root = path.resolve(__dirname, '..');
-    const onednn = (env: NodeJS.ProcessEnv) =>
-      execFileSync(process.execPath, ['-e', "console.log(require('./dist/lib/index.js').backendInfo().onednn)"], { cwd: root, encoding: 'utf8', env }).trim();
-    expect(onednn({ ...process.env, MVFACE_ONEDNN: '0' })).toBe('false');
+    const info = (env: Record<string, string>) =>
+      JSON.parse(execFileSync(process.execPath, ['-e', "console.log(JSON.stringify(require('./dist/lib/index.js').backendInfo()))"], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } }));
+    expect(info({ MVFACE_ONEDNN: '0' }).onednn).toBe(false);
+    expect(info({ MVFACE_TF32: '0' }).tf32).toEqual({ cudnn: false, cublas: false });
+    expect(info({ MVFACE_TF32: '1' }).tf32).toEqual({ cudnn: true, cublas: true });
   });
 
   it('works from both import and require through the exports map', () => {

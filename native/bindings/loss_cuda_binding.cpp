@@ -20,7 +20,8 @@ namespace mvface::bindings {
 namespace {
 
 // Returns { allocatedBytes, peakAllocatedBytes, reservedBytes } of libtorch's CUDA caching
-// allocator on the current device, then resets the peak when asked to.
+// allocator on the current device and the device's { deviceFreeBytes, deviceTotalBytes }, then
+// resets the peak when asked to.
 Napi::Value cuda_memory_stats(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     loss::require_cuda();
@@ -30,6 +31,8 @@ Napi::Value cuda_memory_stats(const Napi::CallbackInfo& info) {
     o.Set("allocatedBytes", static_cast<double>(m.allocated));
     o.Set("peakAllocatedBytes", static_cast<double>(m.peak_allocated));
     o.Set("reservedBytes", static_cast<double>(m.reserved));
+    o.Set("deviceFreeBytes", static_cast<double>(m.device_free));
+    o.Set("deviceTotalBytes", static_cast<double>(m.device_total));
     if (info.Length() > 0 && info[0].ToBoolean()) cuda::reset_peak_memory();
 #endif
     return o;

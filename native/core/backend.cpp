@@ -59,6 +59,10 @@ void init_backend() {
   set_thread_count(threads);
   if (const char* env = std::getenv("MVFACE_ONEDNN"); env && std::string(env) == "0")
     at::globalContext().setUserEnabledMkldnn(false);
+  if (const char* env = std::getenv("MVFACE_TF32"); env && (std::string(env) == "0" || std::string(env) == "1")) {
+    at::globalContext().setAllowTF32CuDNN(env[0] == '1');
+    at::globalContext().setAllowTF32CuBLAS(env[0] == '1');
+  }
 }
 
 BackendInfo backend_info() {

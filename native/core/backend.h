@@ -21,7 +21,8 @@ struct BackendInfo {
 BackendInfo backend_info();
 int default_thread_count();
 void set_thread_count(int threads);  // intra-op threads of ATen and of OpenBLAS when present
-// Threads from MVFACE_NUM_THREADS or the machine's cores; MVFACE_ONEDNN=0 turns oneDNN off.
+// Threads from MVFACE_NUM_THREADS or the machine's cores; MVFACE_ONEDNN=0 turns oneDNN off;
+// MVFACE_TF32=0 or 1 sets TensorFloat-32 in cuDNN and cuBLAS (a Trainer's tf32 option overrides it).
 void init_backend();
 
 }  // namespace mvface

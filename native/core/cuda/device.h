@@ -12,7 +12,8 @@ namespace mvface::cuda {
 std::vector<std::string> device_names();
 
 // Makes `device` current in the CUDA runtime these launches bind to, before them: a no-op when it
-// already is (as c10's device guard does), so it stays out of the way of a stream capture.
+// already is (as c10's device guard does, in the same runtime where the build links libtorch's), so
+// it stays out of the way of a stream capture.
 cudaError_t make_current(int device);
 
 }  // namespace mvface::cuda

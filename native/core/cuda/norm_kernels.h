@@ -24,8 +24,9 @@ using norm::NormDtype;
 using norm::NormShape;
 using norm::kNormThreads;
 
-// Each makes `device` current in this library's CUDA runtime (it is not libtorch's: see
-// cmake/Cuda.cmake) and returns the first CUDA error of its launches (cudaSuccess when all went in).
+// Each makes `device` current in the CUDA runtime its launches bind to (libtorch's, which the build
+// links: cmake/Cuda.cmake; then libtorch's device guard has done it already) and returns the first
+// CUDA error of its launches (cudaSuccess when all went in).
 cudaError_t launch_norm_forward(const NormArgs& a, int device, cudaStream_t stream);
 cudaError_t launch_norm_backward(const NormArgs& a, int device, cudaStream_t stream);
 

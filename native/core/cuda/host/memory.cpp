@@ -1,7 +1,9 @@
 #include "cuda/host/memory.h"
 
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAFunctions.h>
+#include <cuda_runtime_api.h>
 
 namespace mvface::cuda {
 namespace {
@@ -17,6 +19,10 @@ MemoryStats memory_stats() {
   m.allocated = stats.allocated_bytes[kAggregate].current;
   m.peak_allocated = stats.allocated_bytes[kAggregate].peak;
   m.reserved = stats.reserved_bytes[kAggregate].current;
+  size_t free = 0, total = 0;
+  C10_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  m.device_free = static_cast<int64_t>(free);
+  m.device_total = static_cast<int64_t>(total);
   return m;
 }
 

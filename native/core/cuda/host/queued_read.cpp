@@ -14,8 +14,9 @@ QueuedRead::QueuedRead(const at::Tensor& device_tensor) {
   host_ = at::empty(device_tensor.sizes(), device_tensor.options().device(at::kCPU).pinned_memory(true));
   host_.copy_(device_tensor, /*non_blocking=*/true);
   cudaEvent_t event = nullptr;
-  // The event must be made on the stream's device. The guard set it in libtorch's CUDA runtime;
-  // the calls here may bind to this library's static one (cmake/Cuda.cmake), which has its own.
+  // The event must be made on the stream's device. The guard made it current in libtorch's CUDA
+  // runtime, the one these calls bind to (cmake/Cuda.cmake links it); made current here too, for a
+  // libtorch whose runtime goes by another name than the one linked.
   C10_CUDA_CHECK(make_current(device_tensor.device().index()));
   C10_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
   const cudaError_t recorded = cudaEventRecord(event, c10::cuda::getCurrentCUDAStream(device_tensor.device().index()).stream());
