@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-/** mvface: train | embed | eval | report | faces | compare | bench | info | demo. */
+/** mvface: train | embed | eval | report | faces | compare | bench | info | build | demo. */
 import { Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from './backend';
+import { buildAddon } from './build';
 import { registerBenchCommand } from './cli-bench';
 import { registerCompareCommand } from './cli-compare';
 import { registerEvalCommands } from './cli-eval';
@@ -159,6 +160,16 @@ export function program(): Command {
   p.command('info').description('print the native backend: libtorch, BLAS, CUDA, threads').action(() => {
     console.log(JSON.stringify(backendInfo(), null, 2));
   });
+  p.command('build')
+    .description('build the native addon where mvface is installed, against your libtorch (where no prebuilt binary matches)')
+    .option('--libtorch <dir>', 'an unpacked libtorch (as LIBTORCH=<dir>)')
+    .option('--pytorch', 'the libtorch of the installed PyTorch, CUDA included where it has it (as LIBTORCH_USE_PYTORCH=1)')
+    .option('--jobs <n>', 'parallel compile jobs', integer)
+    .action((f: { libtorch?: string; pytorch?: boolean; jobs?: number }) => {
+      console.error(`mvface: ${buildAddon(f)}`);
+      const info = backendInfo();
+      console.log(`mvface: loaded ${info.binary.kind} ${info.binary.file}: libtorch ${info.libtorchVersion} (${info.libtorchTag}), CUDA ${info.cudaAvailable ? info.cudaDevices.join(', ') : 'none'}`);
+    });
   p.command('train')
     .description('train a model (flags, or a JSON config file with the TrainConfig fields)')
     .option('--config <file>', 'JSON TrainConfig; flags override it')

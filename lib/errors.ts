@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'E_NATIVE'
   | 'E_NO_BUILD'
   | 'E_LIBTORCH_MISSING'
+  | 'E_LIBRARY_MISSING'
   | 'E_LIBTORCH_MISMATCH';
 
 export class MvfaceError extends Error {
@@ -32,7 +33,7 @@ export class NonFiniteError extends MvfaceError {}
 export class ConfigError extends MvfaceError {}
 /** A file that is missing, unreadable or corrupt. */
 export class IoError extends MvfaceError {}
-/** The native addon could not be loaded (no build, missing or wrong libtorch). */
+/** The native addon could not be loaded (no build, a missing library, missing or wrong libtorch). */
 export class LoadError extends MvfaceError {}
 /** An error raised inside libtorch or the native core that has no more specific class. */
 export class NativeError extends MvfaceError {}
@@ -47,6 +48,7 @@ const classes: Record<ErrorCode, new (code: ErrorCode, message: string, argument
   E_NATIVE: NativeError,
   E_NO_BUILD: LoadError,
   E_LIBTORCH_MISSING: LoadError,
+  E_LIBRARY_MISSING: LoadError,
   E_LIBTORCH_MISMATCH: LoadError,
 };
 

@@ -1,8 +1,10 @@
 /**
- * The one place that loads the native addon. Order: a prebuilt binary under prebuilds/<platform>-<arch>/
- * whose libtorch tag loads here, then the local build (build/Release), else one readable LoadError.
- * Prebuilds are named mvface.glibc.<libtorch tag>.node, the tag pinning the binary to the
- * libtorch it was linked against; a binary that cannot resolve its libtorch is never used.
+ * The one place that loads the native addon. Order: the local build (build/Release, what
+ * `mvface build` or `npm run build` made), then the prebuilt binaries under
+ * prebuilds/<platform>-<arch>/ (those for the libtorch source asked for first), else one readable
+ * LoadError. Prebuilds are named mvface.glibc.<libtorch tag>.node, the tag pinning the binary to
+ * the libtorch it was linked against (torch2_6_0_system_cpu: Debian 13's); one whose libtorch is not
+ * installed fails to load and the next is tried, and a binary whose tag is not its own is never used.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -43,40 +45,73 @@ function tagOf(file: string): string | undefined {
 export function candidates(): Candidate[] {
   if (process.env.MVFACE_NATIVE) return [{ file: path.resolve(process.env.MVFACE_NATIVE), kind: 'override' }];
   const list: Candidate[] = [];
+  const local = path.join(packageRoot, 'build', 'Release', 'mvface.node');
+  if (fs.existsSync(local)) list.push({ file: local, kind: 'local' });
   const dir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
   if (fs.existsSync(dir)) {
     const preferred = `_${preferredSource()}_`;
     // node-gyp-build decides which files suit this Node (napi, libc); mvface then orders by libtorch.
     const suits = nodeGypBuild.matchTags('node', process.versions.modules);
     const files = fs.readdirSync(dir).filter((f) => suits(nodeGypBuild.parseTags(f)));
-    files.sort((a, b) => Number(b.includes(preferred)) - Number(a.includes(preferred)));
+    files.sort((a, b) => Number(b.includes(preferred)) - Number(a.includes(preferred)) || b.localeCompare(a));
     for (const f of files) list.push({ file: path.join(dir, f), kind: 'prebuild', tag: tagOf(f) });
   }
-  const local = path.join(packageRoot, 'build', 'Release', 'mvface.node');
-  if (fs.existsSync(local)) list.push({ file: local, kind: 'local' });
   return list;
 }
 
-const howToBuild =
-  'Build from source with `npm run build` in the mvface folder (Debian/Ubuntu: `bash scripts/setup` installs ' +
-  'libtorch-dev, libopenblas0-pthread and ccache first; or set LIBTORCH=/path/to/libtorch, or ' +
-  'LIBTORCH_USE_PYTORCH=1 to use the libtorch of an installed PyTorch).';
+/** Whether this is a source checkout (lib/ and tsconfig.json beside package.json) or an installed package. */
+const checkout = fs.existsSync(path.join(packageRoot, 'tsconfig.json'));
 
-/** One readable error for all failed candidates: no build, missing libtorch, or the wrong one. */
+/** The command that builds the addon where mvface is, and what it needs. */
+export function buildAdvice(): string {
+  const command = checkout ? '`npm run build` in the mvface folder' : '`npx mvface build`';
+  return `Build it against your libtorch with ${command} (it needs cmake >= 3.18, a C++17 compiler and the ` +
+    'libjpeg, libpng and zlib headers; LIBTORCH=/path/to/libtorch or LIBTORCH_USE_PYTORCH=1 choose the libtorch; ' +
+    'Debian/Ubuntu: apt-get install libtorch-dev libgloo-dev libopenblas0-pthread cmake g++ libjpeg62-turbo-dev libpng-dev zlib1g-dev).';
+}
+
+// Debian's packages for the libraries the binaries need beyond libtorch.
+const debianPackages: Array<[RegExp, string]> = [
+  [/^libjpeg\.so/, 'libjpeg62-turbo'],
+  [/^libpng16\.so/, 'libpng16-16 (Debian 13: libpng16-16t64)'],
+  [/^libz\.so/, 'zlib1g'],
+  [/^libopenblas/, 'libopenblas0-pthread'],
+  [/^libgloo/, 'libgloo-dev'],
+];
+
+/** The shared libraries the dynamic loader could not find, from dlopen's messages. */
+function missingLibraries(messages: string[]): string[] {
+  const names = messages.flatMap((m) => [...m.matchAll(/([\w.+-]+\.so[\w.]*): cannot open shared object file/g)].map((x) => x[1]));
+  return [...new Set(names)];
+}
+
+/** One readable error for all failed candidates: no build, missing libtorch or another library, or the wrong one. */
 export function explainLoadFailure(failures: Array<{ file: string; kind: string; message: string }>): MvfaceError {
   const lines = failures.map((f) => `  ${f.kind} ${f.file}: ${f.message.split('\n')[0]}`).join('\n');
   const present = failures.filter((f) => fs.existsSync(f.file));
   if (present.length === 0) {
-    return createError('E_NO_BUILD', `mvface: no native binary for ${process.platform}-${process.arch}.${lines ? `\n${lines}` : ''}\n${howToBuild}`);
+    return createError('E_NO_BUILD', `no native binary of mvface for ${process.platform}-${process.arch}.${lines ? `\n${lines}` : ''}\n${buildAdvice()}`);
   }
-  if (present.some((f) => /lib(torch|c10)[\w.-]*\.so[\w.]*: cannot open shared object file/.test(f.message))) {
+  const missing = missingLibraries(present.map((f) => f.message));
+  const isLibtorch = (name: string) => /^lib(torch|c10)/.test(name);
+  const libtorch = missing.filter(isLibtorch);
+  const others = missing.filter((m) => !isLibtorch(m));
+  if (others.length > 0) {
+    const packages = others.map((m) => debianPackages.find(([re]) => re.test(m))?.[1]).filter(Boolean);
     return createError(
-      'E_LIBTORCH_MISSING',
-      `mvface: the libtorch its native binary was built against is not installed.\n${lines}\n` +
-        `Install it (Debian/Ubuntu: apt-get install libtorch-dev libopenblas0-pthread) or build against yours. ${howToBuild}`,
+      'E_LIBRARY_MISSING',
+      `${others.join(', ')}, which the native binary of mvface needs, ${others.length > 1 ? 'are' : 'is'} not installed.\n${lines}\n` +
+        `Install ${others.length > 1 ? 'them' : 'it'}${packages.length ? ` (Debian/Ubuntu: apt-get install ${packages.join(' ')})` : ''}.`,
     );
   }
-  return createError('E_LIBTORCH_MISMATCH', `mvface: the native binary does not match the libtorch found here.\n${lines}\n${howToBuild}`);
+  if (present.every((f) => missingLibraries([f.message]).some(isLibtorch))) {
+    return createError(
+      'E_LIBTORCH_MISSING',
+      `none of the libtorch builds mvface's native binaries were built against is installed (missing: ${libtorch.join(', ')}).\n${lines}\n` +
+        `Install one (Debian 12 or 13: apt-get install libtorch-dev libopenblas0-pthread), or build against yours. ${buildAdvice()}`,
+    );
+  }
+  return createError('E_LIBTORCH_MISMATCH', `the native binary of mvface does not match the libtorch found here.\n${lines}\n${buildAdvice()}`);
 }
 
 function tryLoad(c: Candidate): NativeAddon {

@@ -1,35 +1,38 @@
 #!/usr/bin/env node
-// npm install hook for users of the published package: nothing to do when a prebuilt binary (or a
-// local build) loads; otherwise try a source build with cmake-js, and explain what is missing if
-// that is not possible. It never fails the install: the first use throws a LoadError that says why.
+// npm's install hook, where npm runs it (npm 11 asks the user first; `npm install --ignore-scripts`
+// skips it): nothing to do when a prebuilt binary loads; otherwise, when a libtorch is found (LIBTORCH,
+// LIBTORCH_USE_PYTORCH=1 or the system's), the source build `mvface build` runs; else it says what
+// to do. It never fails the install: the first use throws a LoadError that says why. In a source
+// checkout it does nothing (scripts/setup builds there).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawnSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
+const dist = path.join(root, 'dist', 'lib');
 
-function loads() {
-  const dist = path.join(root, 'dist', 'lib', 'native.js');
-  if (!fs.existsSync(dist)) return false;
+function main() {
+  if (fs.existsSync(path.join(root, 'tsconfig.json')) || !fs.existsSync(path.join(dist, 'native.js'))) return;
+  const { native, nativeLocation } = require(path.join(dist, 'native.js'));
   try {
-    require(dist).native();
-    return true;
+    native();
+    const where = nativeLocation();
+    console.log(`mvface: using the ${where.kind} ${path.relative(root, where.file)}`);
+    return;
   } catch (e) {
     console.warn(`mvface: ${e.message.split('\n')[0]}`);
-    return false;
+  }
+  const { buildAddon, libtorchToBuildWith } = require(path.join(dist, 'build.js'));
+  if (!libtorchToBuildWith()) {
+    console.warn('mvface: no libtorch found to build against. Install one (Debian/Ubuntu: apt-get install libtorch-dev), ' +
+      'or set LIBTORCH=/path/to/libtorch or LIBTORCH_USE_PYTORCH=1, then run `npx mvface build`.');
+    return;
+  }
+  try {
+    console.log(`mvface: ${buildAddon()}`);
+  } catch (e) {
+    console.warn(`mvface: ${e.message}`);
   }
 }
 
-if (!loads()) {
-  let cmakeJs;
-  try {
-    cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
-  } catch {
-    console.warn('mvface: no prebuilt binary matches this machine and cmake-js is not installed; ' +
-      'install cmake-js and node-addon-api, then run `npm run build:native` in the mvface folder.');
-    process.exit(0);
-  }
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'build-native.js')], { stdio: 'inherit' });
-  if (r.status !== 0) console.warn('mvface: source build failed; see above. mvface will not load until it builds.');
-}
+main();
