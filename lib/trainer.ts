@@ -503,8 +503,9 @@ export class Trainer {
   }
 
   /**
-   * The backbone's weights for PyTorch: `torch.load(path)` gives a state dict whose keys match
-   * bench/baselines/backbones.py; model.json beside it names the architecture and the input.
+   * The backbone's weights for PyTorch: `torch.load(path)` gives a state dict whose keys match the
+   * twins in the package's python/mvface_backbones.py; model.json beside it names the architecture
+   * and the input.
    */
   async exportModel(file: string): Promise<string> {
     await this.nativeTrainer.exportBackbone(file);
@@ -512,7 +513,7 @@ export class Trainer {
       format: 'mvface-backbone-1',
       backbone: resolveBackboneConfig(this.config.backbone),
       input: { channels: this.dataInfo.channels, height: this.dataInfo.height, width: this.dataInfo.width, normalisation: '(x - 127.5) / 128' },
-      load: 'model = backbones.build(name, ...); model.load_state_dict(torch.load(path)); model.eval()',
+      load: "model = mvface_backbones.build_config(config['backbone']); model.load_state_dict(torch.load('model.pt')); model.eval()  # python/mvface_backbones.py in the mvface package",
     });
     return file;
   }

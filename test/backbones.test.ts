@@ -29,7 +29,7 @@ interface TwinEntry {
 
 /** The PyTorch twin's report, from the first python3 here that has torch (Debian's python3-torch). */
 function pytorchTwin(): Record<string, TwinEntry> | undefined {
-  const script = path.resolve(__dirname, '..', 'bench', 'baselines', 'backbones.py');
+  const script = path.resolve(__dirname, '..', 'python', 'mvface_backbones.py');
   for (const python of ['python3', '/usr/bin/python3']) {
     if (spawnSync(python, ['-c', 'import torch']).status !== 0) continue;
     const run = spawnSync(python, [script, '--count', '--shapes'], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -117,7 +117,7 @@ describe('backbones', () => {
   });
 });
 
-describe.skipIf(twin === undefined)('the PyTorch twin (bench/baselines/backbones.py)', () => {
+describe.skipIf(twin === undefined)('the PyTorch twin (python/mvface_backbones.py)', () => {
   const entries = Object.entries(twin ?? {});
 
   it('covers every backbone', () => {

@@ -1,6 +1,6 @@
 /**
  * Reading checkpoints through PyTorch's own torch.load, and exported models through the PyTorch twin
- * (bench/baselines/backbones.py), where a python3 with torch is at hand. torch.load runs with
+ * (python/mvface_backbones.py), where a python3 with torch is at hand. torch.load runs with
  * weights_only=True, PyTorch's default from 2.6 (1.13 has the argument too): the files must open
  * without TorchScript's globals.
  */
@@ -24,7 +24,7 @@ export function twinEmbeddings(modelFile: string, images: Float32Array, n: numbe
   const script = `
 import sys, json, torch
 sys.path.insert(0, sys.argv[1])
-import backbones
+import mvface_backbones as backbones
 model_file, images_file, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
 config = json.load(open(model_file[:-3] + '.json'))
 model = backbones.build_config(config['backbone'])
@@ -37,8 +37,8 @@ with torch.no_grad():
 `;
   const imagesFile = `${modelFile}.images.json`;
   fs.writeFileSync(imagesFile, JSON.stringify(Array.from(images)));
-  const baselines = path.resolve(__dirname, '..', 'bench', 'baselines');
-  const r = spawnSync(torchPython!, ['-c', script, baselines, modelFile, imagesFile, String(n)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const twins = path.resolve(__dirname, '..', 'python');
+  const r = spawnSync(torchPython!, ['-c', script, twins, modelFile, imagesFile, String(n)], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The training step as peers write it in PyTorch: a backbone (the twin of mvface's, from
-backbones.py), FaceX-Zoo's MV-Softmax head (am or arc margin, adaptive re-weighting) in float32, SGD
+python/mvface_backbones.py), FaceX-Zoo's MV-Softmax head (am or arc margin, adaptive re-weighting) in float32, SGD
 with momentum and weight decay (none on BN weights and biases). Feeds one fixed random batch that is
 already on the device, so data loading costs it nothing. Optional: CUDA, autocast of the backbone
 (bf16, or fp16 with a GradScaler), channels-last, torch.compile of backbone + head. Prints
@@ -21,8 +21,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import backbones  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'python'))
+import mvface_backbones as backbones  # noqa: E402
 
 
 class MvSoftmax(torch.nn.Module):

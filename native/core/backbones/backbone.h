@@ -1,6 +1,6 @@
 #pragma once
 // Face-recognition backbones on libtorch's C++ frontend. Module and parameter names follow the
-// reference PyTorch code, and bench/baselines/backbones.py is the twin of each, so a state dict
+// reference PyTorch code, and python/mvface_backbones.py is the twin of each, so a state dict
 // exchanges with PyTorch by key.
 #include <torch/nn/module.h>
 

@@ -89,7 +89,7 @@ class Trainer {
   // pickled dict (torch.load reads it), written to a temporary file and renamed into place.
   void save(const std::string& path, const std::string& meta) const;
   std::string load(const std::string& path);  // returns the metadata; E_CONFIG if shapes differ
-  // The backbone's state dict alone (names as bench/baselines/backbones.py), for PyTorch.
+  // The backbone's state dict alone (names as python/mvface_backbones.py), for PyTorch.
   void export_backbone(const std::string& path) const;
 
   // Data parallel: every later step averages gradients (and the reported loss) over the ranks of

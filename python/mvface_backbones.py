@@ -10,8 +10,17 @@ Module and parameter names equal the C++ ones, so a state dict exchanges by key.
   BN-Dropout-FC-BN output layer.
 - small: three conv-BN-PReLU-maxpool stages (32, 64, 128) for 28x28 / 32x32 inputs.
 
-`python3 backbones.py --count` prints the parameter count of each standard config as JSON;
-`--shapes` prints every state dict entry's shape.
+Load a model that mvface trained (its run folder's model.pt and model.json):
+
+    import json, torch, mvface_backbones
+    config = json.load(open('model.json'))
+    model = mvface_backbones.build_config(config['backbone'])
+    model.load_state_dict(torch.load('model.pt'))  # weights_only, PyTorch's default from 2.6, works
+    model.eval()
+
+This file is the python/ folder of the mvface package (node_modules/mvface/python): put that folder on
+sys.path or copy the file. `python3 mvface_backbones.py --count` prints the parameter count of each
+standard config as JSON; `--shapes` prints every state dict entry's shape.
 """
 import argparse
 import json
@@ -21,7 +30,7 @@ try:
     import torch.nn.functional as F
     from torch import nn
 except ImportError:
-    raise SystemExit('backbones.py needs PyTorch: on Debian, apt-get install python3-torch and run it with /usr/bin/python3')
+    raise SystemExit('mvface_backbones.py needs PyTorch: on Debian, apt-get install python3-torch and run it with /usr/bin/python3')
 
 
 def conv(c_in, c_out, kernel, stride=1, padding=0, groups=1):
