@@ -1,5 +1,13 @@
 export { backendInfo, setThreads, type BackendInfo } from './backend';
-export { backboneInfo, backboneNames, resolveBackboneConfig, type BackboneConfig, type BackboneInfo, type BackboneName } from './backbones';
+export {
+  backboneInfo,
+  backboneNames,
+  resolveBackboneConfig,
+  type BackboneConfig,
+  type BackboneInfo,
+  type BackboneName,
+  type ResolvedBackboneConfig,
+} from './backbones';
 export {
   MvfaceError,
   ShapeError,
@@ -11,16 +19,54 @@ export {
   NativeError,
   type ErrorCode,
 } from './errors';
-export { marginLoss, marginLossAsync, resolveHeadConfig, headDefaults, type HeadConfig, type HeadType, type LossOptions, type LossResult, type Mining, type MvMode } from './loss';
+export {
+  marginLoss,
+  marginLossAsync,
+  resolveHeadConfig,
+  headDefaults,
+  type HeadConfig,
+  type HeadType,
+  type LossOptions,
+  type LossResult,
+  type Mining,
+  type MvMode,
+  type ScaledHeadConfig,
+} from './loss';
+export type { NativeLossConfig } from './native-types';
 export { matrix, type Matrix } from './matrix';
-export { DataLoader, fashionMnistRoot, type Batch, type DataInfo, type DataSpec, type LoaderOptions, type OnCorrupt } from './data';
+export { DataLoader, fashionMnistRoot, type Batch, type DataInfo, type DataSpec, type LoaderOptions, type NativeLoader, type OnCorrupt } from './data';
 export { generateFaces, drawIdentities, variationFor, variationAtOne, type FaceOptions, type FaceResult, type FaceSet, type Variation } from './faces';
-export { evaluate, evaluateModel, formatEvalTable, readEvalReport, type EvalReport, type EvaluateOptions } from './evaluate';
-export { decodeImages, readVerificationBin, readLfwPairs, drawPairs, galleryProbeSplit, type EvalSetSpec } from './eval-sets';
+export type { FaceConfig } from './faces/facesjs';
+export { evaluate, evaluateModel, formatEvalTable, readEvalReport, type EvalModel, type EvalReport, type EvaluateOptions } from './evaluate';
+export type { EvalSetResult } from './evaluate-set';
+export {
+  decodeImages,
+  readVerificationBin,
+  readLfwPairs,
+  drawPairs,
+  galleryProbeSplit,
+  type DecodedImages,
+  type EvalSetSpec,
+  type PairList,
+} from './eval-sets';
 export * from './metrics';
 export { Embedder } from './embedder';
-export { writeReport } from './report';
-export { Trainer, type TrainConfig, type FitOptions, type FitResult, type StepInfo, type StepMode, type EpochInfo } from './trainer';
-export { learningRate, type Schedule } from './schedule';
+export type { EmbedFn, Embeddings, ImageShape } from './embeddings';
+export { writeReport, type ReportFiles } from './report';
+export {
+  Trainer,
+  type CreateOptions,
+  type Device,
+  type TrainConfig,
+  type FitOptions,
+  type FitResult,
+  type StepInfo,
+  type StepMode,
+  type EpochInfo,
+} from './trainer';
+export type { LossScaleConfig, Precision, PrecisionConfig } from './precision';
+export type { TrainEvalConfig } from './train-eval';
+export type { RunPaths } from './run-files';
+export { learningRate, type Schedule, type ScheduleSettings } from './schedule';
 export { ProcessGroup, classShard } from './distributed';
-export { compareHeads, defaultHeads, formatCompareTable, type CompareCell, type CompareConfig } from './compare';
+export { compareHeads, defaultHeads, formatCompareTable, type CompareCell, type CompareConfig, type CompareDataset, type HeadEntry } from './compare';

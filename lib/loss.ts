@@ -10,7 +10,8 @@ import type { NativeLossConfig, NativeLossOptions, NativeLossResult, NativeMatri
 /** Mining baselines over any head's logits: focal loss (gamma) or HM-Softmax (keep the hardest `ratio`). */
 export type Mining = { type: 'focal'; gamma?: number } | { type: 'hm'; ratio?: number };
 
-interface Scaled {
+/** The options the scaled heads (am, arc, combined, mv-am, mv-arc) share. */
+export interface ScaledHeadConfig {
   /** s, default 32. */
   scale?: number;
   /** tau = g > 0 ? mu(g) : g, the authors' easy margin. */
@@ -22,10 +23,10 @@ export type MvMode = 'fixed' | 'adaptive';
 
 export type HeadConfig =
   | { type: 'softmax'; mining?: Mining }
-  | ({ type: 'am'; margin?: number } & Scaled)
-  | ({ type: 'arc'; margin?: number } & Scaled)
-  | ({ type: 'combined'; m1?: number; m2?: number; m3?: number } & Scaled)
-  | ({ type: 'mv-am' | 'mv-arc'; margin?: number; mode?: MvMode; t?: number } & Scaled)
+  | ({ type: 'am'; margin?: number } & ScaledHeadConfig)
+  | ({ type: 'arc'; margin?: number } & ScaledHeadConfig)
+  | ({ type: 'combined'; m1?: number; m2?: number; m3?: number } & ScaledHeadConfig)
+  | ({ type: 'mv-am' | 'mv-arc'; margin?: number; mode?: MvMode; t?: number } & ScaledHeadConfig)
   | {
       type: 'sphereface';
       /** Integer angular margin, default 4. */

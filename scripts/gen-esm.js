@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Writes dist/lib/index.mjs, the ESM entry of the exports map: it re-exports the CommonJS build's
-// names, so `import` and `require` share one module instance (one loaded addon).
+// Writes dist/lib/index.mjs, the ESM entry of the exports map, and its declarations index.d.mts: it
+// re-exports the CommonJS build's names, so `import` and `require` share one module instance (one
+// loaded addon).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -14,4 +15,13 @@ const body = [
   '',
 ].join('\n');
 fs.writeFileSync(path.join(dist, 'index.mjs'), body);
-fs.copyFileSync(path.join(dist, 'index.d.ts'), path.join(dist, 'index.d.mts'));
+
+// Its declarations mirror it: the CommonJS declarations, re-exported with an explicit extension (an
+// ES module's relative imports need one), and module.exports as the default export.
+const types = [
+  "export * from './index.js';",
+  "import cjs from './index.js';",
+  'export default cjs;',
+  '',
+].join('\n');
+fs.writeFileSync(path.join(dist, 'index.d.mts'), types);
