@@ -1,16 +1,14 @@
 #include "data/decode.h"
 
-#include <png.h>
 #include <zlib.h>
 
 #include <csetjmp>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
-// jpeglib.h needs size_t and FILE declared first.
-#include <jpeglib.h>
+#include "data/image_libs.h"
+// After jpeglib.h, which image_libs.h includes.
 #include <jerror.h>
 
 #include "errors.h"
@@ -36,22 +34,22 @@ void jpeg_emit_message(j_common_ptr info, int level) {
 }
 
 // Plain C control flow only between setjmp and longjmp: `out` is owned by the caller.
-bool decode_jpeg_into(const uint8_t* bytes, size_t size, int channels, Image* out, char* message) {
+bool decode_jpeg_into(const JpegLib& jpeg, const uint8_t* bytes, size_t size, int channels, Image* out, char* message) {
   jpeg_decompress_struct info;
   JpegErrors errors;
-  info.err = jpeg_std_error(&errors.base);
+  info.err = jpeg.std_error(&errors.base);
   errors.base.error_exit = jpeg_error_exit;
   errors.base.emit_message = jpeg_emit_message;
   if (setjmp(errors.jump)) {
     std::memcpy(message, errors.message, JMSG_LENGTH_MAX);
-    jpeg_destroy_decompress(&info);
+    jpeg.destroy_decompress(&info);
     return false;
   }
-  jpeg_create_decompress(&info);
-  jpeg_mem_src(&info, const_cast<unsigned char*>(bytes), static_cast<unsigned long>(size));
-  jpeg_read_header(&info, TRUE);
+  jpeg.create_decompress(&info, JPEG_LIB_VERSION, sizeof(info));
+  jpeg.mem_src(&info, const_cast<unsigned char*>(bytes), static_cast<unsigned long>(size));
+  jpeg.read_header(&info, TRUE);
   info.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  jpeg_start_decompress(&info);
+  jpeg.start_decompress(&info);
   out->height = info.output_height;
   out->width = info.output_width;
   out->channels = channels;
@@ -59,31 +57,33 @@ bool decode_jpeg_into(const uint8_t* bytes, size_t size, int channels, Image* ou
   const size_t stride = static_cast<size_t>(out->width) * channels;
   while (info.output_scanline < info.output_height) {
     JSAMPROW row = out->pixels.data() + info.output_scanline * stride;
-    jpeg_read_scanlines(&info, &row, 1);
+    jpeg.read_scanlines(&info, &row, 1);
   }
-  jpeg_finish_decompress(&info);
-  jpeg_destroy_decompress(&info);
+  jpeg.finish_decompress(&info);
+  jpeg.destroy_decompress(&info);
   return true;
 }
 
 Image decode_jpeg(const uint8_t* bytes, size_t size, int channels, const std::string& name) {
   Image image;
   char message[JMSG_LENGTH_MAX] = {0};
-  if (!decode_jpeg_into(bytes, size, channels, &image, message)) fail("E_IO", name, std::string("corrupt JPEG: ") + message);
+  if (!decode_jpeg_into(jpeg_lib(), bytes, size, channels, &image, message))
+    fail("E_IO", name, std::string("corrupt JPEG: ") + message);
   return image;
 }
 
 Image decode_png(const uint8_t* bytes, size_t size, int channels, const std::string& name) {
+  const PngLib& lib = png_lib();
   png_image png;
   std::memset(&png, 0, sizeof png);
   png.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_memory(&png, bytes, size)) fail("E_IO", name, std::string("corrupt PNG: ") + png.message);
+  if (!lib.begin_read_from_memory(&png, bytes, size)) fail("E_IO", name, std::string("corrupt PNG: ") + png.message);
   png.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
   Image image{png.height, png.width, channels, {}};
   image.pixels.resize(PNG_IMAGE_SIZE(png));
-  if (!png_image_finish_read(&png, nullptr, image.pixels.data(), 0, nullptr)) {
+  if (!lib.finish_read(&png, nullptr, image.pixels.data(), 0, nullptr)) {
     std::string message = png.message;
-    png_image_free(&png);
+    lib.free(&png);
     fail("E_IO", name, "corrupt PNG: " + message);
   }
   return image;
