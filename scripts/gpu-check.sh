@@ -29,8 +29,8 @@ build_dir=build-gpu
 start_s=90  # a machine's start, counted in the device budget
 
 # Each call's budget, and its parts in order as name:limit:minimum (seconds).
-budget_1=420
-budget_2=270
+budget_1=390
+budget_2=240
 plan_1=(build:200:200 smoke:40:40 norm-check:60:60 loss-tests:60:60 trainer-tests:150:150)
 plan_2=(train-bench:90:60 norm-bench:45:30 loss-bench:100:45 train-compile:120:45 train-memory:90:45)
 describe() {
@@ -76,7 +76,7 @@ print_plan() {
     local -n parts=plan_$n
     local -n budget=budget_$n
     echo
-    echo "call $n: run(command=\"bash scripts/gpu-check.sh --call $n\", carry=[\".gpu-check\"], timeout_s=$((budget + 60)))"
+    echo "call $n: run(command=\"bash scripts/gpu-check.sh --call $n\", carry=[\".gpu-check\"], timeout_s=$((budget + 30)))"
     printf '  %-14s %6s %8s  %s\n' part limit minimum what
     for p in "${parts[@]}"; do printf '  %-14s %5ss %7ss  %s\n' "${p%%:*}" "$(limit_of "$p")" "$(minimum_of "$p")" "$(describe "${p%%:*}")"; done
   done
