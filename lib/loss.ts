@@ -1,5 +1,5 @@
 /**
- * The margin-softmax family of SPEC-loss.md: typed configs with the SPEC's defaults, and the fused
+ * The margin-softmax family (README, "The loss"): typed configs with their defaults, and the fused
  * native loss with its gradients.
  */
 import { createError } from './errors';
@@ -96,7 +96,7 @@ function withMining(config: HeadConfig): { head: HeadConfig; mining?: Mining } {
   return { head: config, mining: config.mining };
 }
 
-/** Fills in the SPEC's defaults. Range checks happen natively and name the option at fault. */
+/** Fills in the documented defaults. Range checks happen natively and name the option at fault. */
 export function resolveHeadConfig(config: HeadConfig): NativeLossConfig {
   if (config === null || typeof config !== 'object') throw createError('E_CONFIG', 'config: must be an object', 'config');
   const { head, mining } = withMining(config);

@@ -1,5 +1,5 @@
 /**
- * Mixed precision, the loss scaler, channels-last and the device options of the Trainer (issue 7).
+ * Mixed precision, the loss scaler, channels-last and the device options of the Trainer.
  * On the CPU: bf16 autocast against fp32, the scaler's exactness, skip and back-off, its checkpointed
  * state, channels-last against contiguous, the static step (what cudaGraph captures, run uncaptured)
  * against the eager step, and the typed errors for what needs CUDA. The same on CUDA:

@@ -1,6 +1,6 @@
 #pragma once
 // The fused CUDA row pass over a B x C float32 buffer of cosines x̂_i · W_k, with plain device
-// pointers and no ATen: it compiles with nvcc alone (CI, no GPU). The math is SPEC-loss.md as the
+// pointers and no ATen: it compiles with nvcc alone (CI, no GPU). The math is the loss of the README as the
 // CPU path writes it: target_margin() of loss/margin.h per row (double), the element function of
 // loss/row_kernel.h per element (float32), an online log-sum-exp, dL/dc written in place.
 //

@@ -44,7 +44,7 @@ struct FusedOptions {
 LossResult fused_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
                       const at::Tensor& labels, const FusedOptions& options = {});
 
-// The reference path: the SPEC written as ATen ops, gradients by autograd. Slow, readable.
+// The reference path: the loss written as ATen ops, gradients by autograd. Slow, readable.
 LossResult reference_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
                           const at::Tensor& labels);
 

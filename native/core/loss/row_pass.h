@@ -1,6 +1,6 @@
 #pragma once
 // One block of classes [c0, c0 + K) of the head, row by row: the part of the fused CPU path that
-// knows the SPEC. The target cosine of each row comes from outside (its class may be in another
+// knows the loss math. The target cosine of each row comes from outside (its class may be in another
 // block, or on another rank), so the same code serves the whole head, a chunk of it, or a shard.
 #include <algorithm>
 #include <cmath>

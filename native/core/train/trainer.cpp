@@ -325,7 +325,7 @@ std::string Trainer::load(const std::string& path) {
   steps_ = entry(d, "steps", path).toInt();
   at::Generator rng = at::detail::getDefaultCPUGenerator();
   rng.set_state(entry(d, "rng", path).toTensor());
-  auto scaler = d.find(c10::IValue(std::string("scaler")));  // absent in checkpoints before issue 7
+  auto scaler = d.find(c10::IValue(std::string("scaler")));  // absent in the first checkpoints
   if (scaler != d.end()) {
     const at::Tensor state = scaler->value().toTensor();
     scaler_.set_state(state[0].item<double>(), static_cast<int64_t>(state[1].item<double>()));

@@ -1,4 +1,4 @@
-// The static step (issue 7): what TrainerOptions::cuda_graph captures, and static_step runs without
+// The static step: what TrainerOptions::cuda_graph captures, and static_step runs without
 // capturing. Inputs are copied into buffers that keep their address; the step is two parts with no
 // host read inside either: forward, loss and backward (statistics into a tensor), then, once the
 // host has seen a finite loss, the SGD update with the learning rate in a tensor. A batch of another

@@ -1,4 +1,4 @@
-// The Trainer's precision, memory-format and device-transfer parts (issue 7), apart from the step
+// The Trainer's precision, memory-format and device-transfer parts, apart from the step
 // itself in train/trainer.cpp.
 #include <ATen/Context.h>
 #include <ATen/core/grad_mode.h>
