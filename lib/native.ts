@@ -114,8 +114,21 @@ export function explainLoadFailure(failures: Array<{ file: string; kind: string;
   return createError('E_LIBTORCH_MISMATCH', `the native binary of mvface does not match the libtorch found here.\n${lines}\n${buildAdvice()}`);
 }
 
+/**
+ * Some libtorch builds (Debian 13's) link UCX, whose library on loading replaces the process's
+ * SIGSEGV, SIGBUS, SIGFPE and SIGILL handlers (Node's among them) with its own and starts a
+ * background thread for a FUSE file system. Unless the user set them, its settings turn both off
+ * before the first load.
+ */
+function quietUcx(): void {
+  for (const [name, value] of [['UCX_HANDLE_ERRORS', 'none'], ['UCX_VFS_ENABLE', 'n']]) {
+    if (process.env[name] === undefined) process.env[name] = value;
+  }
+}
+
 function tryLoad(c: Candidate): NativeAddon {
   const mod = { exports: {} as NativeAddon };
+  quietUcx();
   process.dlopen(mod, c.file);
   const native = mod.exports;
   if (c.tag && native.backendInfo().libtorchTag !== c.tag) {
