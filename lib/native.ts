@@ -115,13 +115,22 @@ export function explainLoadFailure(failures: Array<{ file: string; kind: string;
 }
 
 /**
- * Some libtorch builds (Debian 13's) link UCX, whose library on loading replaces the process's
- * SIGSEGV, SIGBUS, SIGFPE and SIGILL handlers (Node's among them) with its own and starts a
- * background thread for a FUSE file system. Unless the user set them, its settings turn both off
+ * Debian 13's libtorch links Open MPI and UCX. When loaded, UCX replaces Node's signal handlers,
+ * starts a background thread for a FUSE file system, and hooks malloc and mmap: in a Node process
+ * those hooks corrupt the heap now and then (a rank of a two-process job crashed in about 1 run of
+ * 40; none in 160 with the hooks off). Unless the user set them, these settings turn all three off
  * before the first load.
  */
+const UCX_SETTINGS: [string, string][] = [
+  ['UCX_HANDLE_ERRORS', 'none'],
+  ['UCX_VFS_ENABLE', 'n'],
+  ['UCX_MEM_EVENTS', 'no'],
+  ['UCX_MEM_MALLOC_HOOKS', 'no'],
+  ['UCX_MEM_MMAP_HOOK_MODE', 'none'],
+];
+
 function quietUcx(): void {
-  for (const [name, value] of [['UCX_HANDLE_ERRORS', 'none'], ['UCX_VFS_ENABLE', 'n']]) {
+  for (const [name, value] of UCX_SETTINGS) {
     if (process.env[name] === undefined) process.env[name] = value;
   }
 }
