@@ -17,6 +17,7 @@ interface EvalFlags {
   batchSize?: number;
   workers?: number;
   report?: boolean;
+  resize?: boolean;
 }
 
 export function evalSets(f: Omit<EvalFlags, 'run'>): EvalSetSpec[] {
@@ -32,7 +33,7 @@ export function evalSets(f: Omit<EvalFlags, 'run'>): EvalSetSpec[] {
 
 async function evalCommand(f: EvalFlags): Promise<void> {
   const report = await evaluate({
-    run: f.run, sets: evalSets(f), batchSize: f.batchSize, workers: f.workers,
+    run: f.run, sets: evalSets(f), batchSize: f.batchSize, workers: f.workers, resize: f.resize,
     onSet: (r) => console.error(`mvface eval: ${r.name}: ${r.images} images in ${r.seconds.toFixed(1)} s`),
   });
   console.log(formatEvalTable(report.sets));
@@ -52,6 +53,7 @@ export function registerEvalCommands(p: Command): void {
     .option('--seed <n>', 'seed for the drawn pairs and split', integer, 0)
     .option('--batch-size <n>', 'images per native call', integer)
     .option('--workers <n>', 'native decoding threads', integer)
+    .option('--resize', 'resize whole .bin / LFW images to the model input (face models expect aligned crops: without this, other sizes are refused)')
     .option('--report', 'also write <run>/report/index.html')
     .action(evalCommand);
   p.command('report')

@@ -11,10 +11,12 @@ import { registerEvalCommands } from './cli-eval';
 import { registerFacesCommand } from './cli-faces';
 import { deviceArg, headFromFlags, integerArg as integer, numberArg as number, parseDataArg } from './cli-args';
 import { DataLoader } from './data';
+import { embedDataSet } from './embed-data';
 import { ProcessGroup } from './distributed';
 import { exitWithLauncher, launchLocal, withoutNproc } from './launch';
 import { runDemo } from './demo';
 import { MvfaceError } from './errors';
+import { Model } from './model';
 import { createProgress } from './progress';
 import { readJson, runPaths } from './run-files';
 import { type Device, type TrainConfig, Trainer } from './trainer';
@@ -130,28 +132,13 @@ async function train(f: TrainFlags): Promise<void> {
   }
 }
 
-async function embed(f: { run: string; data: string; out: string; batchSize: number }): Promise<void> {
-  const paths = runPaths(f.run);
-  const config = readJson<TrainConfig>(paths.config);
-  const trainer = await Trainer.create({ ...config, name: path.basename(f.run), runsDir: path.dirname(f.run) }, { resume: true });
-  const loader = await DataLoader.open(parseDataArg(f.data), { batchSize: f.batchSize, shuffle: false, flip: false });
+async function embed(f: { run: string; data: string; out: string; batchSize: number; raw?: boolean; flip?: boolean; workers?: number }): Promise<void> {
+  const model = await Model.load(f.run);
   try {
-    const out = fs.openSync(`${f.out}.f32`, 'w');
-    const labels: number[] = [];
-    let dim = 0;
-    loader.startEpoch(0, 0);
-    for (let b = await loader.next(); b; b = await loader.next()) {
-      const e = await trainer.embed(b.images, b.count);
-      dim = e.length / b.count;
-      fs.writeSync(out, Buffer.from(e.buffer, e.byteOffset, e.byteLength));
-      labels.push(...b.labels);
-    }
-    fs.closeSync(out);
-    fs.writeFileSync(`${f.out}.json`, JSON.stringify({ count: labels.length, dim, dtype: 'float32', layout: 'row-major count x dim, little-endian', labels }));
-    console.error(`mvface: ${labels.length} embeddings of size ${dim} in ${f.out}.f32 (+ ${f.out}.json)`);
+    const written = await embedDataSet(model, parseDataArg(f.data), f.out, { batchSize: f.batchSize, normalize: !f.raw, flip: f.flip ?? false, workers: f.workers });
+    console.error(`mvface: ${written.count} embeddings of size ${written.dim} in ${written.npy} (+ ${written.json})`);
   } finally {
-    loader.dispose();
-    trainer.dispose();
+    model.dispose();
   }
 }
 
@@ -208,11 +195,14 @@ export function program(): Command {
     .option('--nproc <n>', 'data parallel: N local processes (batch size per process); several machines: set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT', integer)
     .action(train);
   p.command('embed')
-    .description('embed a data set with a trained run; writes <out>.f32 and <out>.json')
-    .requiredOption('--run <dir>', 'run folder (runs/<name>)')
+    .description('embed a data set with a trained model; writes <out>.npy (count x dim float32, unit rows) and <out>.json (labels, images)')
+    .requiredOption('--run <path>', 'run folder (runs/<name>), or a model.pt with its model.json')
     .requiredOption('--data <spec>', 'data spec, as for train')
     .requiredOption('--out <prefix>', 'output prefix')
     .option('--batch-size <n>', 'batch size', integer, 256)
+    .option('--raw', 'the raw embeddings, not scaled to unit length')
+    .option('--flip', 'average each image with its mirror image (as eval does)')
+    .option('--workers <n>', 'native decoding threads', integer)
     .action(embed);
   registerEvalCommands(p);
   registerFacesCommand(p);

@@ -1,43 +1,33 @@
-/** A trained run folder (config.json + checkpoint.pt) as a flip-averaged embedding model. */
-import * as path from 'node:path';
+/** A flip-averaged embedding model over a saved Model or a Trainer in memory. */
 import type { DataLoader } from './data';
 import { type EmbedFn, type Embeddings, flipAveragedEmbeddings, flipAveragedLoader, type ImageShape } from './embeddings';
-import { readJson, runPaths } from './run-files';
-import { type TrainConfig, Trainer } from './trainer';
+import { Model } from './model';
+import type { Trainer } from './trainer';
 
 export class Embedder {
-  /** Raw embeddings (no flip, not normalised), one native call. */
-  readonly embedRaw: EmbedFn;
+  private constructor(
+    /** Raw embeddings (no flip, not normalised), one native call. */
+    readonly embedRaw: EmbedFn,
+    readonly input: ImageShape,
+    /** The training step of the weights. */
+    readonly step: number,
+    private readonly release: () => void,
+  ) {}
 
-  private constructor(private readonly trainer: Trainer) {
-    this.embedRaw = (images, count) => trainer.embed(images, count);
+  /** A run folder's model (model.pt, or its last checkpoint): needs no training data, writes nothing. */
+  static async open(runDir: string): Promise<Embedder> {
+    return Embedder.ofModel(await Model.load(runDir));
   }
 
-  /** Loads the run's last checkpoint (the run's training data must be readable, as for `mvface embed`). */
-  static async open(runDir: string, options: { workers?: number } = {}): Promise<Embedder> {
-    const config = readJson<TrainConfig>(runPaths(runDir).config);
-    const workers = options.workers ?? config.workers;
-    const trainer = await Trainer.create({ ...config, name: path.basename(runDir), runsDir: path.dirname(runDir), workers }, { resume: true });
-    return new Embedder(trainer);
+  /** A view of a model; dispose() disposes the model. */
+  static ofModel(model: Model): Embedder {
+    return new Embedder(model.embedRaw, model.input, model.step, () => model.dispose());
   }
 
   /** A view of a trainer in memory; dispose() disposes the trainer. */
   static of(trainer: Trainer): Embedder {
-    return new Embedder(trainer);
-  }
-
-  get input(): ImageShape {
-    const { channels, height, width } = this.trainer.dataInfo;
-    return { channels, height, width };
-  }
-
-  /** The training step of the checkpoint. */
-  get step(): number {
-    return this.trainer.step;
-  }
-
-  get runDir(): string {
-    return this.trainer.paths.dir;
+    const { channels, height, width } = trainer.dataInfo;
+    return new Embedder((images, count) => trainer.embed(images, count), { channels, height, width }, trainer.step, () => trainer.dispose());
   }
 
   /** normalize(e(x) + e(flip(x))) of `count` images (count x C x H x W, normalised as the loader does). */
@@ -51,6 +41,6 @@ export class Embedder {
   }
 
   dispose(): void {
-    this.trainer.dispose();
+    this.release();
   }
 }

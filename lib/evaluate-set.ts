@@ -35,6 +35,8 @@ export interface RunOptions {
   batchSize?: number;
   /** Native decoding threads for data sets. */
   workers?: number;
+  /** Resize encoded images to the model input; otherwise another size is E_SHAPE. Default false. */
+  resize?: boolean;
 }
 
 function sourceOf(spec: EvalSetSpec): string {
@@ -58,10 +60,20 @@ function inSet(e: unknown, start: number, set: string): unknown {
   return createError((e as MvfaceError).code, `${set}: ${(e as MvfaceError).message.replace(at[0], image)}`, image);
 }
 
+function checkSize(d: DecodedImages, input: ImageShape, set: string, start: number): DecodedImages {
+  if (d.height === input.height && d.width === input.width) return d;
+  throw createError(
+    'E_SHAPE',
+    `${set}: images from ${start} are ${d.width} x ${d.height}, the model takes ${input.width} x ${input.height} aligned faces: align them (--landmarks, alignFaces) or resize the whole images (--resize)`,
+    'images',
+  );
+}
+
 /** Flip-averaged embeddings of encoded images; the next batch decodes while this one is embedded. */
-async function embedEncoded(embed: EmbedFn, images: Uint8Array[], input: ImageShape, batchSize: number, set: string): Promise<Embeddings> {
+async function embedEncoded(embed: EmbedFn, images: Uint8Array[], input: ImageShape, options: Required<Pick<RunOptions, 'batchSize' | 'resize'>>, set: string): Promise<Embeddings> {
+  const { batchSize } = options;
   const decode = (start: number): Promise<DecodedImages> => {
-    const p = decodeImages(images.slice(start, start + batchSize), input.channels as 1 | 3, input.height).catch((e: unknown) => {
+    const p = decodeImages(images.slice(start, start + batchSize), input.channels as 1 | 3, options.resize ? input.height : undefined).then((d) => checkSize(d, input, set, start)).catch((e: unknown) => {
       throw inSet(e, start, set);
     });
     p.catch(() => undefined); // handled when awaited; no unhandled rejection while the previous batch embeds
@@ -115,7 +127,7 @@ export async function runEvalSet(embed: EmbedFn, set: PreparedEvalSet, options: 
   let result: Omit<EvalSetResult, 'seconds'>;
   if (set.encoded) {
     const { images, pairs, same } = set.encoded;
-    const e = await embedEncoded(embed, images, set.input, options.batchSize ?? 256, set.name);
+    const e = await embedEncoded(embed, images, set.input, { batchSize: options.batchSize ?? 256, resize: options.resize ?? false }, set.name);
     result = { name: set.name, kind: set.spec.kind, source: sourceOf(set.spec), images: images.length, verification: verification(e, pairs, same) };
   } else {
     result = await runDataSet(embed, set, options);

@@ -17,6 +17,11 @@ export interface EvaluateOptions {
   /** Images per native call. Default 256. */
   batchSize?: number;
   workers?: number;
+  /**
+   * Resize whole images to the model input (.bin and LFW sets). Default false: images of another
+   * size are refused (E_SHAPE), as face models expect aligned crops.
+   */
+  resize?: boolean;
   /** Merge the results into <run>/eval.json. Default true. */
   write?: boolean;
   onSet?: (result: EvalSetResult) => void;
@@ -41,7 +46,7 @@ export function readEvalReport(runDir: string): EvalReport | undefined {
 
 /** Loads the run's checkpoint and evaluates it on each set. */
 export async function evaluate(options: EvaluateOptions): Promise<EvalReport> {
-  const embedder = await Embedder.open(options.run, { workers: options.workers });
+  const embedder = await Embedder.open(options.run);
   try {
     return await evaluateModel(embedder, options);
   } finally {
@@ -57,7 +62,7 @@ export async function evaluateModel(model: EvalModel, options: EvaluateOptions):
   const sets: EvalSetResult[] = [];
   for (const spec of options.sets) {
     const prepared = await prepareEvalSet(spec, model.input);
-    const result = await runEvalSet(model.embedRaw, prepared, { batchSize: options.batchSize, workers: options.workers });
+    const result = await runEvalSet(model.embedRaw, prepared, { batchSize: options.batchSize, workers: options.workers, resize: options.resize });
     options.onSet?.(result);
     sets.push(result);
   }

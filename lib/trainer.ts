@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { modelFile } from './model';
 import { type BackboneConfig, resolveBackboneConfig } from './backbones';
 import { type DataSpec, DataLoader, type DataInfo } from './data';
 import { createError, MvfaceError, NonFiniteError } from './errors';
@@ -509,12 +510,7 @@ export class Trainer {
    */
   async exportModel(file: string): Promise<string> {
     await this.nativeTrainer.exportBackbone(file);
-    writeJsonAtomic(file.replace(/\.pt$/, '') + '.json', {
-      format: 'mvface-backbone-1',
-      backbone: resolveBackboneConfig(this.config.backbone),
-      input: { channels: this.dataInfo.channels, height: this.dataInfo.height, width: this.dataInfo.width, normalisation: '(x - 127.5) / 128' },
-      load: "model = mvface_backbones.build_config(config['backbone']); model.load_state_dict(torch.load('model.pt')); model.eval()  # python/mvface_backbones.py in the mvface package",
-    });
+    writeJsonAtomic(file.replace(/\.pt$/, '') + '.json', modelFile(resolveBackboneConfig(this.config.backbone), this.step));
     return file;
   }
 

@@ -38,7 +38,7 @@ describe('mvface CLI', () => {
     await run(process.execPath, [cli, 'embed', '--run', path.join(runsDir, 'r1'), '--data', data, '--out', out]);
     const meta = JSON.parse(fs.readFileSync(`${out}.json`, 'utf8'));
     expect(meta).toMatchObject({ count: 40, dim: 16 });
-    expect(fs.statSync(`${out}.f32`).size).toBe(40 * 16 * 4);
+    expect(fs.statSync(`${out}.npy`).size).toBe(128 + 40 * 16 * 4);
   });
 
   /** Starts a 60-epoch run, sends Ctrl-C after its first step, and checks the exit code and the checkpoint. */

@@ -12,6 +12,7 @@
 #include "eval_binding.h"
 #include "js_errors.h"
 #include "loss_binding.h"
+#include "model_binding.h"
 #include "trainer_binding.h"
 
 namespace mvface::bindings {
@@ -76,6 +77,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("nativeErrorProbe", Napi::Function::New(env, native_error_probe, "nativeErrorProbe"));
   register_loss(env, exports);
   register_backbones(env, exports);
+  register_model(env, exports);
   register_data(env, exports);
   register_trainer(env, exports);
   register_eval(env, exports);

@@ -4,7 +4,6 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,16 +85,8 @@ Napi::Value backbone_info(const Napi::CallbackInfo& info) {
   });
 }
 
-// One seeded build at a time, so that concurrent calls do not interleave draws from the global generator.
-std::mutex seeded_build;
-
 at::Tensor seeded_forward(const BackboneOptions& options, uint64_t seed, const at::Tensor& images) {
-  std::shared_ptr<backbones::Backbone> model;
-  {
-    std::lock_guard<std::mutex> lock(seeded_build);
-    at::manual_seed(seed);
-    model = backbones::make_backbone(options);
-  }
+  std::shared_ptr<backbones::Backbone> model = backbones::make_seeded_backbone(options, seed);
   at::NoGradGuard no_grad;
   model->eval();
   return model->forward(images);

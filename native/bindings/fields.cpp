@@ -18,4 +18,9 @@ bool boolean_or(const Napi::Object& o, const char* key, bool fallback) {
   return v.As<Napi::Boolean>().Value();
 }
 
+std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsString()) fail("E_CONFIG", name, "must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
 }  // namespace mvface::bindings

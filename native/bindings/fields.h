@@ -3,9 +3,13 @@
 // E_CONFIG naming the field.
 #include <napi.h>
 
+#include <string>
+
 namespace mvface::bindings {
 
 double number_or(const Napi::Object& o, const char* key, double fallback);
 bool boolean_or(const Napi::Object& o, const char* key, bool fallback);
+// The i-th argument, which must be a string (E_CONFIG naming `name` otherwise).
+std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name);
 
 }  // namespace mvface::bindings

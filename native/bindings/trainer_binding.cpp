@@ -99,11 +99,6 @@ StepArgs step_args(const Napi::CallbackInfo& info) {
   return {info[1].As<Napi::Number>().DoubleValue(), loss_config_arg(info[2]), info[3].ToBoolean()};
 }
 
-std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsString()) fail("E_CONFIG", name, "must be a string");
-  return info[i].As<Napi::String>().Utf8Value();
-}
-
 Napi::Value step_object(Napi::Env env, std::optional<TimedStep>& timed) {
   if (!timed) return env.Null();
   const StepResult* r = &timed->result;

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <dlfcn.h>
 #include <torch/csrc/api/include/torch/version.h>
 
@@ -81,6 +82,19 @@ BackendInfo backend_info() {
   info.tf32_cudnn = at::globalContext().allowTF32CuDNN();
   info.tf32_cublas = at::globalContext().allowTF32CuBLAS();
   return info;
+}
+
+c10::Device parse_device(const std::string& name) {
+  if (name == "cpu") return at::kCPU;
+  const bool indexed = name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() <= 8 &&
+                       name.find_first_not_of("0123456789", 5) == std::string::npos;
+  if (name != "cuda" && !indexed) fail("E_CONFIG", "device", "must be 'cpu', 'cuda' or 'cuda:N', got '" + name + "'");
+  if (!at::hasCUDA()) fail("E_CONFIG", "device", "'" + name + "' asked for, but this build or machine has no CUDA");
+  const int index = indexed ? std::stoi(name.substr(5)) : 0;
+  const int count = c10::impl::getDeviceGuardImpl(at::kCUDA)->deviceCount();
+  if (index >= count)
+    fail("E_CONFIG", "device", "'" + name + "' asked for, but this machine has " + std::to_string(count) + " CUDA device(s)");
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
 }  // namespace mvface

@@ -1,5 +1,7 @@
 #pragma once
 // What the native core runs on: libtorch build, BLAS, CUDA devices, intra-op threads.
+#include <c10/core/Device.h>
+
 #include <string>
 #include <vector>
 
@@ -24,5 +26,8 @@ void set_thread_count(int threads);  // intra-op threads of ATen and of OpenBLAS
 // Threads from MVFACE_NUM_THREADS or the machine's cores; MVFACE_ONEDNN=0 turns oneDNN off;
 // MVFACE_TF32=0 or 1 sets TensorFloat-32 in cuDNN and cuBLAS (a Trainer's tf32 option overrides it).
 void init_backend();
+
+// "cpu", "cuda" (the first GPU) or "cuda:N"; E_CONFIG for anything else or a device this machine lacks.
+c10::Device parse_device(const std::string& name);
 
 }  // namespace mvface

@@ -2,7 +2,10 @@
 // CNN for 28x28 / 32x32 inputs.
 #include <torch/nn/init.h>
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
+#include <mutex>
 #include <unordered_set>
 
 #include "backbones/layers.h"
@@ -162,6 +165,13 @@ std::shared_ptr<Backbone> make_backbone(const BackboneOptions& options) {
   std::shared_ptr<Backbone> model = build(options);
   init_parameters(*model);
   return model;
+}
+
+std::shared_ptr<Backbone> make_seeded_backbone(const BackboneOptions& options, uint64_t seed) {
+  static std::mutex seeded_build;
+  std::lock_guard<std::mutex> lock(seeded_build);
+  at::manual_seed(seed);
+  return make_backbone(options);
 }
 
 std::vector<at::Tensor> decay_parameters(Backbone& model) { return parameter_group(model, true); }

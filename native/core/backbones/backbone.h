@@ -33,6 +33,9 @@ void validate_options(const BackboneOptions& options);
 
 // Validates, builds and initialises the model (conv: kaiming normal, fan out; BN: weight 1, bias 0).
 std::shared_ptr<Backbone> make_backbone(const BackboneOptions& options);
+// The same after at::manual_seed(seed), one seeded build at a time (concurrent builds would
+// interleave draws from the global generator).
+std::shared_ptr<Backbone> make_seeded_backbone(const BackboneOptions& options, uint64_t seed);
 
 const std::vector<std::string>& backbone_names();
 

@@ -1,17 +1,14 @@
 #include "train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <ATen/core/grad_mode.h>
-#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <optional>
 
 #include "dist/data_parallel.h"
+#include "backend.h"
 #include "errors.h"
 #include "loss/loss.h"
 #include "train/static_step.h"
@@ -25,48 +22,10 @@ namespace {
 
 constexpr const char* kFormat = "mvface-checkpoint-1";
 
-// "cpu", "cuda" (the first GPU) or "cuda:N".
-at::Device parse_device(const std::string& name) {
-  if (name == "cpu") return at::kCPU;
-  const bool indexed = name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() <= 8 &&
-                       name.find_first_not_of("0123456789", 5) == std::string::npos;
-  if (name != "cuda" && !indexed) fail("E_CONFIG", "device", "must be 'cpu', 'cuda' or 'cuda:N', got '" + name + "'");
-  if (!at::hasCUDA()) fail("E_CONFIG", "device", "'" + name + "' asked for, but this build or machine has no CUDA");
-  const int index = indexed ? std::stoi(name.substr(5)) : 0;
-  const int count = c10::impl::getDeviceGuardImpl(at::kCUDA)->deviceCount();
-  if (index >= count)
-    fail("E_CONFIG", "device", "'" + name + "' asked for, but this machine has " + std::to_string(count) + " CUDA device(s)");
-  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
-}
-
 // The authors' initialisation: uniform(-1, 1), each class vector renormalised to unit length.
 at::Tensor initial_head(int64_t classes, int64_t dim) {
   at::Tensor w = at::empty({classes, dim}).uniform_(-1, 1);
   return w / w.norm(2, {1}, true).clamp_min(1e-12);
-}
-
-void write_atomically(const std::string& path, const std::vector<char>& bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("E_IO", path, "cannot write (is the folder there and writable?)");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) fail("E_IO", path, "write failed (disk full?)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("E_IO", path, "cannot rename the temporary file into place");
-}
-
-std::vector<char> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("E_IO", path, "cannot open checkpoint (missing or unreadable)");
-  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
-}
-
-c10::Dict<std::string, at::Tensor> tensor_dict(const std::vector<std::pair<std::string, at::Tensor>>& items) {
-  c10::Dict<std::string, at::Tensor> d;
-  for (const auto& [name, t] : items) d.insert(name, t.detach().to(at::kCPU).contiguous());
-  return d;
 }
 
 const c10::IValue& entry(const c10::impl::GenericDict& d, const std::string& key, const std::string& path) {
@@ -299,12 +258,7 @@ void Trainer::save(const std::string& path, const std::string& meta) const {
 std::string Trainer::load(const std::string& path) {
   if (sharded()) fail("E_CONFIG", "checkpoint", "load it before joining the process group (the head is sharded)");
   static_.reset();  // the momentum buffers are replaced: captured graphs would update the old ones
-  c10::IValue v;
-  try {
-    v = torch::jit::pickle_load(read_file(path));
-  } catch (const c10::Error& e) {
-    fail("E_IO", path, "corrupt or not an mvface checkpoint");
-  }
+  const c10::IValue v = read_torch_file(path);
   if (!v.isGenericDict()) fail("E_IO", path, "not an mvface checkpoint");
   const c10::impl::GenericDict d = v.toGenericDict();
   if (entry(d, "format", path).toStringRef() != kFormat) fail("E_IO", path, "unknown checkpoint format");
