@@ -90,15 +90,3 @@ export async function backboneForward(config: BackboneConfig, seed: number, imag
   return addon().backboneForward(resolveBackboneConfig(config), seed, images, n);
 }
 
-/** The state (name -> shape and values) of the model that backboneForward(config, seed, ...) runs. For tests. */
-export async function backboneState(config: BackboneConfig, seed: number): Promise<Record<string, { shape: number[]; data: Float32Array }>> {
-  const { Model } = await import('./model');
-  const model = await Model.create(config, { seed });
-  try {
-    const state: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const e of await model.state()) if (e.data instanceof Float32Array) state[e.name] = { shape: e.shape, data: e.data };
-    return state;
-  } finally {
-    model.dispose();
-  }
-}

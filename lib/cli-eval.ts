@@ -18,13 +18,15 @@ interface EvalFlags {
   workers?: number;
   report?: boolean;
   resize?: boolean;
+  landmarks?: string;
 }
 
 export function evalSets(f: Omit<EvalFlags, 'run'>): EvalSetSpec[] {
   if ((f.pairs === undefined) !== (f.images === undefined)) throw createError('E_CONFIG', '--pairs and --images go together (LFW pairs.txt and its image folder)', f.pairs ? 'images' : 'pairs');
+  if (f.landmarks !== undefined && f.pairs === undefined) throw createError('E_CONFIG', '--landmarks goes with --pairs and --images (the LFW images it aligns)', 'landmarks');
   const sets: EvalSetSpec[] = [
-    ...(f.bin ?? []).map((path): EvalSetSpec => ({ kind: 'bin', path })),
-    ...(f.pairs && f.images ? [{ kind: 'lfw', pairs: f.pairs, images: f.images } as const] : []),
+    ...(f.bin ?? []).map((path): EvalSetSpec => ({ kind: 'bin', path, ...(f.resize && { resize: true }) })),
+    ...(f.pairs && f.images ? [{ kind: 'lfw', pairs: f.pairs, images: f.images, ...(f.landmarks !== undefined && { landmarks: f.landmarks }), ...(f.resize && { resize: true }) } as const] : []),
     ...(f.data ?? []).map((d): EvalSetSpec => ({ kind: 'data', data: parseDataArg(d), pairs: f.pairsCount, seed: f.seed })),
   ];
   if (sets.length === 0) throw createError('E_CONFIG', 'eval: give --bin <file>, --pairs <pairs.txt> --images <dir>, or --data <spec>', 'sets');
@@ -33,7 +35,7 @@ export function evalSets(f: Omit<EvalFlags, 'run'>): EvalSetSpec[] {
 
 async function evalCommand(f: EvalFlags): Promise<void> {
   const report = await evaluate({
-    run: f.run, sets: evalSets(f), batchSize: f.batchSize, workers: f.workers, resize: f.resize,
+    run: f.run, sets: evalSets(f), batchSize: f.batchSize, workers: f.workers,
     onSet: (r) => console.error(`mvface eval: ${r.name}: ${r.images} images in ${r.seconds.toFixed(1)} s`),
   });
   console.log(formatEvalTable(report.sets));
@@ -53,6 +55,7 @@ export function registerEvalCommands(p: Command): void {
     .option('--seed <n>', 'seed for the drawn pairs and split', integer, 0)
     .option('--batch-size <n>', 'images per native call', integer)
     .option('--workers <n>', 'native decoding threads', integer)
+    .option('--landmarks <file>', 'with --pairs/--images: five landmarks per image (<path> x1 y1 ... x5 y5); each face is aligned to the model input')
     .option('--resize', 'resize whole .bin / LFW images to the model input (face models expect aligned crops: without this, other sizes are refused)')
     .option('--report', 'also write <run>/report/index.html')
     .action(evalCommand);

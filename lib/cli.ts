@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** mvface: train | embed | eval | report | faces | compare | bench | info | build | demo. */
+/** mvface: train | embed | export | eval | report | faces | compare | bench | info | build | demo. */
 import { Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,6 +17,7 @@ import { exitWithLauncher, launchLocal, withoutNproc } from './launch';
 import { runDemo } from './demo';
 import { MvfaceError } from './errors';
 import { Model } from './model';
+import { exportOnnx } from './onnx/export';
 import { createProgress } from './progress';
 import { readJson, runPaths } from './run-files';
 import { type Device, type TrainConfig, Trainer } from './trainer';
@@ -204,6 +205,13 @@ export function program(): Command {
     .option('--flip', 'average each image with its mirror image (as eval does)')
     .option('--workers <n>', 'native decoding threads', integer)
     .action(embed);
+  p.command('export')
+    .description('export a trained model as ONNX (dynamic batch, opset 17; the preprocessing in its metadata)')
+    .requiredOption('--run <path>', 'run folder (runs/<name>), or a model.pt with its model.json')
+    .requiredOption('--onnx <file>', 'the .onnx file to write')
+    .action(async (f: { run: string; onnx: string }) => {
+      console.error(`mvface: wrote ${await exportOnnx(f.run, f.onnx)}`);
+    });
   registerEvalCommands(p);
   registerFacesCommand(p);
   registerCompareCommand(p);

@@ -10,10 +10,17 @@ import { native } from './native';
 import { NdArray, PickleFormatError, PyTuple, unpickle } from './pickle';
 
 export type EvalSetSpec =
-  /** InsightFace verification set (lfw.bin, cfp_fp.bin, agedb_30.bin): consecutive pairs of JPEGs. */
-  | { kind: 'bin'; path: string; name?: string }
-  /** LFW pairs.txt; images at <images>/<name>/<name>_<4-digit index>.jpg. */
-  | { kind: 'lfw'; pairs: string; images: string; name?: string }
+  /**
+   * InsightFace verification set (lfw.bin, cfp_fp.bin, agedb_30.bin): consecutive pairs of JPEGs.
+   * `resize` (here and for LFW) scales whole images to the model input; without it, images of
+   * another size are refused (E_SHAPE), as face models expect aligned crops.
+   */
+  | { kind: 'bin'; path: string; resize?: boolean; name?: string }
+  /**
+   * LFW pairs.txt; images at <images>/<name>/<name>_<4-digit index>.jpg. With `landmarks` (a file of
+   * five points per image, see readLandmarks) each face is aligned to the model input first.
+   */
+  | { kind: 'lfw'; pairs: string; images: string; landmarks?: string; resize?: boolean; name?: string }
   /**
    * `pairs` pairs (default 6000, half same-class) and a gallery/probe split (one gallery image per
    * class, the others probes), drawn from `seed` (default 0). The whole data set is embedded once.
@@ -52,6 +59,8 @@ export interface PairList {
   /** 2N indices into `images`. */
   pairs: Int32Array;
   same: boolean[];
+  /** LFW: each image's path relative to the image folder (Name/Name_0001.jpg). */
+  names?: string[];
 }
 
 function imageBytes(item: unknown): Uint8Array | undefined {
@@ -95,11 +104,11 @@ export function readLfwPairs(pairsFile: string, imagesDir: string): PairList {
   } catch (e) {
     throw createError('E_IO', `${pairsFile}: cannot read (${(e as Error).message})`, pairsFile);
   }
-  const files: string[] = [];
+  const names: string[] = [];
   const index = new Map<string, number>();
   const fileIndex = (name: string, i: string): number => {
-    const file = path.join(imagesDir, name, `${name}_${i.padStart(4, '0')}.jpg`);
-    if (!index.has(file)) index.set(file, files.push(file) - 1);
+    const file = `${name}/${name}_${i.padStart(4, '0')}.jpg`;
+    if (!index.has(file)) index.set(file, names.push(file) - 1);
     return index.get(file)!;
   };
   const pairs: number[] = [];
@@ -113,12 +122,13 @@ export function readLfwPairs(pairsFile: string, imagesDir: string): PairList {
     same.push(f.length === 3);
   });
   if (same.length === 0) throw createError('E_IO', `${pairsFile}: no pairs`, pairsFile);
+  const files = names.map((n) => path.join(imagesDir, n));
   const missing = files.filter((f) => !fs.existsSync(f));
   if (missing.length) {
     const more = missing.length > 1 ? ` (and ${missing.length - 1} more missing images)` : '';
     throw createError('E_IO', `${missing[0]}: image named by ${pairsFile} is missing${more}`, missing[0]);
   }
-  return { images: files.map((f) => fs.readFileSync(f)), pairs: Int32Array.from(pairs), same };
+  return { images: files.map((f) => fs.readFileSync(f)), pairs: Int32Array.from(pairs), same, names };
 }
 
 /** mulberry32: a small seeded generator, so drawn pairs depend only on the seed. */

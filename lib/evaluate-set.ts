@@ -2,6 +2,7 @@
  * One evaluation set through one model: decode (once), embed with flip-averaging, score the pairs,
  * and for data sets also rank a gallery/probe split. Knows nothing of run folders or the Trainer.
  */
+import { alignFaces, landmarksFor, readLandmarks } from './align';
 import { DataLoader } from './data';
 import { concatRows, type EmbedFn, type Embeddings, flipAveragedEmbeddings, flipAveragedLoader, type ImageShape } from './embeddings';
 import { createError, MvfaceError } from './errors';
@@ -28,6 +29,8 @@ export interface PreparedEvalSet {
   name: string;
   input: ImageShape;
   encoded?: PairList;
+  /** LFW with landmarks: n x 10, one row per image of `encoded`. */
+  landmarks?: Float32Array;
 }
 
 export interface RunOptions {
@@ -35,8 +38,6 @@ export interface RunOptions {
   batchSize?: number;
   /** Native decoding threads for data sets. */
   workers?: number;
-  /** Resize encoded images to the model input; otherwise another size is E_SHAPE. Default false. */
-  resize?: boolean;
 }
 
 function sourceOf(spec: EvalSetSpec): string {
@@ -49,7 +50,10 @@ export async function prepareEvalSet(spec: EvalSetSpec, input: ImageShape): Prom
   const prepared: PreparedEvalSet = { spec, name: evalSetName(spec), input };
   if (spec.kind === 'data') return prepared;
   if (input.height !== input.width) throw createError('E_CONFIG', `model input: ${input.height} x ${input.width} is not square`, 'input');
-  return { ...prepared, encoded: spec.kind === 'bin' ? readVerificationBin(spec.path) : readLfwPairs(spec.pairs, spec.images) };
+  if (spec.kind === 'bin') return { ...prepared, encoded: readVerificationBin(spec.path) };
+  const encoded = readLfwPairs(spec.pairs, spec.images);
+  const landmarks = spec.landmarks === undefined ? undefined : landmarksFor(encoded.names ?? [], readLandmarks(spec.landmarks), spec.landmarks);
+  return { ...prepared, encoded, landmarks };
 }
 
 /** The decoder names images by their place in the batch: name them by their place in the set. */
@@ -70,10 +74,16 @@ function checkSize(d: DecodedImages, input: ImageShape, set: string, start: numb
 }
 
 /** Flip-averaged embeddings of encoded images; the next batch decodes while this one is embedded. */
-async function embedEncoded(embed: EmbedFn, images: Uint8Array[], input: ImageShape, options: Required<Pick<RunOptions, 'batchSize' | 'resize'>>, set: string): Promise<Embeddings> {
-  const { batchSize } = options;
+async function embedEncoded(embed: EmbedFn, images: Uint8Array[], input: ImageShape, options: { batchSize: number; resize: boolean; landmarks?: Float32Array }, set: string): Promise<Embeddings> {
+  const { batchSize, landmarks } = options;
+  const channels = input.channels as 1 | 3;
+  const decodeBatch = (start: number): Promise<DecodedImages> => {
+    const batch = images.slice(start, start + batchSize);
+    if (landmarks) return alignFaces(batch, landmarks.subarray(start * 10, (start + batch.length) * 10), { channels, size: input.height });
+    return decodeImages(batch, channels, options.resize ? input.height : undefined).then((d) => checkSize(d, input, set, start));
+  };
   const decode = (start: number): Promise<DecodedImages> => {
-    const p = decodeImages(images.slice(start, start + batchSize), input.channels as 1 | 3, options.resize ? input.height : undefined).then((d) => checkSize(d, input, set, start)).catch((e: unknown) => {
+    const p = decodeBatch(start).catch((e: unknown) => {
       throw inSet(e, start, set);
     });
     p.catch(() => undefined); // handled when awaited; no unhandled rejection while the previous batch embeds
@@ -127,7 +137,7 @@ export async function runEvalSet(embed: EmbedFn, set: PreparedEvalSet, options: 
   let result: Omit<EvalSetResult, 'seconds'>;
   if (set.encoded) {
     const { images, pairs, same } = set.encoded;
-    const e = await embedEncoded(embed, images, set.input, { batchSize: options.batchSize ?? 256, resize: options.resize ?? false }, set.name);
+    const e = await embedEncoded(embed, images, set.input, { batchSize: options.batchSize ?? 256, resize: (set.spec.kind !== 'data' && set.spec.resize) ?? false, landmarks: set.landmarks }, set.name);
     result = { name: set.name, kind: set.spec.kind, source: sourceOf(set.spec), images: images.length, verification: verification(e, pairs, same) };
   } else {
     result = await runDataSet(embed, set, options);

@@ -17,11 +17,6 @@ export interface EvaluateOptions {
   /** Images per native call. Default 256. */
   batchSize?: number;
   workers?: number;
-  /**
-   * Resize whole images to the model input (.bin and LFW sets). Default false: images of another
-   * size are refused (E_SHAPE), as face models expect aligned crops.
-   */
-  resize?: boolean;
   /** Merge the results into <run>/eval.json. Default true. */
   write?: boolean;
   onSet?: (result: EvalSetResult) => void;
@@ -62,7 +57,7 @@ export async function evaluateModel(model: EvalModel, options: EvaluateOptions):
   const sets: EvalSetResult[] = [];
   for (const spec of options.sets) {
     const prepared = await prepareEvalSet(spec, model.input);
-    const result = await runEvalSet(model.embedRaw, prepared, { batchSize: options.batchSize, workers: options.workers, resize: options.resize });
+    const result = await runEvalSet(model.embedRaw, prepared, { batchSize: options.batchSize, workers: options.workers });
     options.onSet?.(result);
     sets.push(result);
   }

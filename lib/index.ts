@@ -51,6 +51,8 @@ export {
 } from './eval-sets';
 export * from './metrics';
 export { Embedder } from './embedder';
+export { exportOnnx, onnxMetadata, onnxModelBytes, type StateDict } from './onnx/export';
+export { alignFaces, readLandmarks, type FaceLandmarks } from './align';
 export { Model, type EmbedOptions, type ModelFile, type ModelInfo, type Preprocessing, type StateEntry } from './model';
 export { embedDataSet, type EmbedDataOptions, type EmbeddedDataSet } from './embed-data';
 export type { EmbedFn, Embeddings, ImageShape } from './embeddings';

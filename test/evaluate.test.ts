@@ -39,7 +39,7 @@ describe('evaluation during training', () => {
   beforeAll(async () => {
     fs.writeFileSync(binFile, verificationBin(12));
     plain = await train(tinyRun(runsDir, 'plain', { epochs: 8 }));
-    withEval = await train(tinyRun(runsDir, 'trained', { epochs: 8, eval: { every: 12, sets: [dataSet, { kind: 'bin', path: binFile }] } }));
+    withEval = await train(tinyRun(runsDir, 'trained', { epochs: 8, eval: { every: 12, sets: [dataSet, { kind: 'bin', path: binFile, resize: true }] } }));
   });
 
   it('logs each set every N steps and leaves training exactly as it was', () => {
@@ -76,7 +76,7 @@ describe('evaluation during training', () => {
     const pairs = path.join(runsDir, 'pairs.txt');
     fs.writeFileSync(pairs, `10 1\n${Array.from({ length: 10 }, () => 'Ann 1 2\nAnn 1 Ben 1\n').join('')}`);
     const runDir = path.join(runsDir, 'trained');
-    const first = await evaluate({ run: runDir, sets: [{ kind: 'lfw', pairs, images: lfw }] });
+    const first = await evaluate({ run: runDir, sets: [{ kind: 'lfw', pairs, images: lfw, resize: true }] });
     expect(first.step).toBe(24);
     expect(first.sets[0]).toMatchObject({ name: 'lfw-pairs', kind: 'lfw', images: 3, verification: { pairs: 20, positives: 10, negatives: 10 } });
     const second = await evaluate({ run: runDir, sets: [dataSet] });
@@ -100,7 +100,7 @@ describe('evaluation during training', () => {
 
   it('gives the same results at any batch size, and names a corrupt image in a later batch', async () => {
     const runDir = path.join(runsDir, 'trained');
-    const set = { kind: 'bin', path: binFile } as const;
+    const set = { kind: 'bin', path: binFile, resize: true } as const;
     const [whole, batched] = [await evaluate({ run: runDir, sets: [set], write: false }), await evaluate({ run: runDir, sets: [set], write: false, batchSize: 5 })];
     expect(batched.sets[0].verification.accuracy).toBe(whole.sets[0].verification.accuracy);
     expect(batched.sets[0].verification.auc).toBeCloseTo(whole.sets[0].verification.auc, 6);
@@ -108,18 +108,18 @@ describe('evaluation during training', () => {
     const images = Array.from({ length: 24 }, (_, i) => encodeJpeg(picture(112, 112, 3, i)));
     images[13] = images[13].subarray(0, 200);
     fs.writeFileSync(corrupt, python2Bin(images, Array.from({ length: 12 }, (_, k) => k % 2 === 0)));
-    await expect(evaluate({ run: runDir, sets: [{ kind: 'bin', path: corrupt }], write: false, batchSize: 5 })).rejects.toThrow(/^corrupt: image 13: corrupt JPEG/);
+    await expect(evaluate({ run: runDir, sets: [{ kind: 'bin', path: corrupt, resize: true }], write: false, batchSize: 5 })).rejects.toThrow(/^corrupt: image 13: corrupt JPEG/);
   });
 
   it('names missing files', async () => {
     const runDir = path.join(runsDir, 'trained');
     await expect(evaluate({ run: runDir, sets: [{ kind: 'bin', path: path.join(runsDir, 'none.bin') }], write: false })).rejects.toThrow(IoError);
-    await expect(evaluate({ run: path.join(runsDir, 'no-such-run'), sets: [dataSet] })).rejects.toThrow(/config\.json/);
+    await expect(evaluate({ run: path.join(runsDir, 'no-such-run'), sets: [dataSet] })).rejects.toThrow(/no-such-run: no such file or folder/);
   });
 
   it('mvface eval prints the table and writes eval.json and the report', async () => {
     const runDir = path.join(runsDir, 'trained');
-    const { stdout, stderr } = await run(process.execPath, [cli, 'eval', '--run', runDir, '--bin', binFile, '--data', syntheticDataArg, '--pairs-count', '60', '--report']);
+    const { stdout, stderr } = await run(process.execPath, [cli, 'eval', '--run', runDir, '--bin', binFile, '--data', syntheticDataArg, '--pairs-count', '60', '--report', '--resize']);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^set\s+pairs\s+accuracy/);
     expect(lines.slice(2).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([['tiny', '12'], ['synthetic-pairs', '60']]);

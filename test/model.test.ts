@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backboneForward } from '../lib/backbones';
 import { evaluate } from '../lib/evaluate';
@@ -101,6 +102,15 @@ describe('a run folder on its own', () => {
     }
 
     await run(process.execPath, [cli, 'eval', '--run', moved, '--data', `imagefolder:${testData}`, '--pairs-count', '10']);
+    const onnx = path.join(dir, 'r.onnx');
+    await run(process.execPath, [cli, 'export', '--run', moved, '--onnx', onnx]);
+    const session = await ort.InferenceSession.create(onnx);
+    const x = images(2, 3);
+    const got = (await session.run({ input: new ort.Tensor('float32', x, [2, 3, 28, 28]) })).embedding.data as Float32Array;
+    const loaded = await Model.load(moved);
+    expect(maxAbs(got, (await loaded.embed(x, { flip: false, normalize: false })).data)).toBeLessThan(1e-4);
+    loaded.dispose();
+    await session.release();
     const after = snapshot(moved);
     expect(Object.keys(after).sort()).toEqual([...Object.keys(before), 'eval.json'].sort());
     for (const [f, hash] of Object.entries(before)) expect(after[f], f).toBe(hash);
@@ -123,7 +133,13 @@ describe('eval on whole images', () => {
     model.dispose();
     const sets = [{ kind: 'lfw', pairs, images: lfw } as const];
     await expect(evaluate({ run: runDir, sets, write: false })).rejects.toMatchObject({ code: 'E_SHAPE', message: expect.stringMatching(/60 x 60, the model takes 28 x 28 .*--landmarks.*--resize/) });
-    await expect(evaluate({ run: runDir, sets, write: false, resize: true })).resolves.toMatchObject({ sets: [{ images: 3 }] });
+    await expect(evaluate({ run: runDir, sets: [{ ...sets[0], resize: true }], write: false })).resolves.toMatchObject({ sets: [{ images: 3 }] });
+    const landmarks = path.join(dir, 'landmarks.txt');
+    const face = '20 25 40 25 30 35 22 45 38 45';
+    fs.writeFileSync(landmarks, `# path x1 y1 ... x5 y5\nAnn/Ann_0001.jpg ${face}\nAnn/Ann_0002.jpg ${face}\n`);
+    await expect(evaluate({ run: runDir, sets: [{ ...sets[0], landmarks }], write: false })).rejects.toMatchObject({ code: 'E_IO', message: expect.stringContaining('no landmarks for Bo/Bo_0001.jpg') });
+    fs.appendFileSync(landmarks, `Bo/Bo_0001.jpg ${face}\n`);
+    await expect(evaluate({ run: runDir, sets: [{ ...sets[0], landmarks }], write: false })).resolves.toMatchObject({ sets: [{ images: 3 }] });
     await expect(Model.load(runDir).then((m) => m.embed([encodeJpeg(picture(60, 60, 3, 1))]))).rejects.toMatchObject({ code: 'E_SHAPE' });
   });
 });

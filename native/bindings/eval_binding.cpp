@@ -37,6 +37,16 @@ std::vector<std::vector<uint8_t>> copy_buffers(const Napi::Value& value) {
   return out;
 }
 
+Napi::Value images_object(Napi::Env env, at::Tensor& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("images", to_typed_array(env, t));
+  o.Set("count", t.size(0));
+  o.Set("channels", t.size(1));
+  o.Set("height", t.size(2));
+  o.Set("width", t.size(3));
+  return o;
+}
+
 Napi::Value decode_images(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto encoded = std::make_shared<std::vector<std::vector<uint8_t>>>(copy_buffers(info[0]));
@@ -44,15 +54,32 @@ Napi::Value decode_images(const Napi::CallbackInfo& info) {
     const int64_t size = small_integer(info[2], "size", 0);
     return PromiseWorker<at::Tensor>::Start(
         info.Env(), [encoded, channels, size] { return data::decode_image_batch(*encoded, channels, size); },
-        [](Napi::Env env, at::Tensor& t) -> Napi::Value {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("images", to_typed_array(env, t));
-          o.Set("count", t.size(0));
-          o.Set("channels", t.size(1));
-          o.Set("height", t.size(2));
-          o.Set("width", t.size(3));
-          return o;
-        });
+        images_object);
+  });
+}
+
+// Float32Array of n x 10 (x, y of the five points per image) -> n landmark sets; E_SHAPE for a
+// wrong length or a value that is not finite.
+std::vector<data::Landmarks> landmarks_arg(const Napi::Value& value, size_t n) {
+  const at::Tensor t = matrix_view(value, static_cast<int64_t>(n), 10, "landmarks").to(at::kDouble).contiguous();
+  if (!at::isfinite(t).all().item<bool>()) fail("E_SHAPE", "landmarks", "must be finite numbers");
+  const double* p = t.data_ptr<double>();
+  std::vector<data::Landmarks> out(n);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t k = 0; k < 5; ++k) out[i][k] = {p[i * 10 + 2 * k], p[i * 10 + 2 * k + 1]};
+  return out;
+}
+
+// alignFaces(buffers, landmarks: Float32Array n x 10, channels, size) -> Promise<DecodedImages>
+Napi::Value align_faces(const Napi::CallbackInfo& info) {
+  return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto encoded = std::make_shared<std::vector<std::vector<uint8_t>>>(copy_buffers(info[0]));
+    const std::vector<data::Landmarks> landmarks = landmarks_arg(info[1], encoded->size());
+    const int channels = static_cast<int>(small_integer(info[2], "channels", 3));
+    const int64_t size = small_integer(info[3], "size", 112);
+    return PromiseWorker<at::Tensor>::Start(
+        info.Env(), [encoded, landmarks, channels, size] { return data::align_image_batch(*encoded, channels, landmarks, size); },
+        images_object);
   });
 }
 
@@ -60,6 +87,7 @@ Napi::Value decode_images(const Napi::CallbackInfo& info) {
 
 void register_eval(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeImages", Napi::Function::New(env, decode_images, "decodeImages"));
+  exports.Set("alignFaces", Napi::Function::New(env, align_faces, "alignFaces"));
 }
 
 }  // namespace mvface::bindings

@@ -57,4 +57,24 @@ at::Tensor decode_image_batch(const std::vector<std::vector<uint8_t>>& encoded, 
   return out;
 }
 
+at::Tensor align_image_batch(const std::vector<std::vector<uint8_t>>& encoded, int channels,
+                             const std::vector<Landmarks>& landmarks, int64_t size) {
+  check_channels(channels);
+  if (size < 8 || size > 4096) fail("E_CONFIG", "size", "must be in [8, 4096]");
+  if (encoded.empty()) fail("E_SHAPE", "buffers", "no images");
+  if (landmarks.size() != encoded.size())
+    fail("E_SHAPE", "landmarks", std::to_string(landmarks.size()) + " sets of landmarks for " + std::to_string(encoded.size()) + " images");
+  const Landmarks target = arcface_template(size);
+  std::vector<Similarity> to_image;
+  for (const Landmarks& l : landmarks) to_image.push_back(fit_similarity(l, target).inverse());
+  at::Tensor out = at::empty({static_cast<int64_t>(encoded.size()), channels, size, size}, at::kFloat);
+  at::parallel_for(0, static_cast<int64_t>(encoded.size()), 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const Image image = decode_one(encoded, static_cast<size_t>(i), channels);
+      warp_normalised(image, to_image[i], size, out.data_ptr<float>() + i * channels * size * size);
+    }
+  });
+  return out;
+}
+
 }  // namespace mvface::data
