@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [loss | train | norm | train-head | scale | dp | heads ...] [--device cpu|cuda] [flags]:
+ * npm run bench -- [loss | train | norm | train-head | scale | dp | heads | embed ...] [--device cpu|cuda] [flags]:
  * runs the named benchmarks; with none, loss, train and scale (heads, the 3-seed head comparison, takes
  * about half an hour: name it). Where the addon sees a CUDA device, loss and train run their GPU
  * tables (bench/loss-cuda.ts, bench/train-gpu.ts) and norm the fused batch norm's (bench/norm-gpu.ts),
@@ -7,6 +7,7 @@
  */
 import { backendInfo } from '../lib/backend';
 import { benchDataParallel } from './dp';
+import { benchEmbed } from './embed';
 import { benchHeads } from './heads';
 import { benchLoss, lossOptionsFromArgv } from './loss';
 import { benchNormGpu } from './norm-gpu';
@@ -23,6 +24,7 @@ const cpu: Record<string, () => Promise<unknown>> = {
   dp: () => benchDataParallel(),
   heads: () => benchHeads(),
   'train-head': () => benchTrainHead(),
+  embed: () => benchEmbed(),
 };
 
 const gpu: Record<string, (flags: string[]) => Promise<unknown>> = {

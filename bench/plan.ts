@@ -5,7 +5,7 @@
  */
 import { flagValue } from './argv';
 
-export const cpuBenches = ['loss', 'train', 'scale', 'dp', 'heads', 'train-head'] as const;
+export const cpuBenches = ['loss', 'train', 'scale', 'dp', 'heads', 'train-head', 'embed'] as const;
 export const gpuBenches = ['loss', 'train', 'norm'] as const;
 export const defaultBenches = ['loss', 'train', 'scale'];
 

@@ -17,7 +17,7 @@ describe('npm run bench: the plan', () => {
   });
 
   it('refuses unknown names, GPU-only names without a GPU, and a bad --device', () => {
-    expect(() => planBenches(['trian'], true)).toThrow(/unknown benchmark trian; available: loss, train, scale, dp, heads, train-head, norm/);
+    expect(() => planBenches(['trian'], true)).toThrow(/unknown benchmark trian; available: loss, train, scale, dp, heads, train-head, embed, norm/);
     expect(() => planBenches(['norm'], false)).toThrow(/unknown benchmark norm \(norm: a CUDA device only\)/);
     expect(() => planBenches(['norm', '--device', 'cpu'], true)).toThrow(/norm: a CUDA device only/);
     expect(() => planBenches(['train', '--device', 'cuda'], false)).toThrow(/sees no CUDA device.*LIBTORCH_USE_PYTORCH=1/);

@@ -25,7 +25,8 @@ describe('Model', () => {
     const model = await Model.create(small, { seed: 5 });
     const x = images(4, 1);
     const raw = (await model.embed(x, { flip: false, normalize: false })).data;
-    expect(maxAbs(raw, await backboneForward(small, 5, x, 4))).toBe(0);
+    // The same weights; on the CPU Model runs its convolutions on NHWC tensors, so float32 rounding differs.
+    expect(maxAbs(raw, await backboneForward(small, 5, x, 4))).toBeLessThan(1e-5);
     expect(model.info).toMatchObject({ input: { channels: 3, height: 28, width: 28 }, embeddingSize: 16, preprocessing: { channelOrder: 'RGB', mean: 127.5, std: 128 } });
 
     const file = path.join(dir, 'saved', 'model.pt');
