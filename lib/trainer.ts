@@ -3,8 +3,9 @@
  * learning-rate schedule, JSONL logs, atomic checkpoints and exact resume, AbortSignal cancellation.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { modelFile } from './model';
+import { Model, modelFile } from './model';
 import { type BackboneConfig, resolveBackboneConfig } from './backbones';
 import { type DataSpec, DataLoader, type DataInfo } from './data';
 import { createError, MvfaceError, NonFiniteError } from './errors';
@@ -512,6 +513,19 @@ export class Trainer {
     await this.nativeTrainer.exportBackbone(file);
     writeJsonAtomic(file.replace(/\.pt$/, '') + '.json', modelFile(resolveBackboneConfig(this.config.backbone), this.step));
     return file;
+  }
+
+  /**
+   * The backbone as it is now, as a Model of its own (on the CPU unless `device` says otherwise):
+   * it goes on working after the trainer is disposed and is unchanged by further training.
+   */
+  async model(options: { device?: string } = {}): Promise<Model> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-model-'));
+    try {
+      return await Model.load(await this.exportModel(path.join(dir, 'model.pt')), options);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   get parameters(): number {

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { backboneForward } from '../lib/backbones';
 import { evaluate } from '../lib/evaluate';
 import { Model } from '../lib/model';
+import { Trainer } from '../lib/trainer';
 import { encodeJpeg, picture, tempDir, writeImageFolder } from './fixtures';
 import { trainRun } from './train-run';
 
@@ -116,6 +117,28 @@ describe('a run folder on its own', () => {
     expect(Object.keys(after).sort()).toEqual([...Object.keys(before), 'eval.json'].sort());
     for (const [f, hash] of Object.entries(before)) expect(after[f], f).toBe(hash);
   }, 60_000);
+});
+
+describe('Trainer.model()', () => {
+  it('hands over the backbone as it is: the same embeddings as the trainer, unchanged by later training', async () => {
+    const trainer = await Trainer.create({ name: 'handover', runsDir: path.join(dir, 'handover'), backbone: { ...small, inChannels: 1 }, head: { type: 'mv-am', mode: 'fixed' }, data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1, seed: 1 }, epochs: 2, batchSize: 8, workers: 1 });
+    const x = Float32Array.from({ length: 3 * 28 * 28 }, (_, i) => Math.cos(i * 0.1));
+    try {
+      const stop = new AbortController();
+      await trainer.fit({ signal: stop.signal, onStep: (s) => s.step === 2 && stop.abort() });
+      const model = await trainer.model();
+      const before = (await model.embed(x, { flip: false, normalize: false })).data;
+      // Raw embeddings of about 1e3 after two steps; float32 rounding (NHWC here) bounds the difference.
+      const scale = Math.max(...before.map(Math.abs));
+      expect(maxAbs(before, await trainer.embed(x, 3))).toBeLessThan(1e-5 * scale);
+      await trainer.fit();
+      expect(maxAbs((await model.embed(x, { flip: false, normalize: false })).data, before)).toBe(0);
+      expect(maxAbs(before, await trainer.embed(x, 3))).toBeGreaterThan(1e-3 * scale);
+      model.dispose();
+    } finally {
+      trainer.dispose();
+    }
+  });
 });
 
 describe('eval on whole images', () => {
