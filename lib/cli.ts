@@ -22,15 +22,27 @@ import { createProgress } from './progress';
 import { readJson, runPaths } from './run-files';
 import { type Device, type TrainConfig, Trainer } from './trainer';
 
-/** An AbortSignal fired by the first Ctrl-C; a second one exits at once. */
+const signalExitCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * An AbortSignal fired by the first SIGINT (Ctrl-C) or SIGTERM (docker stop, Kubernetes, SLURM); its
+ * reason is the exit code to use. A second signal exits at once.
+ */
 function interruptSignal(): AbortSignal {
   const controller = new AbortController();
-  process.once('SIGINT', () => {
-    process.stderr.write('\nmvface: stopping after this step and writing a checkpoint (Ctrl-C again to quit now)\n');
-    controller.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\nmvface: ${signal}: stopping after this step and writing a checkpoint (again to quit now)\n`);
+    controller.abort(signalExitCodes[signal]);
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => process.exit(signalExitCodes[s]));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   return controller.signal;
+}
+
+/** The exit code of a run the signal cancelled: 130 after SIGINT, 143 after SIGTERM. */
+function cancelledExitCode(signal: AbortSignal): number {
+  return typeof signal.reason === 'number' ? signal.reason : 130;
 }
 
 interface TrainFlags {
@@ -64,6 +76,10 @@ interface TrainFlags {
   chunkClasses?: number;
   workers?: number;
   resume?: boolean;
+  overwrite?: boolean;
+  checkpointEverySteps?: number;
+  checkpointEveryMinutes?: number;
+  onCorrupt?: 'skip' | 'fail';
   nproc?: number;
   shardHead?: boolean;
 }
@@ -71,17 +87,18 @@ interface TrainFlags {
 function trainConfig(f: TrainFlags): TrainConfig {
   const base: Partial<TrainConfig> = f.config ? readJson<TrainConfig>(f.config) : {};
   const c: Record<string, unknown> = { ...base };
-  if (f.name) c.name = f.name;
-  if (f.runsDir) c.runsDir = f.runsDir;
-  if (f.backbone || f.embeddingSize || f.inputSize || f.channels) {
-    c.backbone = { ...(base.backbone ?? {}), ...(f.backbone && { name: f.backbone }), ...(f.embeddingSize && { embeddingSize: f.embeddingSize }), ...(f.inputSize && { inputSize: f.inputSize }), ...(f.channels && { inChannels: f.channels }) };
+  if (f.name !== undefined) c.name = f.name;
+  if (f.runsDir !== undefined) c.runsDir = f.runsDir;
+  const backbone = { name: f.backbone, embeddingSize: f.embeddingSize, inputSize: f.inputSize, inChannels: f.channels };
+  if (Object.values(backbone).some((v) => v !== undefined)) {
+    c.backbone = { ...(base.backbone ?? {}), ...Object.fromEntries(Object.entries(backbone).filter(([, v]) => v !== undefined)) };
   }
   if (f.head) c.head = headFromFlags({ head: f.head, mode: f.mode, t: f.t, scale: f.scale, margin: f.margin, easyMargin: f.easyMargin });
   if (f.data) c.data = parseDataArg(f.data);
   if (f.evalData) c.evalData = parseDataArg(f.evalData);
-  if (f.epochs) c.epochs = f.epochs;
-  if (f.batchSize) c.batchSize = f.batchSize;
-  if (f.lr) c.optimizer = { ...(base.optimizer ?? {}), lr: f.lr };
+  if (f.epochs !== undefined) c.epochs = f.epochs;
+  if (f.batchSize !== undefined) c.batchSize = f.batchSize;
+  if (f.lr !== undefined) c.optimizer = { ...(base.optimizer ?? {}), lr: f.lr };
   if (f.seed !== undefined) c.seed = f.seed;
   if (f.device) c.device = f.device;
   if (f.precision) c.precision = f.precision;
@@ -92,7 +109,10 @@ function trainConfig(f: TrainFlags): TrainConfig {
   if (f.cudaGraph) c.cudaGraph = true;
   if (f.sampleRate !== undefined) c.sampleRate = f.sampleRate;
   if (f.chunkClasses !== undefined) c.chunkClasses = f.chunkClasses;
-  if (f.workers) c.workers = f.workers;
+  if (f.workers !== undefined) c.workers = f.workers;
+  if (f.checkpointEverySteps !== undefined) c.checkpointEverySteps = f.checkpointEverySteps;
+  if (f.checkpointEveryMinutes !== undefined) c.checkpointEveryMinutes = f.checkpointEveryMinutes;
+  if (f.onCorrupt !== undefined) c.onCorrupt = f.onCorrupt;
   if (f.shardHead) c.shardHead = true;
   for (const key of ['name', 'backbone', 'head', 'data', 'epochs']) {
     if (c[key] === undefined) throw new MvfaceError('E_CONFIG', `${key}: missing (give --${key} or a --config file)`, key);
@@ -114,17 +134,18 @@ async function train(f: TrainFlags): Promise<void> {
   }
   exitWithLauncher();
   const group = joinIfLaunched();
-  const trainer = await Trainer.create(trainConfig(f), { resume: f.resume, processGroup: group });
+  const trainer = await Trainer.create(trainConfig(f), { resume: f.resume, overwrite: f.overwrite, processGroup: group });
   const main = trainer.isMain;
   const progress = main ? createProgress() : undefined;
   try {
     if (main) console.error(`mvface: ${trainer.paths.dir}, ${trainer.parameters.toLocaleString()} parameters, step ${trainer.step}/${trainer.totalSteps}${group ? `, ${group.worldSize} ranks` : ''}`);
-    const r = await trainer.fit({ signal: interruptSignal(), onStep: progress?.step, onEpoch: progress?.epoch });
+    const signal = interruptSignal();
+    const r = await trainer.fit({ signal, onStep: progress?.step, onEpoch: progress?.epoch });
     progress?.stop();
     if (main) console.log(JSON.stringify(r, null, 2));
     if (r.cancelled) {
       if (main) console.error(`mvface: cancelled; resume with: mvface train --config ${trainer.paths.config} --resume${group ? ` --nproc ${group.worldSize}` : ''}`);
-      process.exitCode = 130;
+      process.exitCode = cancelledExitCode(signal);
     }
   } finally {
     progress?.stop();
@@ -192,6 +213,10 @@ export function program(): Command {
     .option('--chunk-classes <k>', 'the head\'s loss over chunks of k classes (a batch x k buffer)', integer)
     .option('--workers <n>', 'native decoding threads', integer)
     .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--overwrite', 'start over in a run folder that already holds a run (deletes what it wrote)')
+    .option('--checkpoint-every-steps <n>', 'also checkpoint every n steps (default: after each epoch and every 10 minutes)', integer)
+    .option('--checkpoint-every-minutes <n>', 'also checkpoint when n minutes passed since the last one; 0: off (default 10)', number)
+    .addOption(new Option('--on-corrupt <policy>', 'a corrupt image: stop naming it (fail) or skip and count it (skip)').choices(['fail', 'skip']))
     .option('--shard-head', 'with --nproc (or WORLD_SIZE): each process holds its shard of the class weights')
     .option('--nproc <n>', 'data parallel: N local processes (batch size per process); several machines: set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT', integer)
     .action(train);
@@ -220,8 +245,10 @@ export function program(): Command {
     .description('train the small net with mv-arc on Fashion-MNIST (CPU) and write runs/demo/summary.json')
     .option('--epochs <n>', 'epochs', integer)
     .action(async (f: { epochs?: number }) => {
-      const summary = await runDemo({ signal: interruptSignal(), epochs: f.epochs });
+      const signal = interruptSignal();
+      const summary = await runDemo({ signal, epochs: f.epochs });
       console.log(JSON.stringify(summary, null, 2));
+      if (summary.cancelled) process.exitCode = cancelledExitCode(signal);
     });
   return p;
 }

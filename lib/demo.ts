@@ -3,11 +3,13 @@
  * Fashion-MNIST, on the CPU, then closed-set accuracy on the 10k test images and runs/demo/summary.json.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { backendInfo } from './backend';
 import { demoVerification } from './demo-eval';
 import { createProgress } from './progress';
 import { writeReport } from './report';
-import { runPaths, writeJsonAtomic } from './run-files';
+import { MvfaceError } from './errors';
+import { holdsRun, runPaths, writeJsonAtomic } from './run-files';
 import { type TrainConfig, Trainer } from './trainer';
 
 export const demoConfig: TrainConfig = {
@@ -28,14 +30,34 @@ export const demoConfig: TrainConfig = {
   device: 'cpu',
 };
 
+/**
+ * The demo's trainer, keeping earlier runs: runs/demo resumed where it holds a checkpoint of the same
+ * config (a finished run is evaluated again), else the first free name of demo-2, demo-3, ...
+ */
+async function demoTrainer(config: TrainConfig): Promise<Trainer> {
+  const runsDir = config.runsDir ?? 'runs';
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? config.name : `${config.name}-${n}`;
+    const paths = runPaths(path.join(runsDir, name));
+    if (!holdsRun(paths)) return Trainer.create({ ...config, name });
+    if (!fs.existsSync(paths.checkpoint)) continue;
+    try {
+      const trainer = await Trainer.create({ ...config, name }, { resume: true });
+      console.error(`mvface demo: resuming ${paths.dir} at step ${trainer.step}`);
+      return trainer;
+    } catch (e) {
+      if (!(e instanceof MvfaceError) || e.code !== 'E_CONFIG') throw e;
+    }
+  }
+}
+
 export async function runDemo(options: { signal?: AbortSignal; epochs?: number; runsDir?: string } = {}): Promise<Record<string, unknown>> {
   const config: TrainConfig = { ...demoConfig, epochs: options.epochs ?? demoConfig.epochs, runsDir: options.runsDir };
-  const paths = runPaths(`${config.runsDir ?? 'runs'}/${config.name}`);
-  fs.rmSync(paths.dir, { recursive: true, force: true });
   const info = backendInfo();
   console.error(`mvface demo: small net, mv-arc adaptive, Fashion-MNIST, ${config.epochs} epochs, ${info.threads} CPU threads (libtorch ${info.libtorchVersion})`);
   const started = Date.now();
-  const trainer = await Trainer.create(config);
+  const trainer = await demoTrainer(config);
+  const paths = trainer.paths;
   const progress = createProgress();
   try {
     const result = await trainer.fit({ signal: options.signal, onStep: progress.step, onEpoch: progress.epoch });

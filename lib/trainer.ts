@@ -13,7 +13,7 @@ import { type HeadConfig, headScaling, resolveHeadConfig } from './loss';
 import { native } from './native';
 import { type PrecisionConfig, resolvePrecisionOptions } from './precision';
 import { learningRate, checkSchedule, type Schedule, type ScheduleSettings } from './schedule';
-import { ensureDir, JsonlLog, readJson, runPaths, type RunPaths, writeJsonAtomic } from './run-files';
+import { clearRun, ensureDir, holdsRun, JsonlLog, lockRun, readJson, runPaths, type RunPaths, writeJsonAtomic } from './run-files';
 import { checkTrainEvalConfig, TrainEval, type TrainEvalConfig } from './train-eval';
 import type { ProcessGroup } from './distributed';
 
@@ -60,8 +60,13 @@ export interface TrainConfig extends PrecisionConfig {
   workers?: number;
   /** Corrupt images: 'fail' (default) or 'skip' and count. */
   onCorrupt?: 'skip' | 'fail';
-  /** Checkpoint every N steps as well as after each epoch. Default: epochs only. */
+  /** Checkpoint every N steps as well as after each epoch. Default: none. */
   checkpointEverySteps?: number;
+  /**
+   * Checkpoint when this many minutes passed since the last one, as well as after each epoch. Default
+   * 10; 0 turns it off. One process only (ranks of a group would disagree on the time: use steps).
+   */
+  checkpointEveryMinutes?: number;
   /**
    * Data parallel (Trainer.create with a processGroup) only: each rank holds its shard of the class
    * weights (model-parallel head, exact MV-Softmax over all classes) instead of all of them. Default false.
@@ -193,15 +198,45 @@ function sortedKeys(value: unknown): unknown {
   return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]));
 }
 
+const pathKeys = new Set(['root', 'path', 'images', 'labels', 'pairs', 'landmarks']);
+
+/** A data or eval spec with its file paths made absolute (against the working folder, once). */
+function absoluteSpec<T>(spec: T): T {
+  if (spec === null || typeof spec !== 'object') return spec;
+  if (Array.isArray(spec)) return spec.map(absoluteSpec) as T;
+  return Object.fromEntries(
+    Object.entries(spec).map(([k, v]) => [k, pathKeys.has(k) && typeof v === 'string' ? path.resolve(v) : absoluteSpec(v)]),
+  ) as T;
+}
+
+/**
+ * The run folder and every data path absolute, so that config.json means the same from any working
+ * folder (train --config runs/x/config.json --resume from elsewhere).
+ */
+function withAbsolutePaths<C extends TrainConfig>(c: C): C {
+  return {
+    ...c,
+    runsDir: path.resolve(c.runsDir ?? 'runs'),
+    data: absoluteSpec(c.data),
+    ...(c.evalData && { evalData: absoluteSpec(c.evalData) }),
+    ...(c.eval && { eval: { ...c.eval, sets: absoluteSpec(c.eval.sets) } }),
+  };
+}
+
 /** The parts of the config that a checkpoint must agree with to be resumed. */
 function configKey(c: TrainConfig): string {
-  const { name, runsDir, workers, checkpointEverySteps, evalData, eval: evalSets, ...rest } = c;
+  const { name, runsDir, workers, checkpointEverySteps, checkpointEveryMinutes, evalData, eval: evalSets, ...rest } = c;
   return JSON.stringify(sortedKeys(rest));
 }
 
 export interface CreateOptions {
   /** Continue from the run folder's checkpoint (every rank reads it: a shared folder). */
   resume?: boolean;
+  /**
+   * Start over in a folder that already holds a run, deleting what it wrote. Without it (or resume)
+   * such a folder is refused, so that no run is lost by accident.
+   */
+  overwrite?: boolean;
   /**
    * Data parallel over this group (ProcessGroup.join()): `batchSize` is per rank, each rank trains on
    * its slice of every global batch and gradients are averaged. Rank 0 alone writes the run folder.
@@ -258,7 +293,7 @@ export class Trainer {
 
   /** Builds the model and opens the data; with `resume`, continues from the run folder's checkpoint. */
   static async create(config: TrainConfig, options: CreateOptions = {}): Promise<Trainer> {
-    const c = { batchSize: 256, seed: 0, ...config };
+    const c = withAbsolutePaths({ batchSize: 256, seed: 0, ...config });
     if (typeof c.name !== 'string' || !/^[\w.-]+$/.test(c.name)) throw createError('E_CONFIG', 'name: letters, digits, ., _ and - only', 'name');
     if (!Number.isInteger(c.epochs) || c.epochs < 1) throw createError('E_CONFIG', 'epochs: must be an integer >= 1', 'epochs');
     resolveHeadConfig(c.head);
@@ -300,8 +335,14 @@ export class Trainer {
         ...scaling,
       });
       const trainer = new Trainer(c, nt, train, info, schedule, options.processGroup);
-      await trainer.start(options.resume ?? false);
-      if (options.processGroup) await nt.setProcessGroup(options.processGroup.nativeHandle);
+      try {
+        await trainer.start(options.resume ?? false, options.overwrite ?? false);
+        if (options.processGroup) await nt.setProcessGroup(options.processGroup.nativeHandle);
+      } catch (e) {
+        nt.dispose();
+        trainer.unlock();
+        throw e;
+      }
       return trainer;
     } catch (e) {
       train.dispose();
@@ -309,8 +350,15 @@ export class Trainer {
     }
   }
 
-  private async start(resume: boolean): Promise<void> {
+  private async start(resume: boolean, overwrite: boolean): Promise<void> {
     ensureDir(this.paths.dir);
+    if (this.isMain) this.unlock = lockRun(this.paths.dir);
+    if (!resume && holdsRun(this.paths)) {
+      if (!overwrite) {
+        throw createError('E_CONFIG', `${this.paths.dir} already holds a run: continue it with --resume (resume: true), or delete it and start over with --overwrite (overwrite: true)`, 'name');
+      }
+      if (this.isMain) clearRun(this.paths);
+    }
     if (resume && fs.existsSync(this.paths.checkpoint)) {
       const meta = JSON.parse(await this.nativeTrainer.load(this.paths.checkpoint)) as CheckpointMeta;
       if (meta.configKey !== configKey(this.config)) {
@@ -388,12 +436,21 @@ export class Trainer {
       log.write({ event: 'step', ...info });
       options.onStep?.(info);
       await this.evalHook(p.step, log);
-      const every = this.config.checkpointEverySteps;
-      if (every && p.step % every === 0) await this.checkpoint();
+      if (this.checkpointDue(p.step)) await this.checkpoint();
       if (r.stop) return this.cancel(log);
     }
     this.epochLoss = count ? lossSum / count : NaN;
     return true;
+  }
+
+  private lastCheckpoint = Date.now();
+
+  /** Every checkpointEverySteps steps, or (one process) when checkpointEveryMinutes passed. */
+  private checkpointDue(step: number): boolean {
+    const every = this.config.checkpointEverySteps;
+    if (every && step % every === 0) return true;
+    const minutes = this.group ? 0 : (this.config.checkpointEveryMinutes ?? 10);
+    return minutes > 0 && Date.now() - this.lastCheckpoint >= minutes * 60_000;
   }
 
   private epochLoss = NaN;
@@ -481,6 +538,7 @@ export class Trainer {
     const meta: CheckpointMeta = { format: 'mvface-run-1', configKey: configKey(this.config), position: { ...this.position }, worldSize: this.group?.worldSize ?? 1 };
     await this.nativeTrainer.save(this.paths.checkpoint, JSON.stringify(meta)); // collective in a group; rank 0 writes
     if (this.isMain) writeJsonAtomic(this.paths.checkpointMeta, meta);
+    this.lastCheckpoint = Date.now();
     return this.paths.checkpoint;
   }
 
@@ -558,7 +616,10 @@ export class Trainer {
   dispose(): void {
     this.train.dispose();
     this.nativeTrainer.dispose();
+    this.unlock();
   }
+
+  private unlock: () => void = () => undefined;
 
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (this.busy) throw createError('E_CONFIG', 'trainer: another fit() is running', 'trainer');

@@ -1,0 +1,97 @@
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type TrainConfig, Trainer } from '../lib/trainer';
+
+const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
+const run = promisify(execFile);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-runs-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const config = (name: string): TrainConfig => ({
+  name, runsDir: dir, backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 }, head: { type: 'mv-am', mode: 'fixed' },
+  data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1, seed: 1 }, epochs: 1, batchSize: 8, workers: 1,
+});
+
+async function train(c: TrainConfig, options: { resume?: boolean; overwrite?: boolean } = {}): Promise<void> {
+  const trainer = await Trainer.create(c, options);
+  try {
+    await trainer.fit();
+  } finally {
+    trainer.dispose();
+  }
+}
+
+describe('run folders', () => {
+  it('refuse a second run on the same name unless told to resume or overwrite', async () => {
+    await train(config('again'));
+    const log = path.join(dir, 'again', 'log.jsonl');
+    const before = fs.readFileSync(log, 'utf8');
+    await expect(train(config('again'))).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/already holds a run.*--resume.*--overwrite/) });
+    expect(fs.readFileSync(log, 'utf8')).toBe(before);
+    await train(config('again'), { overwrite: true });
+    const after = fs.readFileSync(log, 'utf8');
+    expect(after.split('\n').filter((l) => l.includes('"event":"step"'))).toHaveLength(2);
+    expect(after).not.toBe(before);
+  });
+
+  it('are locked while a process uses them; a dead holder\'s lock is taken over', async () => {
+    const folder = path.join(dir, 'locked');
+    fs.mkdirSync(folder);
+    const holder = spawn('sleep', ['30']);
+    fs.writeFileSync(path.join(folder, 'lock'), JSON.stringify({ pid: holder.pid, host: os.hostname() }));
+    await expect(Trainer.create(config('locked'))).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringContaining(`in use by process ${holder.pid}`) });
+    holder.kill();
+    await new Promise((resolve) => holder.on('exit', resolve));
+    const trainer = await Trainer.create(config('locked'));
+    expect(JSON.parse(fs.readFileSync(path.join(folder, 'lock'), 'utf8')).pid).toBe(process.pid);
+    await expect(Trainer.create(config('locked'), { resume: true })).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringContaining(`in use by process ${process.pid}`) });
+    trainer.dispose();
+    expect(fs.existsSync(path.join(folder, 'lock'))).toBe(false);
+  });
+
+  it('store absolute paths: --config ... --resume works from another working folder', async () => {
+    const cwd = fs.mkdtempSync(path.join(dir, 'cwd-'));
+    const args = ['train', '--name', 'moved', '--runs-dir', 'relative-runs', '--backbone', 'small', '--input-size', '28', '--channels', '1', '--embedding-size', '16', '--head', 'mv-am', '--mode', 'fixed',
+      '--data', 'synthetic:classes=4,perClass=4,size=28,channels=1,seed=1', '--epochs', '1', '--batch-size', '8', '--workers', '1'];
+    await run(process.execPath, [cli, ...args], { cwd });
+    const configFile = path.join(cwd, 'relative-runs', 'moved', 'config.json');
+    expect(JSON.parse(fs.readFileSync(configFile, 'utf8')).runsDir).toBe(path.join(cwd, 'relative-runs'));
+    const { stdout } = await run(process.execPath, [cli, 'train', '--config', configFile, '--resume', '--epochs', '1'], { cwd: os.tmpdir() });
+    expect(JSON.parse(stdout)).toMatchObject({ cancelled: false, steps: 2 });
+  });
+});
+
+describe('the CLI', () => {
+  const base = ['train', '--runs-dir', dir, '--backbone', 'small', '--input-size', '28', '--channels', '1', '--embedding-size', '16', '--head', 'mv-am', '--mode', 'fixed',
+    '--data', 'synthetic:classes=5,perClass=8,size=28,channels=1,seed=2', '--batch-size', '8', '--workers', '1'];
+
+  it('gives 0 to the config as a value, never as "unset"', async () => {
+    for (const [flag, message] of [['--batch-size', /batchSize: must be an integer in \[1/], ['--workers', /workers: must be an integer in \[1/], ['--epochs', /epochs: must be an integer >= 1/], ['--lr', /lr: must be a finite number > 0/]] as const) {
+      const r = spawnSync(process.execPath, [cli, ...base, '--epochs', '1', '--name', `zero${flag}`, flag, '0'], { encoding: 'utf8' });
+      expect(r.status, flag).toBe(1);
+      expect(r.stderr, flag).toMatch(message);
+    }
+  });
+
+  it('SIGTERM stops after the step, writes a checkpoint, exits 143 and names the resume command', async () => {
+    const child = spawn(process.execPath, [cli, ...base, '--epochs', '60', '--name', 'term'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const log = path.join(dir, 'term', 'log.jsonl');
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) clearInterval(poll), resolve();
+      }, 50);
+    });
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(143);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'term', 'checkpoint.json'), 'utf8')).position.step).toBeGreaterThan(0);
+    expect(stderr).toContain('--resume');
+    expect(fs.existsSync(path.join(dir, 'term', 'lock'))).toBe(false);
+  }, 60_000);
+});
