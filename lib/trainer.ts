@@ -182,6 +182,9 @@ interface Position {
   index: number;
   samples: number;
   stepSeconds: number;
+  /** The current epoch's loss sum and steps so far (absent in the first checkpoints: 0). */
+  epochLossSum?: number;
+  epochSteps?: number;
 }
 
 interface CheckpointMeta {
@@ -221,6 +224,27 @@ function withAbsolutePaths<C extends TrainConfig>(c: C): C {
     ...(c.evalData && { evalData: absoluteSpec(c.evalData) }),
     ...(c.eval && { eval: { ...c.eval, sets: absoluteSpec(c.eval.sets) } }),
   };
+}
+
+/**
+ * On resume from the checkpoint at `step`: the log keeps its records up to that step (the steps
+ * after it are trained again and logged again), then a `resumed` record.
+ */
+function resumeLog(file: string, step: number): void {
+  if (!fs.existsSync(file)) return;
+  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    try {
+      const record = JSON.parse(line) as { step?: number; event?: string };
+      return record.step === undefined || record.step <= step;
+    } catch {
+      return false; // a line half written when the process died
+    }
+  });
+  kept.push(JSON.stringify({ time: new Date().toISOString(), event: 'resumed', step }));
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, `${kept.join('\n')}\n`);
+  fs.renameSync(tmp, file);
 }
 
 /** The parts of the config that a checkpoint must agree with to be resumed. */
@@ -369,6 +393,7 @@ export class Trainer {
         throw createError('E_CONFIG', `checkpoint: ${this.paths.checkpoint} was written by ${meta.worldSize ?? 1} process(es), this run has ${ranks}; resume with --nproc ${meta.worldSize ?? 1} (the global batch and the data order depend on it)`, 'checkpoint');
       }
       this.position = meta.position;
+      if (this.isMain) resumeLog(this.paths.log, this.position.step);
     } else if (resume) {
       throw createError('E_IO', `${this.paths.checkpoint}: no checkpoint to resume from`, this.paths.checkpoint);
     }
@@ -410,8 +435,8 @@ export class Trainer {
   private async runEpoch(log: JsonlLog, options: FitOptions): Promise<boolean> {
     const p = this.position;
     if (!this.onDeviceSource) this.train.startEpoch(p.epoch, p.index);
-    let lossSum = 0;
-    let count = 0;
+    p.epochLossSum ??= 0;
+    p.epochSteps ??= 0;
     for (;;) {
       // One process stops before the next step. The ranks of a process group pass their signal with
       // the step (it travels with the step's statistics) and all stop after that same step.
@@ -425,8 +450,8 @@ export class Trainer {
       p.samples += r.samples;
       p.step += 1;
       p.index += 1;
-      lossSum += r.loss;
-      count += 1;
+      p.epochLossSum! += r.loss;
+      p.epochSteps! += 1;
       const info: StepInfo = {
         step: p.step, epoch: p.epoch, index: r.index, stepsPerEpoch: this.schedule.stepsPerEpoch, totalSteps: this.totalSteps,
         loss: r.loss, lr, hardFraction: r.hardFraction, meanTargetCos: r.meanTargetCos, samples: r.samples, skipped: r.skipped, lossScale: r.lossScale, updateSkipped: r.updateSkipped, stepMode: r.stepMode,
@@ -439,7 +464,7 @@ export class Trainer {
       if (this.checkpointDue(p.step)) await this.checkpoint();
       if (r.stop) return this.cancel(log);
     }
-    this.epochLoss = count ? lossSum / count : NaN;
+    this.epochLoss = p.epochSteps ? p.epochLossSum! / p.epochSteps : NaN;
     return true;
   }
 
@@ -514,6 +539,8 @@ export class Trainer {
     const info: EpochInfo = { epoch: p.epoch, meanLoss: this.epochLoss, samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9), closedSetAccuracy: accuracy };
     p.epoch += 1;
     p.index = 0;
+    p.epochLossSum = 0;
+    p.epochSteps = 0;
     await this.checkpoint();
     log.write({ event: 'epoch', ...info });
     options.onEpoch?.(info);

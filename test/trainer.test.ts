@@ -46,6 +46,36 @@ describe('Trainer', () => {
     expect([...first.steps, ...rest.steps].map((s) => [s.step, s.loss])).toEqual(straight.steps.map((s) => [s.step, s.loss]));
   });
 
+  it('after a kill past its checkpoint, resume logs a resumed record, no step twice, and whole-epoch means', async () => {
+    const straight = await Trainer.create(tiny({ name: 'straight-log', checkpointEverySteps: 2 }));
+    const means: number[] = [];
+    await straight.fit({ onEpoch: (e) => means.push(e.meanLoss) });
+    straight.dispose();
+    // Killed after logging step 5, its last checkpoint at step 4: the checkpoint of step 4 put back.
+    const dir = path.join(runsDir, 'killed');
+    const stop = new AbortController();
+    const trainer = await Trainer.create(tiny({ name: 'killed', checkpointEverySteps: 2 }));
+    await trainer.fit({
+      signal: stop.signal,
+      onStep: (s) => {
+        if (s.step !== 5) return;
+        for (const f of ['checkpoint.pt', 'checkpoint.json']) fs.copyFileSync(path.join(dir, f), path.join(dir, `${f}.at4`));
+        stop.abort();
+      },
+    });
+    trainer.dispose();
+    for (const f of ['checkpoint.pt', 'checkpoint.json']) fs.renameSync(path.join(dir, `${f}.at4`), path.join(dir, f));
+    const resumed = await Trainer.create(tiny({ name: 'killed', checkpointEverySteps: 2 }), { resume: true });
+    const resumedMeans: number[] = [];
+    await resumed.fit({ onEpoch: (e) => resumedMeans.push(e.meanLoss) });
+    resumed.dispose();
+    const log = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.filter((l) => l.event === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(log.filter((l) => l.event === 'resumed')).toMatchObject([{ step: 4 }]);
+    expect(log.filter((l) => l.event === 'epoch').map((l) => l.meanLoss)).toEqual(means);
+    expect(resumedMeans).toEqual(means.slice(1));
+  });
+
   it('lowers the loss and learns the synthetic identities (closed-set accuracy)', async () => {
     const data = { kind: 'synthetic', classes: 6, perClass: 16, height: 28, width: 28, channels: 1, seed: 5 } as const;
     const trainer = await Trainer.create(tiny({ name: 'learns', epochs: 6, data, evalData: data }));
