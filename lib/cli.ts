@@ -15,6 +15,7 @@ import { embedDataSet } from './embed-data';
 import { ProcessGroup } from './distributed';
 import { exitWithLauncher, launchLocal, withoutNproc } from './launch';
 import { runDemo } from './demo';
+import { trainConfigJsonSchema } from './config-schema';
 import { MvfaceError } from './errors';
 import { Model } from './model';
 import { exportOnnx } from './onnx/export';
@@ -164,8 +165,14 @@ async function embed(f: { run: string; data: string; out: string; batchSize: num
   }
 }
 
+/** The package's version: package.json above lib/ (sources) or dist/lib/ (built). */
+function packageVersion(): string {
+  const file = [path.join(__dirname, '..', 'package.json'), path.join(__dirname, '..', '..', 'package.json')].find((f) => fs.existsSync(f));
+  return file ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version : 'unknown';
+}
+
 export function program(): Command {
-  const p = new Command('mvface').description('Train face-recognition embedding models with MV-Softmax').showHelpAfterError();
+  const p = new Command('mvface').description('Train face-recognition embedding models with MV-Softmax').version(packageVersion()).showHelpAfterError();
   p.command('info').description('print the native backend: libtorch, BLAS, CUDA, threads').action(() => {
     console.log(JSON.stringify(backendInfo(), null, 2));
   });
@@ -237,6 +244,9 @@ export function program(): Command {
     .action(async (f: { run: string; onnx: string }) => {
       console.error(`mvface: wrote ${await exportOnnx(f.run, f.onnx)}`);
     });
+  p.command('schema')
+    .description("print the JSON Schema of a run's config.json (for editors: $schema)")
+    .action(() => console.log(JSON.stringify(trainConfigJsonSchema(), null, 2)));
   registerEvalCommands(p);
   registerFacesCommand(p);
   registerCompareCommand(p);

@@ -2,6 +2,7 @@
  * The margin-softmax family (README, "The loss"): typed configs with their defaults, and the fused
  * native loss with its gradients.
  */
+import { checkConfig, headSchema, lossOptionsSchema } from './config-schema';
 import { createError } from './errors';
 import { type Matrix, toLabels } from './matrix';
 import { native } from './native';
@@ -104,6 +105,7 @@ export function resolveHeadConfig(config: HeadConfig): NativeLossConfig {
     const got = head && (head as { type?: unknown }).type;
     throw createError('E_CONFIG', `type: unknown head type '${String(got)}' (expected ${[...baseTypes, 'focal', 'hm'].join(', ')})`, 'type');
   }
+  checkConfig(headSchema, config, 'head');
   const d = headDefaults;
   const h = head as Record<string, unknown>;
   const arcLike = head.type === 'arc' || head.type === 'mv-arc';
@@ -180,6 +182,7 @@ export function headScaling(o: { chunkClasses?: number; sampleRate?: number }): 
 function lossOptions(options: LossOptions | undefined): NativeLossOptions | undefined {
   if (options === undefined) return undefined;
   if (options === null || typeof options !== 'object') throw createError('E_CONFIG', 'options: must be an object', 'options');
+  checkConfig(lossOptionsSchema, options, 'options');
   const { device = 'cpu', dtype = 'float32', sampleSeed = 0 } = options;
   if (device !== 'cpu' && device !== 'cuda') throw createError('E_CONFIG', `device: must be 'cpu' or 'cuda', got ${String(device)}`, 'device');
   if (dtype !== 'float32' && dtype !== 'bfloat16') throw createError('E_CONFIG', `dtype: must be 'float32' or 'bfloat16', got ${String(dtype)}`, 'dtype');

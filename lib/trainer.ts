@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Model, modelFile } from './model';
+import { checkConfig, trainConfigSchema } from './config-schema';
 import { type BackboneConfig, resolveBackboneConfig } from './backbones';
 import { type DataSpec, DataLoader, type DataInfo } from './data';
 import { createError, MvfaceError, NonFiniteError } from './errors';
@@ -317,6 +318,7 @@ export class Trainer {
 
   /** Builds the model and opens the data; with `resume`, continues from the run folder's checkpoint. */
   static async create(config: TrainConfig, options: CreateOptions = {}): Promise<Trainer> {
+    checkConfig(trainConfigSchema, config, '');
     const c = withAbsolutePaths({ batchSize: 256, seed: 0, ...config });
     if (typeof c.name !== 'string' || !/^[\w.-]+$/.test(c.name)) throw createError('E_CONFIG', 'name: letters, digits, ., _ and - only', 'name');
     if (!Number.isInteger(c.epochs) || c.epochs < 1) throw createError('E_CONFIG', 'epochs: must be an integer >= 1', 'epochs');
@@ -377,11 +379,12 @@ export class Trainer {
   private async start(resume: boolean, overwrite: boolean): Promise<void> {
     ensureDir(this.paths.dir);
     if (this.isMain) this.unlock = lockRun(this.paths.dir);
-    if (!resume && holdsRun(this.paths)) {
+    // Rank 0 alone checks: the others would see the config.json it has just written.
+    if (this.isMain && !resume && holdsRun(this.paths)) {
       if (!overwrite) {
         throw createError('E_CONFIG', `${this.paths.dir} already holds a run: continue it with --resume (resume: true), or delete it and start over with --overwrite (overwrite: true)`, 'name');
       }
-      if (this.isMain) clearRun(this.paths);
+      clearRun(this.paths);
     }
     if (resume && fs.existsSync(this.paths.checkpoint)) {
       const meta = JSON.parse(await this.nativeTrainer.load(this.paths.checkpoint)) as CheckpointMeta;

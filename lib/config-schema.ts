@@ -1,0 +1,204 @@
+/**
+ * The shape of every config a user writes (train config.json, head, backbone, data, optimizer,
+ * schedule, precision, evaluation, loss options), as zod schemas: strict keys (an unknown key is an
+ * E_CONFIG naming it, with the nearest known key), and each field's type. zod, because its schemas
+ * type-check against the TypeScript interfaces below (`satisfies`) and print as JSON Schema for
+ * editors (`mvface schema`). Defaults and ranges stay with the resolvers that apply them.
+ */
+import { z } from 'zod';
+import type { BackboneConfig } from './backbones';
+import type { DataSpec } from './data';
+import { createError } from './errors';
+import type { EvalSetSpec } from './eval-sets';
+import type { HeadConfig, LossOptions, Mining } from './loss';
+import type { LossScaleConfig } from './precision';
+import type { Schedule } from './schedule';
+import type { TrainEvalConfig } from './train-eval';
+import type { TrainConfig } from './trainer';
+
+const int = z.number().int();
+const channels = z.union([z.literal(1), z.literal(3)]);
+
+export const miningSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('focal'), gamma: z.number().optional() }),
+  z.strictObject({ type: z.literal('hm'), ratio: z.number().optional() }),
+]) satisfies z.ZodType<Mining>;
+
+const scaled = { scale: z.number().optional(), easyMargin: z.boolean().optional(), mining: miningSchema.optional() };
+
+export const headSchema: z.ZodType<HeadConfig> = z.lazy(() =>
+  z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('softmax'), mining: miningSchema.optional() }),
+    z.strictObject({ type: z.literal('am'), margin: z.number().optional(), ...scaled }),
+    z.strictObject({ type: z.literal('arc'), margin: z.number().optional(), ...scaled }),
+    z.strictObject({ type: z.literal('combined'), m1: z.number().optional(), m2: z.number().optional(), m3: z.number().optional(), ...scaled }),
+    z.strictObject({ type: z.enum(['mv-am', 'mv-arc']), margin: z.number().optional(), mode: z.enum(['fixed', 'adaptive']).optional(), t: z.number().optional(), ...scaled }),
+    z.strictObject({
+      type: z.literal('sphereface'), m: z.number().optional(), lambda: z.number().optional(), iteration: z.number().optional(), lambdaBase: z.number().optional(),
+      lambdaGamma: z.number().optional(), lambdaPower: z.number().optional(), lambdaMin: z.number().optional(), mining: miningSchema.optional(),
+    }),
+    z.strictObject({ type: z.literal('focal'), gamma: z.number().optional(), base: headSchema.optional() }),
+    z.strictObject({ type: z.literal('hm'), ratio: z.number().optional(), base: headSchema.optional() }),
+  ]),
+);
+
+export const backboneSchema = z.strictObject({
+  name: z.enum(['mobilefacenet', 'iresnet18', 'iresnet34', 'iresnet50', 'iresnet100', 'attention56', 'small']),
+  embeddingSize: int.optional(),
+  inputSize: int.optional(),
+  inChannels: int.optional(),
+  block: z.enum(['ir', 'ir_se']).optional(),
+  dropout: z.number().optional(),
+  norm: z.enum(['batch', 'none']).optional(),
+}) satisfies z.ZodType<BackboneConfig>;
+
+export const dataSpecSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('idx'), images: z.string(), labels: z.string() }),
+  z.strictObject({ kind: z.literal('fashion-mnist'), split: z.enum(['train', 'test']), root: z.string().optional() }),
+  z.strictObject({ kind: z.literal('imagefolder'), root: z.string(), channels: channels.optional() }),
+  z.strictObject({ kind: z.literal('recordio'), path: z.string(), channels: channels.optional() }),
+  z.strictObject({
+    kind: z.literal('synthetic'), classes: int, perClass: int, height: int.optional(), width: int.optional(), channels: channels.optional(), seed: int.optional(),
+  }),
+]) satisfies z.ZodType<DataSpec>;
+
+export const evalSetSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('bin'), path: z.string(), resize: z.boolean().optional(), name: z.string().optional() }),
+  z.strictObject({
+    kind: z.literal('lfw'), pairs: z.string(), images: z.string(), landmarks: z.string().optional(), resize: z.boolean().optional(), name: z.string().optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('data'), data: dataSpecSchema, pairs: int.optional(), seed: int.optional(), allPairsImages: int.optional(), name: z.string().optional(),
+  }),
+]) satisfies z.ZodType<EvalSetSpec>;
+
+export const scheduleSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('multistep'), milestones: z.array(z.number()), gamma: z.number().optional() }),
+  z.strictObject({ type: z.literal('cosine'), minLr: z.number().optional() }),
+  z.strictObject({ type: z.literal('poly'), power: z.number().optional() }),
+  z.strictObject({ type: z.literal('constant') }),
+]) satisfies z.ZodType<Schedule>;
+
+const lossScaleSchema = z.strictObject({
+  initScale: z.number().optional(), growthFactor: z.number().optional(), backoffFactor: z.number().optional(), growthInterval: int.optional(),
+}) satisfies z.ZodType<LossScaleConfig>;
+
+const trainEvalSchema = z.strictObject({ every: int, sets: z.array(evalSetSchema), batchSize: int.optional() }) satisfies z.ZodType<TrainEvalConfig>;
+
+export const trainConfigSchema = z.strictObject({
+  name: z.string(),
+  runsDir: z.string().optional(),
+  backbone: backboneSchema,
+  head: headSchema,
+  data: dataSpecSchema,
+  numClasses: int.optional(),
+  evalData: dataSpecSchema.optional(),
+  epochs: int,
+  batchSize: int.optional(),
+  optimizer: z.strictObject({ lr: z.number().optional(), momentum: z.number().optional(), weightDecay: z.number().optional() }).optional(),
+  schedule: scheduleSchema.optional(),
+  warmupEpochs: z.number().optional(),
+  seed: int.optional(),
+  device: z.union([z.enum(['cpu', 'cuda', 'auto']), z.templateLiteral(['cuda:', z.number().int()])]).optional(),
+  syntheticOnDevice: z.boolean().optional(),
+  flip: z.boolean().optional(),
+  workers: int.optional(),
+  onCorrupt: z.enum(['skip', 'fail']).optional(),
+  checkpointEverySteps: int.optional(),
+  checkpointEveryMinutes: z.number().optional(),
+  shardHead: z.boolean().optional(),
+  chunkClasses: int.optional(),
+  sampleRate: z.number().optional(),
+  eval: trainEvalSchema.optional(),
+  precision: z.enum(['fp32', 'bf16', 'fp16']).optional(),
+  lossScale: z.union([z.boolean(), lossScaleSchema]).optional(),
+  channelsLast: z.boolean().optional(),
+  fusedNorm: z.boolean().optional(),
+  cudnnBenchmark: z.boolean().optional(),
+  tf32: z.boolean().optional(),
+  cudaGraph: z.boolean().optional(),
+  staticStep: z.boolean().optional(),
+});
+
+export const lossOptionsSchema = z.strictObject({
+  device: z.enum(['cpu', 'cuda']).optional(),
+  dtype: z.enum(['float32', 'bfloat16']).optional(),
+  chunkClasses: int.optional(),
+  sampleRate: z.number().optional(),
+  sampleSeed: int.optional(),
+}) satisfies z.ZodType<LossOptions>;
+
+/** Levenshtein distance, case and underscores ignored (batch_size is batchSize). */
+function distance(a: string, b: string): number {
+  const [x, y] = [a, b].map((s) => s.replace(/_/g, '').toLowerCase());
+  let row = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= y.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[y.length];
+}
+
+/** ", did you mean 'x'?" for the known key nearest to `key`, when near enough. */
+export function didYouMean(key: string, known: string[]): string {
+  const best = known.map((k) => [k, distance(key, k)] as const).sort((a, b) => a[1] - b[1])[0];
+  return best && best[1] <= Math.max(2, Math.floor(key.length / 4)) ? `; did you mean '${best[0]}'?` : '';
+}
+
+/** The keys the schema at `path` knows (for the suggestion). */
+function knownKeys(schema: z.ZodType, value: unknown, path: PropertyKey[]): string[] {
+  let node: unknown = schema;
+  let current: unknown = value;
+  for (const step of [...path, undefined]) {
+    while (node instanceof z.ZodLazy || node instanceof z.ZodOptional) node = node instanceof z.ZodLazy ? node.unwrap() : (node as z.ZodOptional).unwrap();
+    if (node instanceof z.ZodDiscriminatedUnion || node instanceof z.ZodUnion) {
+      const options = (node as z.ZodUnion).options as z.ZodType[];
+      node = options.find((o) => o instanceof z.ZodObject && o.safeParse(current).success === false && matchesTag(o, current)) ?? options.find((o) => o instanceof z.ZodObject);
+    }
+    if (step === undefined) break;
+    if (node instanceof z.ZodObject) node = node.shape[step as string];
+    else if (node instanceof z.ZodArray) node = node.element;
+    current = (current as Record<PropertyKey, unknown> | undefined)?.[step];
+  }
+  return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
+}
+
+/** Whether the union member `o` has the discriminator value of `value` (type or kind). */
+function matchesTag(o: z.ZodObject, value: unknown): boolean {
+  for (const tag of ['type', 'kind']) {
+    const field = o.shape[tag];
+    if (field === undefined || value === null || typeof value !== 'object') continue;
+    return field.safeParse((value as Record<string, unknown>)[tag]).success;
+  }
+  return false;
+}
+
+const where = (what: string, path: PropertyKey[]) => [what, ...path.map(String)].filter(Boolean).join('.');
+
+/** An issue in words, with the key or field it names (one per unknown key). */
+function describe(schema: z.ZodType, value: unknown, what: string, issue: z.core.$ZodIssue): Array<[string, string]> {
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(schema, value, issue.path);
+    return issue.keys.map((key) => [`${where(what, issue.path) || 'config'}: unknown key '${key}'${didYouMean(key, known)}`, key]);
+  }
+  const at = where(what, issue.path);
+  return [[`${at}: ${issue.message.replace(/^Invalid input: /, '')}`, String(issue.path.at(-1) ?? what)]];
+}
+
+/** The value, checked against the schema; E_CONFIG naming every key or field at fault (the first as its argument). */
+export function checkConfig<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return value as T;
+  const described = result.error.issues.flatMap((issue) => describe(schema, value, what, issue));
+  throw createError('E_CONFIG', described.map(([message]) => message).join('; '), described[0][1]);
+}
+
+/** config.json's JSON Schema, for editors. */
+export function trainConfigJsonSchema(): unknown {
+  return z.toJSONSchema(trainConfigSchema, { unrepresentable: 'any' });
+}
+
+export type CheckedTrainConfig = z.infer<typeof trainConfigSchema>;
+// Assignable both ways: the schema and the TrainConfig interface describe the same config.
+export const schemaMatchesInterface: [CheckedTrainConfig] extends [TrainConfig] ? ([TrainConfig] extends [CheckedTrainConfig] ? true : false) : false = true;
