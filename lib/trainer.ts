@@ -509,6 +509,9 @@ export class Trainer {
         const last = saved === undefined ? 'no checkpoint was written yet' : `the last good checkpoint is ${this.paths.checkpoint} (step ${saved}); nothing after it was saved`;
         throw createError('E_NONFINITE', `${e.message}. Training stopped: ${last}.`, e.argument);
       }
+      if (e instanceof MvfaceError && e.code === 'E_IO' && (this.config.onCorrupt ?? 'fail') === 'fail') {
+        throw createError('E_IO', `${e.message}. Training stopped; to skip corrupt images and count them, set onCorrupt: 'skip' (--on-corrupt skip)`, e.argument);
+      }
       throw e;
     }
   }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type TrainConfig, Trainer } from '../lib/trainer';
+import { picture, writeImageFolder } from './fixtures';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
 const run = promisify(execFile);
@@ -62,6 +63,19 @@ describe('run folders', () => {
     expect(JSON.parse(fs.readFileSync(configFile, 'utf8')).runsDir).toBe(path.join(cwd, 'relative-runs'));
     const { stdout } = await run(process.execPath, [cli, 'train', '--config', configFile, '--resume', '--epochs', '1'], { cwd: os.tmpdir() });
     expect(JSON.parse(stdout)).toMatchObject({ cancelled: false, steps: 2 });
+  });
+});
+
+describe('corrupt images', () => {
+  it('stop training with the file named and the way to skip; skipped, they are counted in the log', async () => {
+    const root = path.join(dir, 'faces');
+    const files = writeImageFolder(root, Array.from({ length: 16 }, (_, i) => picture(28, 28, 1, i, i % 4)), ['a', 'b', 'c', 'd'], () => 'jpg');
+    fs.writeFileSync(files[5], fs.readFileSync(files[5]).subarray(0, 300));
+    const faces = { ...config('corrupt'), data: { kind: 'imagefolder', root, channels: 1 } } as TrainConfig;
+    await expect(train(faces)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(new RegExp(`${path.basename(files[5])}.*--on-corrupt skip`)) });
+    await train({ ...faces, onCorrupt: 'skip' }, { overwrite: true });
+    const steps = fs.readFileSync(path.join(dir, 'corrupt', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.event === 'step');
+    expect(steps.reduce((n, l) => n + l.skipped, 0)).toBe(1);
   });
 });
 
