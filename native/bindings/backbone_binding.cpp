@@ -105,12 +105,13 @@ Napi::Value backbone_forward(const Napi::CallbackInfo& info) {
     if (!(n >= 1 && n <= 1e9) || n != std::floor(n)) fail("E_SHAPE", "n", "must be a positive integer");
     backbones::validate_options(options);
     const int64_t s = options.input_size, per_image = options.in_channels * s * s;
-    at::Tensor images = matrix_view(info[2], static_cast<int64_t>(n), per_image, "images")
-                            .view({static_cast<int64_t>(n), options.in_channels, s, s});
+    const at::Tensor images = matrix_view(info[2], static_cast<int64_t>(n), per_image, "images")
+                                  .view({static_cast<int64_t>(n), options.in_channels, s, s})
+                                  .clone();
     if (images.scalar_type() != at::kFloat) fail("E_SHAPE", "images", "must be a Float32Array");
     return PromiseWorker<at::Tensor>::Start(
         info.Env(), [options, seed, images]() { return seeded_forward(options, static_cast<uint64_t>(seed), images); },
-        [](Napi::Env env, at::Tensor& t) { return to_typed_array(env, t); }, {info[2].As<Napi::Object>()});
+        [](Napi::Env env, at::Tensor& t) { return to_typed_array(env, t); });
   });
 }
 

@@ -55,15 +55,15 @@ class NativeComm : public Napi::ObjectWrap<NativeComm> {
     return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
       auto comm = live();
       const loss::LossConfig config = loss_config_arg(info[0]);
-      const at::Tensor x = matrix_arg(info[1], "embeddings"), w = matrix_arg(info[2], "weight");
+      const at::Tensor x = matrix_arg(info[1], "embeddings").clone(), w = matrix_arg(info[2], "weight").clone();
       const int64_t classes = info[3].ToNumber().Int64Value();
-      const at::Tensor labels = labels_view(info[4], "labels");
+      const at::Tensor labels = labels_view(info[4], "labels").clone();
       const int64_t first = dist::shard_of(classes, comm->rank(), comm->world_size()).first;
       return PromiseWorker<loss::LossResult>::Start(
           info.Env(), [comm, config, x, w, first, classes, labels]() {
             return dist::sharded_loss(*comm, config, x, w, first, classes, labels);
           },
-          loss_result_object, {info[1].As<Napi::Object>(), info[2].As<Napi::Object>(), info[4].As<Napi::Object>()});
+          loss_result_object);
     });
   }
 

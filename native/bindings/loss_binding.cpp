@@ -66,7 +66,6 @@ struct LossCall {
   loss::FusedOptions fused;
   double sample_rate = 1.0;
   uint64_t sample_seed = 0;
-  std::vector<Napi::Object> keep;
 };
 
 // The rest of the 5th argument: { chunkClasses, sampleRate, sampleSeed } (checked by lib/loss.ts).
@@ -108,7 +107,6 @@ LossCall loss_call(const Napi::CallbackInfo& info) {
   call.labels = labels_view(info[3], "labels");
   call.device = device_arg(info);
   routing_args(info, call);
-  for (size_t i = 1; i < 4; ++i) call.keep.push_back(info[i].As<Napi::Object>());
   return call;
 }
 
@@ -137,9 +135,8 @@ Napi::Value margin_loss(const Napi::CallbackInfo& info) {
 Napi::Value margin_loss_async(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     LossCall c = loss_call(info);
-    return PromiseWorker<LossResult>::Start(
-        info.Env(), [c]() { return run_loss(c); },
-        loss_result_object, c.keep);
+    c.x = c.x.clone(), c.weight = c.weight.clone(), c.labels = c.labels.clone();
+    return PromiseWorker<LossResult>::Start(info.Env(), [c]() { return run_loss(c); }, loss_result_object);
   });
 }
 

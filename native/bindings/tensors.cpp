@@ -47,25 +47,13 @@ at::Tensor labels_view(const Napi::Value& data, const char* argument) {
 }
 
 Napi::ArrayBuffer tensor_buffer(Napi::Env env, const at::Tensor& tensor) {
+  // A copy into memory V8 allocates: V8 frees it when it collects the buffer. Node runs the
+  // finalisers of external buffers only when the event loop turns, so a synchronous loop of calls
+  // would keep every result's tensor alive however often V8 collects.
   const at::Tensor t = tensor.contiguous().cpu();
-  const size_t bytes = t.numel() * t.element_size();
-  // Node refuses external buffers of 4 GiB and more (and then frees the finaliser's data twice):
-  // those, and runtimes without external buffers, get a copy.
-  try {
-    if (bytes >= (size_t{1} << 32)) throw Napi::Error::New(env, "too large for an external buffer");
-    auto* keep = new at::Tensor(t);
-    auto release = [](Napi::Env env, void*, at::Tensor* k) {
-      Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(k->numel() * k->element_size()));
-      delete k;
-    };
-    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, t.data_ptr(), bytes, release, keep);
-    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
-    return buffer;
-  } catch (const Napi::Error&) {
-    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes);
-    std::memcpy(buffer.Data(), t.data_ptr(), bytes);
-    return buffer;
-  }
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, t.numel() * t.element_size());
+  if (buffer.ByteLength() > 0) std::memcpy(buffer.Data(), t.data_ptr(), buffer.ByteLength());
+  return buffer;
 }
 
 Napi::Value to_typed_array(Napi::Env env, const at::Tensor& tensor) {

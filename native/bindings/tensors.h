@@ -1,6 +1,6 @@
 #pragma once
-// Typed arrays <-> tensors. Inputs are wrapped without a copy (the caller keeps the array alive);
-// outputs hand the tensor's memory to JS as an external ArrayBuffer that frees it when collected.
+// Typed arrays <-> tensors. Inputs are wrapped without a copy (a call that reads them off the main
+// thread must clone them first); outputs are copied into ArrayBuffers that V8 allocates and frees.
 #include <ATen/ATen.h>
 #include <napi.h>
 
@@ -10,10 +10,10 @@ namespace mvface::bindings {
 at::Tensor matrix_view(const Napi::Value& data, int64_t rows, int64_t cols, const char* argument);
 at::Tensor labels_view(const Napi::Value& data, const char* argument);
 Napi::Value to_typed_array(Napi::Env env, const at::Tensor& tensor);
-// The tensor's memory as an ArrayBuffer (external, freed when collected; a copy from 4 GiB up).
+// A copy of the tensor's memory as an ArrayBuffer.
 Napi::ArrayBuffer tensor_buffer(Napi::Env env, const at::Tensor& tensor);
 
-// Reads {data, rows, cols} into a tensor view; the object is what must be kept alive.
+// Reads {data, rows, cols} into a tensor view.
 at::Tensor matrix_arg(const Napi::Value& matrix, const char* argument);
 
 }  // namespace mvface::bindings

@@ -202,10 +202,10 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
       const int64_t c = info[1].ToNumber().Int64Value(), h = info[2].ToNumber().Int64Value(),
                     w = info[3].ToNumber().Int64Value();
       if (c * h * w != flat.size(1)) fail("E_SHAPE", "images", "each image must have channels x height x width values");
-      at::Tensor images = flat.view({flat.size(0), c, h, w});
+      const at::Tensor images = flat.view({flat.size(0), c, h, w}).clone();
       return PromiseWorker<at::Tensor>::Start(
           info.Env(), [trainer, images]() { return trainer->embed(images); },
-          [](Napi::Env env, at::Tensor& t) { return to_typed_array(env, t); }, {info[0].As<Napi::Object>()});
+          [](Napi::Env env, at::Tensor& t) { return to_typed_array(env, t); });
     });
   }
 

@@ -1,5 +1,7 @@
 #pragma once
 // Runs a native job on libuv's thread pool and settles a promise with its result or typed error.
+// The job must own what it reads (copies of the input arrays, never views of JS memory): the caller
+// may change, transfer or drop its arrays while the job runs.
 #include <napi.h>
 
 #include <functional>
@@ -15,9 +17,8 @@ class PromiseWorker : public Napi::AsyncWorker {
   using Job = std::function<Result()>;
   using Convert = std::function<Napi::Value(Napi::Env, Result&)>;
 
-  // `keep` holds JS objects (input arrays) alive while the job reads them.
-  static Napi::Promise Start(Napi::Env env, Job job, Convert convert, std::vector<Napi::Object> keep = {}) {
-    auto* worker = new PromiseWorker(env, std::move(job), std::move(convert), keep);
+  static Napi::Promise Start(Napi::Env env, Job job, Convert convert) {
+    auto* worker = new PromiseWorker(env, std::move(job), std::move(convert));
     Napi::Promise promise = worker->deferred_.Promise();
     worker->Queue();
     return promise;
@@ -43,16 +44,13 @@ class PromiseWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error&) override { deferred_.Reject(make_error(Env(), error_)); }
 
  private:
-  PromiseWorker(Napi::Env env, Job job, Convert convert, const std::vector<Napi::Object>& keep)
+  PromiseWorker(Napi::Env env, Job job, Convert convert)
       : Napi::AsyncWorker(env, "mvface"), deferred_(Napi::Promise::Deferred::New(env)),
-        job_(std::move(job)), convert_(std::move(convert)) {
-    for (const auto& o : keep) keep_.push_back(Napi::Persistent(o));
-  }
+        job_(std::move(job)), convert_(std::move(convert)) {}
 
   Napi::Promise::Deferred deferred_;
   Job job_;
   Convert convert_;
-  std::vector<Napi::ObjectReference> keep_;
   std::optional<Result> result_;
   ErrorInfo error_;
 };
