@@ -21,6 +21,7 @@ import { Model } from './model';
 import { exportOnnx } from './onnx/export';
 import { createProgress } from './progress';
 import { readJson, runPaths } from './run-files';
+import type { Schedule } from './schedule';
 import { type Device, type TrainConfig, Trainer } from './trainer';
 
 const signalExitCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -78,11 +79,36 @@ interface TrainFlags {
   workers?: number;
   resume?: boolean;
   overwrite?: boolean;
+  momentum?: number;
+  weightDecay?: number;
+  schedule?: 'cosine' | 'multistep' | 'poly' | 'constant';
+  milestones?: number[];
+  gamma?: number;
+  minLr?: number;
+  power?: number;
+  warmupEpochs?: number;
+  evalEvery?: number;
+  evalBin?: string[];
   checkpointEverySteps?: number;
   checkpointEveryMinutes?: number;
   onCorrupt?: 'skip' | 'fail';
   nproc?: number;
   shardHead?: boolean;
+}
+
+function scheduleFromFlags(f: TrainFlags): Schedule {
+  const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  switch (f.schedule) {
+    case 'multistep':
+      if (!f.milestones) throw new MvfaceError('E_CONFIG', '--schedule multistep needs --milestones', 'milestones');
+      return { type: 'multistep', milestones: f.milestones, ...defined({ gamma: f.gamma }) };
+    case 'poly':
+      return { type: 'poly', ...defined({ power: f.power }) };
+    case 'constant':
+      return { type: 'constant' };
+    default:
+      return { type: 'cosine', ...defined({ minLr: f.minLr }) };
+  }
 }
 
 function trainConfig(f: TrainFlags): TrainConfig {
@@ -99,7 +125,13 @@ function trainConfig(f: TrainFlags): TrainConfig {
   if (f.evalData) c.evalData = parseDataArg(f.evalData);
   if (f.epochs !== undefined) c.epochs = f.epochs;
   if (f.batchSize !== undefined) c.batchSize = f.batchSize;
-  if (f.lr !== undefined) c.optimizer = { ...(base.optimizer ?? {}), lr: f.lr };
+  const optimizer = Object.fromEntries(Object.entries({ lr: f.lr, momentum: f.momentum, weightDecay: f.weightDecay }).filter(([, v]) => v !== undefined));
+  if (Object.keys(optimizer).length) c.optimizer = { ...(base.optimizer ?? {}), ...optimizer };
+  if (f.schedule !== undefined) c.schedule = scheduleFromFlags(f);
+  else if ([f.milestones, f.gamma, f.minLr, f.power].some((v) => v !== undefined)) throw new MvfaceError('E_CONFIG', '--milestones, --gamma, --min-lr and --power go with --schedule', 'schedule');
+  if (f.warmupEpochs !== undefined) c.warmupEpochs = f.warmupEpochs;
+  if ((f.evalEvery === undefined) !== (f.evalBin === undefined)) throw new MvfaceError('E_CONFIG', '--eval-every and --eval-bin go together', 'eval');
+  if (f.evalEvery !== undefined && f.evalBin) c.eval = { every: f.evalEvery, sets: f.evalBin.map((path) => ({ kind: 'bin', path })) };
   if (f.seed !== undefined) c.seed = f.seed;
   if (f.device) c.device = f.device;
   if (f.precision) c.precision = f.precision;
@@ -205,8 +237,18 @@ export function program(): Command {
     .option('--eval-data <spec>', 'closed-set accuracy after each epoch (same spec syntax)')
     .option('--epochs <n>', 'epochs', integer)
     .option('--batch-size <n>', 'batch size', integer)
-    .option('--lr <lr>', 'base learning rate', number)
-    .option('--seed <n>', 'seed', integer)
+    .option('--lr <lr>', 'base learning rate (default 0.1)', number)
+    .option('--momentum <m>', 'SGD momentum (default 0.9)', number)
+    .option('--weight-decay <w>', 'SGD weight decay, not on batch norms and biases (default 5e-4)', number)
+    .addOption(new Option('--schedule <type>', 'learning-rate schedule (default cosine)').choices(['cosine', 'multistep', 'poly', 'constant']))
+    .option('--milestones <epochs>', 'multistep: the epochs at which lr *= gamma, comma-separated', (v: string) => v.split(',').map(number))
+    .option('--gamma <g>', 'multistep: the factor at each milestone (default 0.1)', number)
+    .option('--min-lr <lr>', 'cosine: the final learning rate (default 0)', number)
+    .option('--power <p>', 'poly: the power (default 2)', number)
+    .option('--warmup-epochs <e>', 'linear warm-up from 0, in epochs (default 0)', number)
+    .option('--eval-every <steps>', 'evaluate the --eval-bin sets every n steps during training (log.jsonl: event eval)', integer)
+    .option('--eval-bin <files...>', 'InsightFace verification .bin sets for --eval-every')
+    .option('--seed <n>', 'seed (default 0)', integer)
     .option('--device <device>', 'cpu | cuda | cuda:N | auto (with --nproc, cuda is each process\'s own GPU)', deviceArg)
     .addOption(new Option('--precision <p>', 'autocast of the backbone: fp32 | bf16 | fp16 (CUDA)').choices(['fp32', 'bf16', 'fp16']))
     .option('--channels-last', 'NHWC images and convolution weights')

@@ -91,6 +91,14 @@ describe('the CLI', () => {
     }
   });
 
+  it('has a flag for the optimizer, the schedule, warm-up and evaluation during training, and they reach config.json', async () => {
+    await run(process.execPath, [cli, ...base, '--epochs', '1', '--name', 'flags', '--momentum', '0.8', '--weight-decay', '0', '--schedule', 'multistep', '--milestones', '1,2', '--gamma', '0.5', '--warmup-epochs', '0', '--checkpoint-every-minutes', '0']);
+    const saved = JSON.parse(fs.readFileSync(path.join(dir, 'flags', 'config.json'), 'utf8'));
+    expect(saved).toMatchObject({ optimizer: { momentum: 0.8, weightDecay: 0 }, schedule: { type: 'multistep', milestones: [1, 2], gamma: 0.5 }, warmupEpochs: 0, checkpointEveryMinutes: 0 });
+    const r = spawnSync(process.execPath, [cli, ...base, '--epochs', '1', '--name', 'flags2', '--eval-every', '2'], { encoding: 'utf8' });
+    expect([r.status, r.stderr]).toEqual([1, expect.stringContaining('--eval-every and --eval-bin go together')]);
+  });
+
   it('SIGTERM stops after the step, writes a checkpoint, exits 143 and names the resume command', async () => {
     const child = spawn(process.execPath, [cli, ...base, '--epochs', '60', '--name', 'term'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
