@@ -74,6 +74,8 @@ export interface Batch {
 export interface DataInfo {
   size: number;
   numClasses: number;
+  /** Classes below numClasses that no image carries (gaps in the labels; IDX: one stray label adds classes). */
+  classesWithoutImages: number;
   channels: number;
   height: number;
   width: number;

@@ -335,6 +335,9 @@ export class Trainer {
       pinned: device.startsWith('cuda') && native().backendInfo().cudaAvailable,
     });
     const info = train.info;
+    if (info.classesWithoutImages > 0) {
+      process.emitWarning(`data: ${info.classesWithoutImages} of its ${info.numClasses} classes (0 to the largest label) have no image: gaps in the labels, or a stray label; the head still has ${info.numClasses} classes`, { code: 'MVFACE_LABEL_GAPS' });
+    }
     const schedule: ScheduleSettings = {
       schedule: c.schedule ?? { type: 'cosine' },
       lr: c.optimizer?.lr ?? 0.1,

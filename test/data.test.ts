@@ -87,7 +87,7 @@ describe('IDX', () => {
 
   it('reports size, classes and shape', async () => {
     const loader = await DataLoader.open({ kind: 'idx', ...gzipped }, { batchSize: 4, dropLast: true });
-    expect(loader.info).toEqual({ size: 10, numClasses: 3, channels: 1, height: 8, width: 8, batchesPerEpoch: 2 });
+    expect(loader.info).toEqual({ size: 10, numClasses: 3, classesWithoutImages: 0, channels: 1, height: 8, width: 8, batchesPerEpoch: 2 });
     loader.dispose();
   });
 });

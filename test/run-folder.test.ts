@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type TrainConfig, Trainer } from '../lib/trainer';
-import { picture, writeImageFolder } from './fixtures';
+import { picture, writeIdx, writeImageFolder } from './fixtures';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
 const run = promisify(execFile);
@@ -76,6 +76,24 @@ describe('corrupt images', () => {
     await train({ ...faces, onCorrupt: 'skip' }, { overwrite: true });
     const steps = fs.readFileSync(path.join(dir, 'corrupt', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.event === 'step');
     expect(steps.reduce((n, l) => n + l.skipped, 0)).toBe(1);
+  });
+});
+
+describe('labels with gaps', () => {
+  it('warn: one stray label in an IDX set adds classes without images', async () => {
+    const pictures = Array.from({ length: 16 }, (_, i) => picture(28, 28, 1, i, i === 5 ? 200 : i % 4));
+    const files = writeIdx(fs.mkdtempSync(path.join(dir, 'idx-')), pictures, false);
+    const warnings: Error[] = [];
+    const listen = (w: Error) => warnings.push(w);
+    process.on('warning', listen);
+    try {
+      const trainer = await Trainer.create({ ...config('gaps'), data: { kind: 'idx', ...files } });
+      trainer.dispose();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', listen);
+    }
+    expect(warnings.map((w) => w.message)).toContainEqual(expect.stringContaining('196 of its 201 classes'));
   });
 });
 

@@ -132,6 +132,7 @@ class NativeLoader : public Napi::ObjectWrap<NativeLoader> {
       Napi::Object o = Napi::Object::New(info.Env());
       o.Set("size", l->source().size());
       o.Set("numClasses", l->source().num_classes());
+      o.Set("classesWithoutImages", data::classes_without_images(l->source()));
       o.Set("channels", shape.channels);
       o.Set("height", shape.height);
       o.Set("width", shape.width);

@@ -29,6 +29,10 @@ class Source {
   virtual Sample load(int64_t i) const = 0;
 };
 
+// The classes in [0, num_classes()) that no image carries: gaps in the labels (an IDX set's classes
+// are its largest label + 1, so one stray label adds classes without images).
+int64_t classes_without_images(const Source& source);
+
 // MNIST-style IDX files (images idx3 ubyte, labels idx1 ubyte), gzipped or plain; read into memory.
 std::shared_ptr<Source> open_idx(const std::string& images, const std::string& labels);
 
