@@ -104,8 +104,9 @@ describe('results of synchronous calls', () => {
       for (let i = 0; i < 100; i++) marginLoss({ type: 'mv-arc' }, x, w, labels);
       const before = process.memoryUsage().rss;
       for (let i = 0; i < 2000; i++) marginLoss({ type: 'mv-arc' }, x, w, labels);
-      console.log(JSON.stringify({ growthMiB: (process.memoryUsage().rss - before) / 2 ** 20 }));`);
-    const { growthMiB } = JSON.parse(out);
-    expect(growthMiB).toBeLessThan(300);
+      console.log(JSON.stringify({ before, after: process.memoryUsage().rss }));`);
+    const { before, after } = JSON.parse(out);
+    // RSS after the 2,000 calls within 20% of RSS after the first 100 (here: 252 -> 248 to 268 MiB).
+    expect(after / before).toBeLessThan(1.2);
   });
 });

@@ -117,6 +117,13 @@ describe('the CLI', () => {
     expect([r.status, r.stderr]).toEqual([1, expect.stringContaining('--eval-every and --eval-bin go together')]);
   });
 
+  it('mvface embed into a folder that does not exist: a coded error, no stack', async () => {
+    const r = spawnSync(process.execPath, [cli, 'embed', '--run', path.join(dir, 'flags'), '--data', 'synthetic:classes=5,perClass=8,size=28,channels=1,seed=2', '--out', path.join(dir, 'missing', 'dir', 'x')], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the folder .*missing.dir does not exist \[E_IO\]/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('SIGTERM stops after the step, writes a checkpoint, exits 143 and names the resume command', async () => {
     const child = spawn(process.execPath, [cli, ...base, '--epochs', '60', '--name', 'term'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
