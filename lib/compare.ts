@@ -6,7 +6,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackboneConfig } from './backbones';
 import type { DataSpec } from './data';
-import { Embedder } from './embedder';
 import { evaluateModel } from './evaluate';
 import { generateFaces } from './faces';
 import type { HeadConfig } from './loss';
@@ -125,7 +124,8 @@ async function trainAndEvaluate(c: CompareConfig, d: CompareDataset, h: HeadEntr
   try {
     const fit = await trainer.fit({ signal });
     if (fit.cancelled) throw new Error('cancelled');
-    const report = await evaluateModel(Embedder.of(trainer), { run: trainer.paths.dir, sets: [{ kind: 'data', data: d.test, pairs: d.pairs, seed }] });
+    const model = await trainer.model();
+    const report = await evaluateModel(model, { run: trainer.paths.dir, sets: [{ kind: 'data', data: d.test, pairs: d.pairs, seed }] }).finally(() => model.dispose());
     const set = report.sets[0];
     return {
       dataset: d.name, head: h.name, seed,

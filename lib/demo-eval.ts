@@ -1,5 +1,4 @@
 /** The demo's verification: Fashion-MNIST test pairs (6,000, half same-class, seeded) and a gallery/probe split. */
-import { Embedder } from './embedder';
 import type { EvalSetSpec } from './eval-sets';
 import { evaluateModel } from './evaluate';
 import type { TarAtFar } from './metrics';
@@ -19,9 +18,10 @@ export interface DemoVerification {
   rank5?: number;
 }
 
-/** Evaluates the trainer's model in memory, writes <run>/eval.json and returns the summary's `verification`. */
+/** Evaluates the model the trainer hands over, writes <run>/eval.json and returns the summary's `verification`. */
 export async function demoVerification(trainer: Trainer, set: EvalSetSpec = demoEvalSet): Promise<DemoVerification> {
-  const report = await evaluateModel(Embedder.of(trainer), { run: trainer.paths.dir, sets: [set], workers: trainer.config.workers });
+  const model = await trainer.model();
+  const report = await evaluateModel(model, { run: trainer.paths.dir, sets: [set], workers: trainer.config.workers }).finally(() => model.dispose());
   const r = report.sets[0];
   const v = r.verification;
   return { set: r.name, pairs: v.pairs, accuracy: v.accuracy, std: v.std, auc: v.auc, eer: v.eer, tarAtFar: v.tarAtFar, rank1: r.identification?.rank1, rank5: r.identification?.rank5 };
