@@ -70,7 +70,7 @@ export async function runDemo(options: { signal?: AbortSignal; epochs?: number; 
       steps: result.steps,
       cancelled: result.cancelled,
       samplesPerSecond: Math.round(result.samplesPerSecond),
-      closedSetAccuracy: result.closedSetAccuracy,
+      closedSetAccuracy: result.closedSetAccuracy ?? (result.cancelled ? undefined : await trainer.closedSetAccuracy(config.evalData!)), // a finished run resumed: measured again
       verification: result.cancelled ? undefined : await demoVerification(trainer),
       parameters: trainer.parameters,
       wallSeconds: Math.round((Date.now() - started) / 1000),
