@@ -64,8 +64,9 @@ export interface Batch {
   channels: number;
   height: number;
   width: number;
-  /** Corrupt samples dropped from this batch (onCorrupt: 'skip'). */
+  /** Corrupt samples dropped from this batch (onCorrupt: 'skip'), and what each was (its file or record). */
   skipped: number;
+  skippedItems: string[];
   epoch: number;
   /** The batch's position in its epoch. */
   index: number;

@@ -148,6 +148,7 @@ interface StepResult {
   meanTargetCos: number;
   samples: number;
   skipped: number;
+  skippedItems: string[];
   epoch: number;
   index: number;
   step: number;
@@ -465,6 +466,7 @@ export class Trainer {
         samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9),
       };
       log.write({ event: 'step', ...info });
+      if (r.skippedItems.length) log.write({ event: 'skipped', step: p.step, items: r.skippedItems });
       options.onStep?.(info);
       await this.evalHook(p.step, log);
       if (this.checkpointDue(p.step)) await this.checkpoint();

@@ -76,6 +76,8 @@ describe('corrupt images', () => {
     await train({ ...faces, onCorrupt: 'skip' }, { overwrite: true });
     const steps = fs.readFileSync(path.join(dir, 'corrupt', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.event === 'step');
     expect(steps.reduce((n, l) => n + l.skipped, 0)).toBe(1);
+    const skipped = fs.readFileSync(path.join(dir, 'corrupt', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.event === 'skipped');
+    expect(skipped.flatMap((l) => l.items)).toEqual([files[5]]);
   });
 });
 

@@ -9,6 +9,7 @@
 
 #include "data/loader.h"
 #include "errors.h"
+#include "fields.h"
 #include "js_errors.h"
 #include "tensors.h"
 #include "worker.h"
@@ -84,6 +85,7 @@ Napi::Value batch_object(Napi::Env env, std::optional<Batch>& batch) {
   o.Set("height", images.size(2));
   o.Set("width", images.size(3));
   o.Set("skipped", batch->skipped);
+  o.Set("skippedItems", string_array(env, batch->skipped_items));
   o.Set("epoch", batch->epoch);
   o.Set("index", batch->index);
   return o;

@@ -23,4 +23,10 @@ std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* nam
   return info[i].As<Napi::String>().Utf8Value();
 }
 
+Napi::Array string_array(Napi::Env env, const std::vector<std::string>& items) {
+  Napi::Array a = Napi::Array::New(env, items.size());
+  for (size_t i = 0; i < items.size(); ++i) a.Set(static_cast<uint32_t>(i), items[i]);
+  return a;
+}
+
 }  // namespace mvface::bindings

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 namespace mvface::bindings {
 
@@ -11,5 +12,6 @@ double number_or(const Napi::Object& o, const char* key, double fallback);
 bool boolean_or(const Napi::Object& o, const char* key, bool fallback);
 // The i-th argument, which must be a string (E_CONFIG naming `name` otherwise).
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name);
+Napi::Array string_array(Napi::Env env, const std::vector<std::string>& items);
 
 }  // namespace mvface::bindings

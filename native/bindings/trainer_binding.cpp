@@ -110,6 +110,7 @@ Napi::Value step_object(Napi::Env env, std::optional<TimedStep>& timed) {
   o.Set("meanTargetCos", r->mean_target_cos);
   o.Set("samples", static_cast<double>(r->samples));
   o.Set("skipped", static_cast<double>(r->skipped));
+  o.Set("skippedItems", string_array(env, r->skipped_items));
   o.Set("epoch", static_cast<double>(r->epoch));
   o.Set("index", static_cast<double>(r->index));
   o.Set("step", static_cast<double>(r->step));

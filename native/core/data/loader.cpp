@@ -52,6 +52,7 @@ struct BatchLoader::Pending {
   at::Tensor images;  // n x C x H x W values, flat
   std::vector<int64_t> labels;
   std::vector<char> ok;
+  std::vector<std::string> corrupt;  // per slot: what was skipped there, when it was
   int64_t remaining = 0;
   std::exception_ptr error;
   int64_t error_slot = -1;
@@ -64,6 +65,7 @@ struct BatchLoader::Claim {
   bool flip = false;
   bool ok = true;
   int64_t label = 0;
+  std::string corrupt;
   std::exception_ptr error;
 };
 
@@ -154,6 +156,7 @@ BatchLoader::Claim BatchLoader::claim() {
     if (!pending->images.defined()) pending->error = std::make_exception_ptr(std::bad_alloc());
     pending->labels.assign(n, 0);
     pending->ok.assign(n, 0);
+    pending->corrupt.assign(n, std::string());
     pending->remaining = n;
   }
   Claim c;
@@ -186,6 +189,7 @@ void BatchLoader::fill(Claim& c) const {
     c.label = s.label;
   } catch (const Error& e) {
     c.ok = false;
+    c.corrupt = e.argument().empty() ? "sample " + std::to_string(c.index) : e.argument();
     if (e.code() != "E_IO" || options_.on_corrupt == OnCorrupt::Fail) c.error = std::current_exception();
   } catch (...) {
     c.ok = false;
@@ -198,6 +202,7 @@ void BatchLoader::finish(const Claim& c) {
   Pending& p = *c.pending;
   p.ok[c.slot] = c.ok;
   p.labels[c.slot] = c.label;
+  if (!c.ok) p.corrupt[c.slot] = c.corrupt;
   if (c.error && (!p.error || c.slot < p.error_slot)) {
     p.error = c.error;
     p.error_slot = c.slot;
@@ -215,7 +220,7 @@ std::optional<Batch> BatchLoader::next() {
   std::unique_lock<std::mutex> lock(mutex_);
   if (!started_ && !stopping_) fail("E_CONFIG", "epoch", "call startEpoch(epoch) before next()");
   const uint64_t generation = generation_;
-  int64_t carried = 0;  // skipped samples of batches that came out empty
+  std::vector<std::string> carried;  // skipped samples of batches that came out empty
   auto done = [&] { return stopping_ || generation_ != generation || consumed_ >= batches_per_epoch_; };
   while (!done()) {
     ready_cv_.wait(lock, [&] { return done() || ready(consumed_); });
@@ -236,22 +241,21 @@ std::optional<Batch> BatchLoader::next() {
 }
 
 // The batch without its corrupt rows; nullopt (and `carried` grows) when none is left.
-std::optional<Batch> BatchLoader::assemble(Pending& p, int64_t epoch, int64_t index, int64_t& carried) const {
+std::optional<Batch> BatchLoader::assemble(Pending& p, int64_t epoch, int64_t index, std::vector<std::string>& carried) const {
   const int64_t n = static_cast<int64_t>(p.ok.size());
   std::vector<int64_t> kept;
-  for (int64_t i = 0; i < n; ++i)
+  for (int64_t i = 0; i < n; ++i) {
     if (p.ok[i]) kept.push_back(i);
-  const int64_t dropped = n - static_cast<int64_t>(kept.size());
-  if (kept.empty()) {
-    carried += dropped;
-    return std::nullopt;
+    else carried.push_back(p.corrupt[i]);
   }
+  if (kept.empty()) return std::nullopt;
   at::Tensor labels = at::empty({static_cast<int64_t>(kept.size())}, at::kLong);
   int64_t* l = labels.data_ptr<int64_t>();
   for (size_t j = 0; j < kept.size(); ++j) l[j] = p.labels[kept[j]];
   at::Tensor images = p.images.view({n, shape_.channels, shape_.height, shape_.width});
-  if (dropped > 0) images = images.index_select(0, at::tensor(kept, at::kLong));
-  return Batch{images, labels, carried + dropped, epoch, index};
+  if (static_cast<int64_t>(kept.size()) < n) images = images.index_select(0, at::tensor(kept, at::kLong));
+  const int64_t skipped = static_cast<int64_t>(carried.size());
+  return Batch{images, labels, skipped, std::move(carried), epoch, index};
 }
 
 }  // namespace mvface::data

@@ -149,6 +149,7 @@ StepResult Trainer::batch_result(const data::Batch& batch, int64_t samples) cons
   StepResult s;
   s.samples = samples;
   s.skipped = batch.skipped;
+  s.skipped_items = batch.skipped_items;
   s.epoch = batch.epoch;
   s.index = batch.index;
   s.step = steps_;

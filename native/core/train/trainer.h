@@ -61,6 +61,7 @@ enum class StepMode { Eager, Static, Graph };
 struct StepResult {
   double loss = 0, hard_fraction = 0, mean_target_cos = 0;
   int64_t samples = 0, skipped = 0, epoch = 0, index = 0, step = 0;
+  std::vector<std::string> skipped_items;  // the corrupt samples skipped (files or records)
   double loss_scale = 1;        // the scale this step's backward used (1 without a scaler)
   bool update_skipped = false;  // the scaled gradients overflowed: no update, the scale backed off
   StepMode mode = StepMode::Eager;
