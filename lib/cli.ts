@@ -22,7 +22,7 @@ import { exportOnnx } from './onnx/export';
 import { createProgress } from './progress';
 import { readJson, runPaths } from './run-files';
 import type { Schedule } from './schedule';
-import { type Device, type TrainConfig, Trainer } from './trainer';
+import { type Device, optimizerDefaults, type TrainConfig, Trainer } from './trainer';
 
 const signalExitCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -237,9 +237,9 @@ export function program(): Command {
     .option('--eval-data <spec>', 'closed-set accuracy after each epoch (same spec syntax)')
     .option('--epochs <n>', 'epochs', integer)
     .option('--batch-size <n>', 'batch size', integer)
-    .option('--lr <lr>', 'base learning rate (default 0.1)', number)
-    .option('--momentum <m>', 'SGD momentum (default 0.9)', number)
-    .option('--weight-decay <w>', 'SGD weight decay, not on batch norms and biases (default 5e-4)', number)
+    .option('--lr <lr>', `base learning rate (default ${optimizerDefaults.lr})`, number)
+    .option('--momentum <m>', `SGD momentum (default ${optimizerDefaults.momentum})`, number)
+    .option('--weight-decay <w>', `SGD weight decay, not on batch norms and biases (default ${optimizerDefaults.weightDecay})`, number)
     .addOption(new Option('--schedule <type>', 'learning-rate schedule (default cosine)').choices(['cosine', 'multistep', 'poly', 'constant']))
     .option('--milestones <epochs>', 'multistep: the epochs at which lr *= gamma, comma-separated', (v: string) => v.split(',').map(number))
     .option('--gamma <g>', 'multistep: the factor at each milestone (default 0.1)', number)

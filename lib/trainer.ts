@@ -21,6 +21,9 @@ import type { ProcessGroup } from './distributed';
 /** 'cuda' is the first GPU, or with a process group the rank's own (LOCAL_RANK); 'cuda:N' the N-th. */
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
 
+/** SGD's defaults: the one place they are written. */
+export const optimizerDefaults = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
+
 export interface TrainConfig extends PrecisionConfig {
   /** Run name: the run folder is <runsDir>/<name>. */
   name: string;
@@ -341,7 +344,7 @@ export class Trainer {
     }
     const schedule: ScheduleSettings = {
       schedule: c.schedule ?? { type: 'cosine' },
-      lr: c.optimizer?.lr ?? 0.1,
+      lr: c.optimizer?.lr ?? optimizerDefaults.lr,
       warmupEpochs: c.warmupEpochs ?? 0,
       stepsPerEpoch: info.batchesPerEpoch,
       epochs: c.epochs,
@@ -361,7 +364,7 @@ export class Trainer {
       const Native = (native() as unknown as { NativeTrainer: new (o: unknown) => NativeTrainer }).NativeTrainer;
       const nt = new Native({
         backbone, numClasses: info.numClasses, seed: c.seed, device, ...precision, fusedNorm: precision.fusedNorm ?? device === 'cpu',
-        momentum: c.optimizer?.momentum ?? 0.9, weightDecay: c.optimizer?.weightDecay ?? 5e-4, shardHead: c.shardHead ?? false,
+        momentum: c.optimizer?.momentum ?? optimizerDefaults.momentum, weightDecay: c.optimizer?.weightDecay ?? optimizerDefaults.weightDecay, shardHead: c.shardHead ?? false,
         ...scaling,
       });
       const trainer = new Trainer(c, nt, train, info, schedule, options.processGroup);

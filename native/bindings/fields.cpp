@@ -11,6 +11,12 @@ double number_or(const Napi::Object& o, const char* key, double fallback) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
+double number_field(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) fail("E_CONFIG", key, "must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
 bool boolean_or(const Napi::Object& o, const char* key, bool fallback) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return fallback;

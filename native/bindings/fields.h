@@ -9,6 +9,8 @@
 namespace mvface::bindings {
 
 double number_or(const Napi::Object& o, const char* key, double fallback);
+// A field the caller must give (resolved in TypeScript): E_CONFIG naming it when absent or not a number.
+double number_field(const Napi::Object& o, const char* key);
 bool boolean_or(const Napi::Object& o, const char* key, bool fallback);
 // The i-th argument, which must be a string (E_CONFIG naming `name` otherwise).
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "errors.h"
+#include "fields.h"
 #include "js_errors.h"
 #include "loss/device.h"
 #include "loss/loss.h"
@@ -17,12 +18,6 @@ namespace {
 
 using loss::LossConfig;
 using loss::LossResult;
-
-double number(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) fail("E_CONFIG", key, "must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
 
 std::string text(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
@@ -38,21 +33,21 @@ LossConfig loss_config_arg(const Napi::Value& value) {
   auto o = value.As<Napi::Object>();
   LossConfig c;
   c.type = loss::parse_head_type(text(o, "type"));
-  c.scale = number(o, "scale");
-  c.margin = number(o, "margin");
-  c.m1 = number(o, "m1");
-  c.m2 = number(o, "m2");
-  c.m3 = number(o, "m3");
+  c.scale = number_field(o, "scale");
+  c.margin = number_field(o, "margin");
+  c.m1 = number_field(o, "m1");
+  c.m2 = number_field(o, "m2");
+  c.m3 = number_field(o, "m3");
   c.mode = loss::parse_mv_mode(text(o, "mode"));
-  c.t = number(o, "t");
+  c.t = number_field(o, "t");
   c.easy_margin = o.Get("easyMargin").ToBoolean();
-  const double sphere_m = number(o, "sphereM");
+  const double sphere_m = number_field(o, "sphereM");
   if (sphere_m != static_cast<int>(sphere_m)) fail("E_CONFIG", "m", "must be an integer for sphereface");
   c.sphere_m = static_cast<int>(sphere_m);
-  c.sphere_lambda = number(o, "sphereLambda");
+  c.sphere_lambda = number_field(o, "sphereLambda");
   c.mining = loss::parse_mining(text(o, "mining"));
-  c.focal_gamma = number(o, "focalGamma");
-  c.hm_ratio = number(o, "hmRatio");
+  c.focal_gamma = number_field(o, "focalGamma");
+  c.hm_ratio = number_field(o, "hmRatio");
   loss::validate_config(c);
   return c;
 }
@@ -72,9 +67,9 @@ struct LossCall {
 void routing_args(const Napi::CallbackInfo& info, LossCall& call) {
   if (info.Length() < 5 || !info[4].IsObject()) return;
   auto o = info[4].As<Napi::Object>();
-  if (!o.Get("chunkClasses").IsUndefined()) call.fused.block_classes = static_cast<int64_t>(number(o, "chunkClasses"));
-  if (!o.Get("sampleRate").IsUndefined()) call.sample_rate = number(o, "sampleRate");
-  if (!o.Get("sampleSeed").IsUndefined()) call.sample_seed = static_cast<uint64_t>(number(o, "sampleSeed"));
+  if (!o.Get("chunkClasses").IsUndefined()) call.fused.block_classes = static_cast<int64_t>(number_field(o, "chunkClasses"));
+  if (!o.Get("sampleRate").IsUndefined()) call.sample_rate = number_field(o, "sampleRate");
+  if (!o.Get("sampleSeed").IsUndefined()) call.sample_seed = static_cast<uint64_t>(number_field(o, "sampleSeed"));
   if (call.device.cuda && call.sample_rate < 1.0) fail("E_CONFIG", "device", "sampleRate runs on the CPU path only");
 }
 

@@ -40,10 +40,10 @@ void precision_options(const Napi::Object& o, train::TrainerOptions& t) {
   if (!scale.IsObject()) fail("E_CONFIG", "lossScale", "must be an object");
   auto s = scale.As<Napi::Object>();
   t.scaler.enabled = true;
-  t.scaler.init_scale = number_or(s, "initScale", t.scaler.init_scale);
-  t.scaler.growth_factor = number_or(s, "growthFactor", t.scaler.growth_factor);
-  t.scaler.backoff_factor = number_or(s, "backoffFactor", t.scaler.backoff_factor);
-  const double interval = number_or(s, "growthInterval", static_cast<double>(t.scaler.growth_interval));
+  t.scaler.init_scale = number_field(s, "initScale");
+  t.scaler.growth_factor = number_field(s, "growthFactor");
+  t.scaler.backoff_factor = number_field(s, "backoffFactor");
+  const double interval = number_field(s, "growthInterval");
   if (interval != static_cast<double>(static_cast<int64_t>(interval)))
     fail("E_CONFIG", "growthInterval", "must be an integer >= 1");
   t.scaler.growth_interval = static_cast<int64_t>(interval);
@@ -55,8 +55,8 @@ train::TrainerOptions trainer_options(const Napi::Value& value) {
   train::TrainerOptions t;
   t.backbone = backbone_options_arg(o.Get("backbone"));
   t.num_classes = static_cast<int64_t>(number_or(o, "numClasses", 0));
-  t.momentum = number_or(o, "momentum", t.momentum);
-  t.weight_decay = number_or(o, "weightDecay", t.weight_decay);
+  t.momentum = number_field(o, "momentum");
+  t.weight_decay = number_field(o, "weightDecay");
   t.seed = static_cast<uint64_t>(number_or(o, "seed", 0));
   Napi::Value device = o.Get("device");
   if (device.IsString()) t.device = device.As<Napi::String>().Utf8Value();

@@ -8,19 +8,21 @@ enum class HeadType { Softmax, Am, Arc, Combined, MvAm, MvArc, SphereFace };
 enum class MvMode { Fixed, Adaptive };
 enum class Mining { None, Focal, HardMining };
 
+// Every field is set by the caller: the documented defaults live in TypeScript (lib/loss.ts,
+// headDefaults), which hands native code the resolved config. Zero here means "not set".
 struct LossConfig {
-  HeadType type = HeadType::MvArc;
-  double scale = 32.0;
-  double margin = 0.5;                  // am, arc, mv-am, mv-arc
-  double m1 = 1.0, m2 = 0.5, m3 = 0.0;  // combined
-  MvMode mode = MvMode::Adaptive;       // mv-am, mv-arc
-  double t = 1.2;
+  HeadType type = HeadType::Softmax;
+  double scale = 0;
+  double margin = 0;            // am, arc, mv-am, mv-arc
+  double m1 = 0, m2 = 0, m3 = 0;  // combined
+  MvMode mode = MvMode::Fixed;  // mv-am, mv-arc
+  double t = 0;
   bool easy_margin = false;
-  int sphere_m = 4;               // sphereface: integer angular margin
-  double sphere_lambda = 5.0;     // sphereface: annealed lambda for the current iteration
+  int sphere_m = 0;             // sphereface: integer angular margin
+  double sphere_lambda = 0;     // sphereface: annealed lambda for the current iteration
   Mining mining = Mining::None;
-  double focal_gamma = 2.0;
-  double hm_ratio = 0.9;
+  double focal_gamma = 0;
+  double hm_ratio = 0;
 
   bool normalized() const { return type != HeadType::Softmax; }
   bool misclassified_guided() const { return type == HeadType::MvAm || type == HeadType::MvArc; }

@@ -34,12 +34,13 @@ class AutocastScope {
   at::ScalarType previous_dtype_ = at::kFloat;
 };
 
+// When enabled, every field is set by the caller (the defaults are lib/precision.ts's).
 struct ScalerOptions {
   bool enabled = false;
-  double init_scale = 65536.0;     // 2^16
-  double growth_factor = 2.0;      // after growth_interval finite steps in a row
-  double backoff_factor = 0.5;     // after a step with non-finite gradients (that step is skipped)
-  int64_t growth_interval = 2000;
+  double init_scale = 1;         // the scale of the first step
+  double growth_factor = 1;      // after growth_interval finite steps in a row
+  double backoff_factor = 0.5;   // after a step with non-finite gradients (that step is skipped)
+  int64_t growth_interval = 1;
 };
 
 // E_CONFIG naming the field when out of range.

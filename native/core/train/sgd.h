@@ -7,9 +7,10 @@
 
 namespace mvface::train {
 
+// Set by the caller (the defaults are lib/trainer.ts's).
 struct SgdOptions {
-  double momentum = 0.9;
-  double weight_decay = 5e-4;
+  double momentum = 0;
+  double weight_decay = 0;
 };
 
 // For each i with grads[i] defined: d = g + wd p (where decays[i]); with momentum, buf = d on the

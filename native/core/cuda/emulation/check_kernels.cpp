@@ -108,12 +108,21 @@ at::Tensor offset_by(const at::Tensor& t, int64_t elements) {
 // The problem with x and W one element into their storage: pointers aligned to 4 bytes, not 16.
 Problem misaligned(const Problem& p) { return {offset_by(p.x, 1), offset_by(p.W, 1), p.labels}; }
 
+// mv-arc with the values the TypeScript defaults resolve to (LossConfig holds none of its own).
+LossConfig mv_arc() {
+  LossConfig c;
+  c.type = HeadType::MvArc;
+  c.scale = 32, c.margin = 0.5, c.t = 1.2, c.mode = MvMode::Adaptive;
+  c.m1 = 1.0, c.m2 = 0.3, c.m3 = 0.2;
+  c.sphere_m = 4, c.sphere_lambda = 5, c.focal_gamma = 2, c.hm_ratio = 0.9;
+  return c;
+}
+
 std::vector<std::pair<std::string, LossConfig>> heads() {
   auto head = [](HeadType type, double margin) {
-    LossConfig c;
+    LossConfig c = mv_arc();
     c.type = type;
     c.margin = margin;
-    c.m1 = 1.0, c.m2 = 0.3, c.m3 = 0.2;
     return c;
   };
   std::vector<std::pair<std::string, LossConfig>> list = {{"softmax", head(HeadType::Softmax, 0)}};
@@ -245,7 +254,7 @@ int check_heads(std::mt19937& rng, int& cases) {
 // Vector loads in one and two blocks per row, scalar loads in one and two (the emulation has one
 // multiprocessor: rows split only past 2 x 16384 classes); then every head with x and W misaligned.
 int check_layouts(std::mt19937& rng, int& cases) {
-  LossConfig mv;
+  LossConfig mv = mv_arc();
   mv.easy_margin = true;
   const struct { int64_t B, C, D; } layouts[] = {{8, 500, 32}, {2, 40'000, 4}, {3, 13, 5}, {1, 40'001, 4}};
   int failures = 0;
@@ -274,7 +283,7 @@ int check_chunks(std::mt19937& rng, int& cases) {
     failures += check_chunked(name + (spread ? " spread" : " random"), config, make_problem(rng, 10, 12, 16, spread), chunks);
     cases += static_cast<int>(chunks.size());
   }
-  LossConfig mv;
+  LossConfig mv = mv_arc();
   mv.easy_margin = true;
   failures += check_chunked("chunked layout B=2 C=40001", mv, make_problem(rng, 2, 40'001, 4, false), {33'000}, 3, true);
   failures += check_chunked("chunked C=10, x and W misaligned", mv, misaligned(make_problem(rng, 10, 10, 16, false)),
