@@ -50,14 +50,7 @@ InferenceModel::InferenceModel(const backbones::BackboneOptions& options, uint64
 void InferenceModel::build(const std::string& device) {
   model_->eval();
   model_->to(parse_device(device));
-  // On the CPU the convolutions run faster on NHWC tensors (1.4 to 2 x at batch 32 here).
-  if (channels_last()) {
-    at::NoGradGuard no_grad;
-    for (auto& p : model_->parameters()) if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
-  }
 }
-
-bool InferenceModel::channels_last() const { return model_->parameters().front().is_cpu(); }
 
 at::Tensor InferenceModel::embed(const at::Tensor& images) const {
   const int64_t s = options_.input_size;
@@ -67,9 +60,7 @@ at::Tensor InferenceModel::embed(const at::Tensor& images) const {
   std::shared_lock<std::shared_mutex> read(lock_);
   at::NoGradGuard no_grad;
   const at::Device device = model_->parameters().front().device();
-  at::Tensor x = images.to(device, at::kFloat);
-  if (channels_last()) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  return model_->forward(x).to(at::kCPU).contiguous();
+  return model_->forward(images.to(device, at::kFloat)).to(at::kCPU).contiguous();
 }
 
 NamedTensors InferenceModel::state() const {

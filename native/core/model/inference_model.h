@@ -40,7 +40,6 @@ class InferenceModel {
 
  private:
   void build(const std::string& device);
-  bool channels_last() const;
 
   backbones::BackboneOptions options_;
   std::shared_ptr<backbones::Backbone> model_;
