@@ -39,8 +39,8 @@ export function normalizeRows(m: Float32Array, dim: number): Float32Array {
   return m;
 }
 
-/** normalize(e(x) + e(flip(x))) for one batch; the image and its mirror go through one call. */
-async function flipAveragedBatch(embed: EmbedFn, images: Float32Array, count: number, shape: ImageShape): Promise<Float32Array> {
+/** e(x) + e(flip(x)) for one batch, raw; the image and its mirror go through one call. */
+export async function embedWithMirror(embed: EmbedFn, images: Float32Array, count: number, shape: ImageShape): Promise<Float32Array> {
   const both = new Float32Array(images.length * 2);
   both.set(images);
   both.set(flipWidth(images, shape), images.length);
@@ -48,7 +48,13 @@ async function flipAveragedBatch(embed: EmbedFn, images: Float32Array, count: nu
   const half = e.length / 2;
   const sum = new Float32Array(half);
   for (let i = 0; i < half; i++) sum[i] = e[i] + e[half + i];
-  return normalizeRows(sum, half / count);
+  return sum;
+}
+
+/** normalize(e(x) + e(flip(x))) for one batch. */
+async function flipAveragedBatch(embed: EmbedFn, images: Float32Array, count: number, shape: ImageShape): Promise<Float32Array> {
+  const sum = await embedWithMirror(embed, images, count, shape);
+  return normalizeRows(sum, sum.length / count);
 }
 
 function checkShape(images: Float32Array, count: number, shape: ImageShape): number {

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type BackboneConfig, resolveBackboneConfig, type ResolvedBackboneConfig } from './backbones';
-import { type Embeddings, flipWidth, type ImageShape, normalizeRows } from './embeddings';
+import { type Embeddings, embedWithMirror, type ImageShape, normalizeRows } from './embeddings';
 import { createError } from './errors';
 import { decodeImages } from './eval-sets';
 import { native } from './native';
@@ -238,14 +238,7 @@ export class Model {
 
   private async embedBatch(images: Float32Array, n: number, flip: boolean): Promise<Float32Array> {
     if (!flip) return this.embedRaw(images, n);
-    const both = new Float32Array(images.length * 2);
-    both.set(images);
-    both.set(flipWidth(images, this.input), images.length);
-    const e = await this.embedRaw(both, n * 2);
-    const half = e.length / 2;
-    const mean = e.slice(0, half);
-    for (let i = 0; i < half; i++) mean[i] = (mean[i] + e[half + i]) / 2;
-    return mean;
+    return (await embedWithMirror(this.embedRaw, images, n, this.input)).map((v) => v / 2);
   }
 
   private async decoded(files: Uint8Array[]): Promise<Float32Array> {
