@@ -2,6 +2,7 @@
  * Face-recognition backbones (native/core/backbones): their configs, defaults, and a description of each
  * built model. Module names follow the PyTorch reference code, so state dicts exchange with PyTorch.
  */
+import { backboneDefaults } from './defaults';
 import { createError } from './errors';
 import { native } from './native';
 import type { NativeAddon } from './native-types';
@@ -62,15 +63,16 @@ const addon = () => native() as BackboneAddon;
 /** Fills in the defaults. Range checks happen natively (E_CONFIG). */
 export function resolveBackboneConfig(config: BackboneConfig): ResolvedBackboneConfig {
   if (config === null || typeof config !== 'object') throw createError('E_CONFIG', 'backbone: must be an object', 'backbone');
-  const small = config.name === 'small';
+  const d = backboneDefaults;
+  const sized = config.name === 'small' ? d.small : d;
   return {
     name: config.name,
-    embeddingSize: config.embeddingSize ?? 512,
-    inputSize: config.inputSize ?? (small ? 28 : 112),
-    inChannels: config.inChannels ?? (small ? 1 : 3),
-    block: config.block ?? 'ir',
-    dropout: config.dropout ?? 0,
-    norm: config.norm ?? 'batch',
+    embeddingSize: config.embeddingSize ?? d.embeddingSize,
+    inputSize: config.inputSize ?? sized.inputSize,
+    inChannels: config.inChannels ?? sized.inChannels,
+    block: config.block ?? d.block,
+    dropout: config.dropout ?? d.dropout,
+    norm: config.norm ?? d.norm,
   };
 }
 

@@ -22,7 +22,8 @@ import { exportOnnx } from './onnx/export';
 import { createProgress } from './progress';
 import { readJson, runPaths } from './run-files';
 import type { Schedule } from './schedule';
-import { type Device, optimizerDefaults, type TrainConfig, Trainer } from './trainer';
+import { backboneDefaults, headDefaults, optimizerDefaults, scheduleDefaults, trainDefaults } from './defaults';
+import { type Device, type TrainConfig, Trainer } from './trainer';
 
 const signalExitCodes: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -161,7 +162,7 @@ function joinIfLaunched(): ProcessGroup | undefined {
 async function train(f: TrainFlags): Promise<void> {
   if (f.nproc !== undefined && f.nproc !== 1) {
     const config = trainConfig(f); // bad flags fail here, once, not in every rank
-    console.error(`mvface: ${f.nproc} data-parallel processes, batch ${config.batchSize ?? 256} each`);
+    console.error(`mvface: ${f.nproc} data-parallel processes, batch ${config.batchSize ?? trainDefaults.batchSize} each`);
     process.exitCode = await launchLocal({ nproc: f.nproc, argv: [process.argv[1], ...withoutNproc(process.argv.slice(2))] });
     return;
   }
@@ -222,35 +223,35 @@ export function program(): Command {
     .description('train a model (flags, or a JSON config file with the TrainConfig fields)')
     .option('--config <file>', 'JSON TrainConfig; flags override it')
     .option('--name <name>', 'run name: the run folder is <runs-dir>/<name>')
-    .option('--runs-dir <dir>', 'folder of runs (default runs)')
+    .option('--runs-dir <dir>', `folder of runs (default ${trainDefaults.runsDir})`)
     .option('--backbone <name>', 'mobilefacenet | iresnet18|34|50|100 | attention56 | small')
-    .option('--embedding-size <n>', 'embedding size', integer)
-    .option('--input-size <n>', 'input side in pixels', integer)
-    .option('--channels <n>', 'input channels', integer)
+    .option('--embedding-size <n>', `embedding size (default ${backboneDefaults.embeddingSize})`, integer)
+    .option('--input-size <n>', `input side in pixels (default ${backboneDefaults.inputSize}; small: ${backboneDefaults.small.inputSize})`, integer)
+    .option('--channels <n>', `input channels (default ${backboneDefaults.inChannels}; small: ${backboneDefaults.small.inChannels})`, integer)
     .option('--head <type>', 'softmax | am | arc | combined | mv-am | mv-arc | sphereface | focal | hm')
-    .option('--mode <mode>', 'MV re-weighting: fixed | adaptive')
-    .option('--t <t>', 'MV re-weighting parameter', number)
-    .option('--scale <s>', 'scale s', number)
-    .option('--margin <m>', 'margin m', number)
+    .option('--mode <mode>', `MV re-weighting: fixed | adaptive (default ${headDefaults.mode})`)
+    .option('--t <t>', `MV re-weighting parameter (default ${headDefaults.t.fixed} fixed, ${headDefaults.t.adaptive} adaptive)`, number)
+    .option('--scale <s>', `scale s (default ${headDefaults.scale})`, number)
+    .option('--margin <m>', `margin m (default am ${headDefaults.amMargin}, arc ${headDefaults.arcMargin})`, number)
     .option('--easy-margin', 'the authors\' easy margin')
     .option('--data <spec>', 'fashion-mnist[:train|test] | imagefolder:<dir> | recordio:<dir> | idx:<images>,<labels> | synthetic:classes=N,perClass=K,size=S')
     .option('--eval-data <spec>', 'closed-set accuracy after each epoch (same spec syntax)')
     .option('--epochs <n>', 'epochs', integer)
-    .option('--batch-size <n>', 'batch size', integer)
+    .option('--batch-size <n>', `batch size (default ${trainDefaults.batchSize})`, integer)
     .option('--lr <lr>', `base learning rate (default ${optimizerDefaults.lr})`, number)
     .option('--momentum <m>', `SGD momentum (default ${optimizerDefaults.momentum})`, number)
     .option('--weight-decay <w>', `SGD weight decay, not on batch norms and biases (default ${optimizerDefaults.weightDecay})`, number)
-    .addOption(new Option('--schedule <type>', 'learning-rate schedule (default cosine)').choices(['cosine', 'multistep', 'poly', 'constant']))
+    .addOption(new Option('--schedule <type>', `learning-rate schedule (default ${scheduleDefaults.type})`).choices(['cosine', 'multistep', 'poly', 'constant']))
     .option('--milestones <epochs>', 'multistep: the epochs at which lr *= gamma, comma-separated', (v: string) => v.split(',').map(number))
-    .option('--gamma <g>', 'multistep: the factor at each milestone (default 0.1)', number)
-    .option('--min-lr <lr>', 'cosine: the final learning rate (default 0)', number)
-    .option('--power <p>', 'poly: the power (default 2)', number)
-    .option('--warmup-epochs <e>', 'linear warm-up from 0, in epochs (default 0)', number)
+    .option('--gamma <g>', `multistep: the factor at each milestone (default ${scheduleDefaults.gamma})`, number)
+    .option('--min-lr <lr>', `cosine: the final learning rate (default ${scheduleDefaults.minLr})`, number)
+    .option('--power <p>', `poly: the power (default ${scheduleDefaults.power})`, number)
+    .option('--warmup-epochs <e>', `linear warm-up from 0, in epochs (default ${trainDefaults.warmupEpochs})`, number)
     .option('--eval-every <steps>', 'evaluate the --eval-bin sets every n steps during training (log.jsonl: event eval)', integer)
     .option('--eval-bin <files...>', 'InsightFace verification .bin sets for --eval-every')
-    .option('--seed <n>', 'seed (default 0)', integer)
-    .option('--device <device>', 'cpu | cuda | cuda:N | auto (with --nproc, cuda is each process\'s own GPU)', deviceArg)
-    .addOption(new Option('--precision <p>', 'autocast of the backbone: fp32 | bf16 | fp16 (CUDA)').choices(['fp32', 'bf16', 'fp16']))
+    .option('--seed <n>', `seed (default ${trainDefaults.seed})`, integer)
+    .option('--device <device>', `cpu | cuda | cuda:N | auto (default ${trainDefaults.device}; with --nproc, cuda is each process's own GPU)`, deviceArg)
+    .addOption(new Option('--precision <p>', `autocast of the backbone: fp32 | bf16 | fp16 (CUDA) (default ${trainDefaults.precision})`).choices(['fp32', 'bf16', 'fp16']))
     .option('--channels-last', 'NHWC images and convolution weights')
     .option('--fused-norm', 'batch norm, PReLU and residual add as one fused pass (default on the CPU, off on CUDA)')
     .option('--no-fused-norm', 'batch norm, PReLU and residual add as separate modules')
@@ -263,9 +264,9 @@ export function program(): Command {
     .option('--workers <n>', 'native decoding threads', integer)
     .option('--resume', 'continue from the run folder\'s checkpoint')
     .option('--overwrite', 'start over in a run folder that already holds a run (deletes what it wrote)')
-    .option('--checkpoint-every-steps <n>', 'also checkpoint every n steps (default: after each epoch and every 10 minutes)', integer)
-    .option('--checkpoint-every-minutes <n>', 'also checkpoint when n minutes passed since the last one; 0: off (default 10)', number)
-    .addOption(new Option('--on-corrupt <policy>', 'a corrupt image: stop naming it (fail) or skip and count it (skip)').choices(['fail', 'skip']))
+    .option('--checkpoint-every-steps <n>', `also checkpoint every n steps (default: after each epoch and every ${trainDefaults.checkpointEveryMinutes} minutes)`, integer)
+    .option('--checkpoint-every-minutes <n>', `also checkpoint when n minutes passed since the last one; 0: off (default ${trainDefaults.checkpointEveryMinutes})`, number)
+    .addOption(new Option('--on-corrupt <policy>', `a corrupt image: stop naming it (fail) or skip and count it (skip) (default ${trainDefaults.onCorrupt})`).choices(['fail', 'skip']))
     .option('--shard-head', 'with --nproc (or WORLD_SIZE): each process holds its shard of the class weights')
     .option('--nproc <n>', 'data parallel: N local processes (batch size per process); several machines: set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT', integer)
     .action(train);

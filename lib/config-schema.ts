@@ -3,11 +3,13 @@
  * schedule, precision, evaluation, loss options), as zod schemas: strict keys (an unknown key is an
  * E_CONFIG naming it, with the nearest known key), and each field's type. zod, because its schemas
  * type-check against the TypeScript interfaces below (`satisfies`) and print as JSON Schema for
- * editors (`mvface schema`). Defaults and ranges stay with the resolvers that apply them.
+ * editors (`mvface schema`). The defaults come from lib/defaults.ts (shown in the JSON Schema); the
+ * ranges stay with the resolvers and native code that check them.
  */
 import { z } from 'zod';
 import type { BackboneConfig } from './backbones';
 import type { DataSpec } from './data';
+import { backboneDefaults as bd, headDefaults as hd, lossScaleDefaults, optimizerDefaults, scheduleDefaults as sd, trainDefaults as td } from './defaults';
 import { createError } from './errors';
 import type { EvalSetSpec } from './eval-sets';
 import type { HeadConfig, LossOptions, Mining } from './loss';
@@ -18,38 +20,41 @@ import type { TrainConfig } from './trainer';
 
 const int = z.number().int();
 const channels = z.union([z.literal(1), z.literal(3)]);
+/** An optional field whose default (from lib/defaults.ts) the JSON Schema shows. */
+const withDefault = <T extends z.ZodType>(schema: T, value: unknown) => schema.optional().meta({ default: value });
 
 export const miningSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('focal'), gamma: z.number().optional() }),
-  z.strictObject({ type: z.literal('hm'), ratio: z.number().optional() }),
+  z.strictObject({ type: z.literal('focal'), gamma: withDefault(z.number(), hd.focalGamma) }),
+  z.strictObject({ type: z.literal('hm'), ratio: withDefault(z.number(), hd.hmRatio) }),
 ]) satisfies z.ZodType<Mining>;
 
-const scaled = { scale: z.number().optional(), easyMargin: z.boolean().optional(), mining: miningSchema.optional() };
+const scaled = { scale: withDefault(z.number(), hd.scale), easyMargin: z.boolean().optional(), mining: miningSchema.optional() };
 
 export const headSchema: z.ZodType<HeadConfig> = z.lazy(() =>
   z.discriminatedUnion('type', [
     z.strictObject({ type: z.literal('softmax'), mining: miningSchema.optional() }),
-    z.strictObject({ type: z.literal('am'), margin: z.number().optional(), ...scaled }),
-    z.strictObject({ type: z.literal('arc'), margin: z.number().optional(), ...scaled }),
-    z.strictObject({ type: z.literal('combined'), m1: z.number().optional(), m2: z.number().optional(), m3: z.number().optional(), ...scaled }),
-    z.strictObject({ type: z.enum(['mv-am', 'mv-arc']), margin: z.number().optional(), mode: z.enum(['fixed', 'adaptive']).optional(), t: z.number().optional(), ...scaled }),
+    z.strictObject({ type: z.literal('am'), margin: withDefault(z.number(), hd.amMargin), ...scaled }),
+    z.strictObject({ type: z.literal('arc'), margin: withDefault(z.number(), hd.arcMargin), ...scaled }),
+    z.strictObject({ type: z.literal('combined'), m1: withDefault(z.number(), hd.combined.m1), m2: withDefault(z.number(), hd.combined.m2), m3: withDefault(z.number(), hd.combined.m3), ...scaled }),
+    z.strictObject({ type: z.enum(['mv-am', 'mv-arc']), margin: z.number().optional(), mode: withDefault(z.enum(['fixed', 'adaptive']), hd.mode), t: z.number().optional().meta({ description: `default ${hd.t.fixed} (fixed) or ${hd.t.adaptive} (adaptive)` }), ...scaled }),
     z.strictObject({
-      type: z.literal('sphereface'), m: z.number().optional(), lambda: z.number().optional(), iteration: z.number().optional(), lambdaBase: z.number().optional(),
-      lambdaGamma: z.number().optional(), lambdaPower: z.number().optional(), lambdaMin: z.number().optional(), mining: miningSchema.optional(),
+      type: z.literal('sphereface'), m: withDefault(z.number(), hd.sphereface.m), lambda: z.number().optional(), iteration: withDefault(z.number(), hd.sphereface.iteration),
+      lambdaBase: withDefault(z.number(), hd.sphereface.lambdaBase), lambdaGamma: withDefault(z.number(), hd.sphereface.lambdaGamma),
+      lambdaPower: withDefault(z.number(), hd.sphereface.lambdaPower), lambdaMin: withDefault(z.number(), hd.sphereface.lambdaMin), mining: miningSchema.optional(),
     }),
-    z.strictObject({ type: z.literal('focal'), gamma: z.number().optional(), base: headSchema.optional() }),
-    z.strictObject({ type: z.literal('hm'), ratio: z.number().optional(), base: headSchema.optional() }),
+    z.strictObject({ type: z.literal('focal'), gamma: withDefault(z.number(), hd.focalGamma), base: headSchema.optional() }),
+    z.strictObject({ type: z.literal('hm'), ratio: withDefault(z.number(), hd.hmRatio), base: headSchema.optional() }),
   ]),
 );
 
 export const backboneSchema = z.strictObject({
   name: z.enum(['mobilefacenet', 'iresnet18', 'iresnet34', 'iresnet50', 'iresnet100', 'attention56', 'small']),
-  embeddingSize: int.optional(),
-  inputSize: int.optional(),
-  inChannels: int.optional(),
-  block: z.enum(['ir', 'ir_se']).optional(),
-  dropout: z.number().optional(),
-  norm: z.enum(['batch', 'none']).optional(),
+  embeddingSize: withDefault(int, bd.embeddingSize),
+  inputSize: int.optional().meta({ description: `default ${bd.inputSize} (small: ${bd.small.inputSize})` }),
+  inChannels: int.optional().meta({ description: `default ${bd.inChannels} (small: ${bd.small.inChannels})` }),
+  block: withDefault(z.enum(['ir', 'ir_se']), bd.block),
+  dropout: withDefault(z.number(), bd.dropout),
+  norm: withDefault(z.enum(['batch', 'none']), bd.norm),
 }) satisfies z.ZodType<BackboneConfig>;
 
 export const dataSpecSchema = z.discriminatedUnion('kind', [
@@ -73,48 +78,51 @@ export const evalSetSchema = z.discriminatedUnion('kind', [
 ]) satisfies z.ZodType<EvalSetSpec>;
 
 export const scheduleSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('multistep'), milestones: z.array(z.number()), gamma: z.number().optional() }),
-  z.strictObject({ type: z.literal('cosine'), minLr: z.number().optional() }),
-  z.strictObject({ type: z.literal('poly'), power: z.number().optional() }),
+  z.strictObject({ type: z.literal('multistep'), milestones: z.array(z.number()), gamma: withDefault(z.number(), sd.gamma) }),
+  z.strictObject({ type: z.literal('cosine'), minLr: withDefault(z.number(), sd.minLr) }),
+  z.strictObject({ type: z.literal('poly'), power: withDefault(z.number(), sd.power) }),
   z.strictObject({ type: z.literal('constant') }),
 ]) satisfies z.ZodType<Schedule>;
 
 const lossScaleSchema = z.strictObject({
-  initScale: z.number().optional(), growthFactor: z.number().optional(), backoffFactor: z.number().optional(), growthInterval: int.optional(),
+  initScale: withDefault(z.number(), lossScaleDefaults.initScale), growthFactor: withDefault(z.number(), lossScaleDefaults.growthFactor),
+  backoffFactor: withDefault(z.number(), lossScaleDefaults.backoffFactor), growthInterval: withDefault(int, lossScaleDefaults.growthInterval),
 }) satisfies z.ZodType<LossScaleConfig>;
 
 const trainEvalSchema = z.strictObject({ every: int, sets: z.array(evalSetSchema), batchSize: int.optional() }) satisfies z.ZodType<TrainEvalConfig>;
 
 export const trainConfigSchema = z.strictObject({
   name: z.string(),
-  runsDir: z.string().optional(),
+  runsDir: withDefault(z.string(), td.runsDir),
   backbone: backboneSchema,
   head: headSchema,
   data: dataSpecSchema,
   numClasses: int.optional(),
   evalData: dataSpecSchema.optional(),
   epochs: int,
-  batchSize: int.optional(),
-  optimizer: z.strictObject({ lr: z.number().optional(), momentum: z.number().optional(), weightDecay: z.number().optional() }).optional(),
-  schedule: scheduleSchema.optional(),
-  warmupEpochs: z.number().optional(),
-  seed: int.optional(),
-  device: z.union([z.enum(['cpu', 'cuda', 'auto']), z.templateLiteral(['cuda:', z.number().int()])]).optional(),
+  batchSize: withDefault(int, td.batchSize),
+  optimizer: z
+    .strictObject({ lr: withDefault(z.number(), optimizerDefaults.lr), momentum: withDefault(z.number(), optimizerDefaults.momentum), weightDecay: withDefault(z.number(), optimizerDefaults.weightDecay) })
+    .optional(),
+  schedule: withDefault(scheduleSchema, { type: sd.type }),
+  warmupEpochs: withDefault(z.number(), td.warmupEpochs),
+  seed: withDefault(int, td.seed),
+  device: withDefault(z.union([z.enum(['cpu', 'cuda', 'auto']), z.templateLiteral(['cuda:', z.number().int()])]), td.device),
   syntheticOnDevice: z.boolean().optional(),
-  flip: z.boolean().optional(),
+  flip: withDefault(z.boolean(), td.flip),
   workers: int.optional(),
-  onCorrupt: z.enum(['skip', 'fail']).optional(),
+  onCorrupt: withDefault(z.enum(['skip', 'fail']), td.onCorrupt),
   checkpointEverySteps: int.optional(),
-  checkpointEveryMinutes: z.number().optional(),
-  shardHead: z.boolean().optional(),
+  checkpointEveryMinutes: withDefault(z.number(), td.checkpointEveryMinutes),
+  shardHead: withDefault(z.boolean(), td.shardHead),
   chunkClasses: int.optional(),
   sampleRate: z.number().optional(),
   eval: trainEvalSchema.optional(),
-  precision: z.enum(['fp32', 'bf16', 'fp16']).optional(),
+  precision: withDefault(z.enum(['fp32', 'bf16', 'fp16']), td.precision),
   lossScale: z.union([z.boolean(), lossScaleSchema]).optional(),
   channelsLast: z.boolean().optional(),
   fusedNorm: z.boolean().optional(),
-  cudnnBenchmark: z.boolean().optional(),
+  cudnnBenchmark: withDefault(z.boolean(), td.cudnnBenchmark),
   tf32: z.boolean().optional(),
   cudaGraph: z.boolean().optional(),
   staticStep: z.boolean().optional(),

@@ -1,4 +1,5 @@
 export { backendInfo, setThreads, type BackendInfo } from './backend';
+export { backboneDefaults, headDefaults, lossScaleDefaults, optimizerDefaults, scheduleDefaults, trainDefaults } from './defaults';
 export {
   backboneInfo,
   backboneNames,
@@ -23,7 +24,6 @@ export {
   marginLoss,
   marginLossAsync,
   resolveHeadConfig,
-  headDefaults,
   type HeadConfig,
   type HeadType,
   type LossOptions,

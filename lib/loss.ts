@@ -3,10 +3,13 @@
  * native loss with its gradients.
  */
 import { checkConfig, headSchema, lossOptionsSchema } from './config-schema';
+import { headDefaults, type MvMode } from './defaults';
 import { createError } from './errors';
 import { type Matrix, toLabels } from './matrix';
 import { native } from './native';
 import type { NativeLossConfig, NativeLossOptions, NativeLossResult, NativeMatrix } from './native-types';
+
+export { headDefaults, type MvMode };
 
 /** Mining baselines over any head's logits: focal loss (gamma) or HM-Softmax (keep the hardest `ratio`). */
 export type Mining = { type: 'focal'; gamma?: number } | { type: 'hm'; ratio?: number };
@@ -19,8 +22,6 @@ export interface ScaledHeadConfig {
   easyMargin?: boolean;
   mining?: Mining;
 }
-
-export type MvMode = 'fixed' | 'adaptive';
 
 export type HeadConfig =
   | { type: 'softmax'; mining?: Mining }
@@ -58,17 +59,6 @@ export interface LossResult {
   meanTargetCos: number;
 }
 
-export const headDefaults = {
-  scale: 32,
-  amMargin: 0.35,
-  arcMargin: 0.5,
-  combined: { m1: 1.0, m2: 0.3, m3: 0.2 },
-  t: { fixed: 0.2, adaptive: 1.2 } as Record<MvMode, number>,
-  mode: 'adaptive' as MvMode,
-  sphereface: { m: 4, lambdaBase: 1000, lambdaGamma: 0.12, lambdaPower: 1, lambdaMin: 5, iteration: 1 },
-  focalGamma: 2,
-  hmRatio: 0.9,
-};
 
 const baseTypes = ['softmax', 'am', 'arc', 'combined', 'mv-am', 'mv-arc', 'sphereface'];
 

@@ -2,6 +2,7 @@
  * Mixed precision, memory format and CUDA-graph options of training (TrainConfig), checked and
  * resolved into what the native trainer reads.
  */
+import { lossScaleDefaults, trainDefaults } from './defaults';
 import { createError } from './errors';
 
 /** Autocast of the backbone's forward; master weights, optimizer state and the loss stay float32. */
@@ -97,7 +98,7 @@ function positive(value: unknown, fallback: number, name: string, check: (v: num
 }
 
 export function resolvePrecisionOptions(c: PrecisionConfig): NativePrecisionOptions {
-  const precision = c.precision ?? 'fp32';
+  const precision = c.precision ?? trainDefaults.precision;
   if (!precisions.includes(precision)) {
     throw createError('E_CONFIG', `precision: must be one of ${precisions.join(', ')}, got ${String(precision)}`, 'precision');
   }
@@ -105,7 +106,7 @@ export function resolvePrecisionOptions(c: PrecisionConfig): NativePrecisionOpti
     precision,
     channelsLast: flag(c.channelsLast, 'channelsLast'),
     fusedNorm: c.fusedNorm === undefined ? undefined : flag(c.fusedNorm, 'fusedNorm'),
-    cudnnBenchmark: c.cudnnBenchmark === undefined ? true : flag(c.cudnnBenchmark, 'cudnnBenchmark'),
+    cudnnBenchmark: c.cudnnBenchmark === undefined ? trainDefaults.cudnnBenchmark : flag(c.cudnnBenchmark, 'cudnnBenchmark'),
     ...(c.tf32 === undefined ? {} : { tf32: flag(c.tf32, 'tf32') }),
     cudaGraph: flag(c.cudaGraph, 'cudaGraph'),
     staticStep: flag(c.staticStep, 'staticStep'),
@@ -117,15 +118,15 @@ export function resolvePrecisionOptions(c: PrecisionConfig): NativePrecisionOpti
   }
   const s: LossScaleConfig = scale === true ? {} : scale;
   for (const key of Object.keys(s)) {
-    if (!['initScale', 'growthFactor', 'backoffFactor', 'growthInterval'].includes(key)) {
+    if (!Object.keys(lossScaleDefaults).includes(key)) {
       throw createError('E_CONFIG', `lossScale.${key}: unknown option (expected initScale, growthFactor, backoffFactor, growthInterval)`, key);
     }
   }
   out.lossScale = {
-    initScale: positive(s.initScale, 65536, 'initScale', (v) => v > 0, 'a finite number > 0'),
-    growthFactor: positive(s.growthFactor, 2, 'growthFactor', (v) => v >= 1, 'a number >= 1'),
-    backoffFactor: positive(s.backoffFactor, 0.5, 'backoffFactor', (v) => v > 0 && v < 1, 'a number in (0, 1)'),
-    growthInterval: positive(s.growthInterval, 2000, 'growthInterval', (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
+    initScale: positive(s.initScale, lossScaleDefaults.initScale, 'initScale', (v) => v > 0, 'a finite number > 0'),
+    growthFactor: positive(s.growthFactor, lossScaleDefaults.growthFactor, 'growthFactor', (v) => v >= 1, 'a number >= 1'),
+    backoffFactor: positive(s.backoffFactor, lossScaleDefaults.backoffFactor, 'backoffFactor', (v) => v > 0 && v < 1, 'a number in (0, 1)'),
+    growthInterval: positive(s.growthInterval, lossScaleDefaults.growthInterval, 'growthInterval', (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1'),
   };
   return out;
 }

@@ -2,6 +2,7 @@
  * Training from TypeScript: config as plain data, a native step per batch (off the event loop),
  * learning-rate schedule, JSONL logs, atomic checkpoints and exact resume, AbortSignal cancellation.
  */
+import { optimizerDefaults, scheduleDefaults, trainDefaults } from './defaults';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,8 +22,7 @@ import type { ProcessGroup } from './distributed';
 /** 'cuda' is the first GPU, or with a process group the rank's own (LOCAL_RANK); 'cuda:N' the N-th. */
 export type Device = 'cpu' | 'cuda' | 'auto' | `cuda:${number}`;
 
-/** SGD's defaults: the one place they are written. */
-export const optimizerDefaults = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
+export { optimizerDefaults };
 
 export interface TrainConfig extends PrecisionConfig {
   /** Run name: the run folder is <runsDir>/<name>. */
@@ -224,7 +224,7 @@ function absoluteSpec<T>(spec: T): T {
 function withAbsolutePaths<C extends TrainConfig>(c: C): C {
   return {
     ...c,
-    runsDir: path.resolve(c.runsDir ?? 'runs'),
+    runsDir: path.resolve(c.runsDir ?? trainDefaults.runsDir),
     data: absoluteSpec(c.data),
     ...(c.evalData && { evalData: absoluteSpec(c.evalData) }),
     ...(c.eval && { eval: { ...c.eval, sets: absoluteSpec(c.eval.sets) } }),
@@ -317,13 +317,13 @@ export class Trainer {
     private readonly schedule: ScheduleSettings,
     private readonly group?: ProcessGroup,
   ) {
-    this.paths = runPaths(path.join(config.runsDir ?? 'runs', config.name));
+    this.paths = runPaths(path.join(config.runsDir ?? trainDefaults.runsDir, config.name));
   }
 
   /** Builds the model and opens the data; with `resume`, continues from the run folder's checkpoint. */
   static async create(config: TrainConfig, options: CreateOptions = {}): Promise<Trainer> {
     checkConfig(trainConfigSchema, config, '');
-    const c = withAbsolutePaths({ batchSize: 256, seed: 0, ...config });
+    const c = withAbsolutePaths({ batchSize: trainDefaults.batchSize, seed: trainDefaults.seed, ...config });
     if (typeof c.name !== 'string' || !/^[\w.-]+$/.test(c.name)) throw createError('E_CONFIG', 'name: letters, digits, ., _ and - only', 'name');
     if (!Number.isInteger(c.epochs) || c.epochs < 1) throw createError('E_CONFIG', 'epochs: must be an integer >= 1', 'epochs');
     resolveHeadConfig(c.head);
@@ -331,9 +331,9 @@ export class Trainer {
     const scaling = headScaling(c);
     if (c.eval) checkTrainEvalConfig(c.eval);
     const backbone = resolveBackboneConfig(c.backbone);
-    const device = pickDevice(c.device ?? 'auto', options.processGroup?.localRank);
+    const device = pickDevice(c.device ?? trainDefaults.device, options.processGroup?.localRank);
     const train = await DataLoader.open(c.data, {
-      batchSize: c.batchSize, shuffle: true, flip: c.flip ?? true, seed: c.seed, workers: c.workers, dropLast: true, onCorrupt: c.onCorrupt,
+      batchSize: c.batchSize, shuffle: true, flip: c.flip ?? trainDefaults.flip, seed: c.seed, workers: c.workers, dropLast: true, onCorrupt: c.onCorrupt,
       rank: options.processGroup?.rank, worldSize: options.processGroup?.worldSize,
       // Batches straight into page-locked memory for the upload (a device that is not there is the trainer's error).
       pinned: device.startsWith('cuda') && native().backendInfo().cudaAvailable,
@@ -343,9 +343,9 @@ export class Trainer {
       process.emitWarning(`data: ${info.classesWithoutImages} of its ${info.numClasses} classes (0 to the largest label) have no image: gaps in the labels, or a stray label; the head still has ${info.numClasses} classes`, { code: 'MVFACE_LABEL_GAPS' });
     }
     const schedule: ScheduleSettings = {
-      schedule: c.schedule ?? { type: 'cosine' },
+      schedule: c.schedule ?? { type: scheduleDefaults.type },
       lr: c.optimizer?.lr ?? optimizerDefaults.lr,
-      warmupEpochs: c.warmupEpochs ?? 0,
+      warmupEpochs: c.warmupEpochs ?? trainDefaults.warmupEpochs,
       stepsPerEpoch: info.batchesPerEpoch,
       epochs: c.epochs,
     };
@@ -364,7 +364,7 @@ export class Trainer {
       const Native = (native() as unknown as { NativeTrainer: new (o: unknown) => NativeTrainer }).NativeTrainer;
       const nt = new Native({
         backbone, numClasses: info.numClasses, seed: c.seed, device, ...precision, fusedNorm: precision.fusedNorm ?? device === 'cpu',
-        momentum: c.optimizer?.momentum ?? optimizerDefaults.momentum, weightDecay: c.optimizer?.weightDecay ?? optimizerDefaults.weightDecay, shardHead: c.shardHead ?? false,
+        momentum: c.optimizer?.momentum ?? optimizerDefaults.momentum, weightDecay: c.optimizer?.weightDecay ?? optimizerDefaults.weightDecay, shardHead: c.shardHead ?? trainDefaults.shardHead,
         ...scaling,
       });
       const trainer = new Trainer(c, nt, train, info, schedule, options.processGroup);
@@ -485,7 +485,7 @@ export class Trainer {
   private checkpointDue(step: number): boolean {
     const every = this.config.checkpointEverySteps;
     if (every && step % every === 0) return true;
-    const minutes = this.group ? 0 : (this.config.checkpointEveryMinutes ?? 10);
+    const minutes = this.group ? 0 : (this.config.checkpointEveryMinutes ?? trainDefaults.checkpointEveryMinutes);
     return minutes > 0 && Date.now() - this.lastCheckpoint >= minutes * 60_000;
   }
 
@@ -517,7 +517,7 @@ export class Trainer {
         const last = saved === undefined ? 'no checkpoint was written yet' : `the last good checkpoint is ${this.paths.checkpoint} (step ${saved}); nothing after it was saved`;
         throw createError('E_NONFINITE', `${e.message}. Training stopped: ${last}.`, e.argument);
       }
-      if (e instanceof MvfaceError && e.code === 'E_IO' && (this.config.onCorrupt ?? 'fail') === 'fail') {
+      if (e instanceof MvfaceError && e.code === 'E_IO' && (this.config.onCorrupt ?? trainDefaults.onCorrupt) === 'fail') {
         throw createError('E_IO', `${e.message}. Training stopped; to skip corrupt images and count them, set onCorrupt: 'skip' (--on-corrupt skip)`, e.argument);
       }
       throw e;
@@ -528,7 +528,7 @@ export class Trainer {
 
   /** syntheticOnDevice on a CUDA trainer: batches come from the GPU, not from the loader. */
   private get onDeviceSource(): boolean {
-    this.deviceSource ??= this.config.syntheticOnDevice === true && pickDevice(this.config.device ?? 'auto', this.group?.localRank).startsWith('cuda');
+    this.deviceSource ??= this.config.syntheticOnDevice === true && pickDevice(this.config.device ?? trainDefaults.device, this.group?.localRank).startsWith('cuda');
     return this.deviceSource;
   }
 

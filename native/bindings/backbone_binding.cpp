@@ -123,6 +123,7 @@ backbones::BackboneOptions backbone_options_arg(const Napi::Value& value) {
   if (!o.Get("name").IsString()) fail("E_CONFIG", "backbone", "name must be a string");
   if (!o.Get("block").IsString()) fail("E_CONFIG", "block", "must be a string");
   if (!o.Get("dropout").IsNumber()) fail("E_CONFIG", "dropout", "must be a number");
+  if (!o.Get("norm").IsString()) fail("E_CONFIG", "norm", "must be a string");
   BackboneOptions b;
   b.name = o.Get("name").As<Napi::String>().Utf8Value();
   b.embedding_size = integer(o, "embeddingSize");
@@ -130,7 +131,7 @@ backbones::BackboneOptions backbone_options_arg(const Napi::Value& value) {
   b.in_channels = integer(o, "inChannels");
   b.block = o.Get("block").As<Napi::String>().Utf8Value();
   b.dropout = o.Get("dropout").As<Napi::Number>().DoubleValue();
-  if (o.Get("norm").IsString()) b.norm = o.Get("norm").As<Napi::String>().Utf8Value();
+  b.norm = o.Get("norm").As<Napi::String>().Utf8Value();
   return b;
 }
 

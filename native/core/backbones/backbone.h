@@ -10,16 +10,17 @@
 
 namespace mvface::backbones {
 
+// Every field is given by the caller (TypeScript resolves the defaults).
 struct BackboneOptions {
   // mobilefacenet | iresnet18 | iresnet34 | iresnet50 | iresnet100 | attention56 | small
   std::string name;
-  int64_t embedding_size = 512;
+  int64_t embedding_size = 0;
   // Face backbones: a multiple of 16 (112 as trained by the references). small: 8 to 64.
-  int64_t input_size = 112;
-  int64_t in_channels = 3;
-  std::string block = "ir";  // iresnet*: "ir" or "ir_se" (squeeze-excitation in each block)
-  double dropout = 0.0;      // before the embedding layer (iresnet*, attention56, small)
-  std::string norm = "batch";  // small only: "none" puts identities where the batch norms were
+  int64_t input_size = 0;
+  int64_t in_channels = 0;
+  std::string block;  // iresnet*: "ir" or "ir_se" (squeeze-excitation in each block)
+  double dropout = 0.0;  // before the embedding layer (iresnet*, attention56, small)
+  std::string norm;  // small only: "none" puts identities where the batch norms were
 };
 
 struct Backbone : torch::nn::Module {

@@ -43,9 +43,10 @@ std::shared_ptr<Source> open_image_folder(const std::string& root, int channels)
 // InsightFace RecordIO: folder/train.rec, folder/train.idx and optionally folder/property.
 std::shared_ptr<Source> open_recordio(const std::string& folder, int channels);
 
+// Every field is given by the caller (TypeScript resolves the defaults).
 struct SyntheticSpec {
-  int64_t classes = 10, per_class = 10;
-  int64_t height = 112, width = 112, channels = 3;
+  int64_t classes = 0, per_class = 0;
+  int64_t height = 0, width = 0, channels = 0;
   uint64_t seed = 0;
 };
 

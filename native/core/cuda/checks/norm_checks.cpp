@@ -194,7 +194,7 @@ bool refused(const char* what, const at::Tensor& x, const NormActParams& p, cons
 // must be within twice the modules' error (plus 1e-6). A wrong term gives errors of order 1.
 bool check_backbone(const std::string& name, at::Device device) {
   mvface::backbones::BackboneOptions o;
-  o.name = name, o.input_size = 32, o.in_channels = 1, o.embedding_size = 32;
+  o.name = name, o.input_size = 32, o.in_channels = 1, o.embedding_size = 32, o.block = "ir", o.norm = "batch";
   const auto reference = mvface::backbones::make_backbone(o);
   {
     at::NoGradGuard no_grad;
