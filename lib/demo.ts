@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from './backend';
+import { trainDefaults } from './defaults';
 import { demoVerification } from './demo-eval';
 import { createProgress } from './progress';
 import { writeReport } from './report';
@@ -34,8 +35,8 @@ export const demoConfig: TrainConfig = {
  * The demo's trainer, keeping earlier runs: runs/demo resumed where it holds a checkpoint of the same
  * config (a finished run is evaluated again), else the first free name of demo-2, demo-3, ...
  */
-async function demoTrainer(config: TrainConfig): Promise<Trainer> {
-  const runsDir = config.runsDir ?? 'runs';
+export async function demoTrainer(config: TrainConfig): Promise<Trainer> {
+  const runsDir = config.runsDir ?? trainDefaults.runsDir;
   for (let n = 1; ; n++) {
     const name = n === 1 ? config.name : `${config.name}-${n}`;
     const paths = runPaths(path.join(runsDir, name));
