@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { median } from './memory';
 import { printTable, type Row, saveResult } from './report';
 
-const cli = path.join(__dirname, '..', 'lib', 'cli.js');
+const cli = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
 const globalBatch = 32;
 const steps = 12;
 

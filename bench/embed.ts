@@ -7,10 +7,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { backendInfo } from '../lib/backend';
-import type { BackboneConfig } from '../lib/backbones';
-import { Model } from '../lib/model';
-import { exportOnnx } from '../lib/onnx/export';
+import { backendInfo } from '../lib/native/backend';
+import type { BackboneConfig } from '../lib/model/backbones';
+import { Model } from '../lib/model/model';
+import { exportOnnx } from '../lib/model/onnx/export';
 import { printTable, type Row, saveResult } from './report';
 
 const backbones: BackboneConfig[] = [{ name: 'mobilefacenet' }, { name: 'iresnet18' }];

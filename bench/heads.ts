@@ -1,6 +1,6 @@
 /** npm run bench -- heads: `mvface compare` with its default configuration, table saved under bench/results. */
 import * as path from 'node:path';
-import { runCompare } from '../lib/cli-compare';
+import { runCompare } from '../lib/cli/compare';
 
 export async function benchHeads(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);

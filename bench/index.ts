@@ -5,7 +5,7 @@
  * tables (bench/loss-cuda.ts, bench/train-gpu.ts) and norm the fused batch norm's (bench/norm-gpu.ts),
  * with the flags after the names (e.g. --no-compile --memory-steps 500); --device cpu keeps the CPU ones.
  */
-import { backendInfo } from '../lib/backend';
+import { backendInfo } from '../lib/native/backend';
 import { benchDataParallel } from './dp';
 import { benchEmbed } from './embed';
 import { benchHeads } from './heads';

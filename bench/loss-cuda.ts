@@ -11,8 +11,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { backendInfo } from '../lib/backend';
-import { native } from '../lib/native';
+import { backendInfo } from '../lib/native/backend';
+import { native } from '../lib/native/addon';
 import type { LossBenchOptions } from './loss';
 import { formatTable, printTable, python, type Row } from './report';
 import { runJson } from './run-json';

@@ -4,8 +4,8 @@
  * hits them alike. With --device cuda (fused | floor): device-resident random data, time and the
  * CUDA caching allocator's peak measured natively in one process.
  */
-import { computeLoss, type HeadConfig, resolveHeadConfig } from '../lib/loss';
-import { native } from '../lib/native';
+import { computeLoss, type HeadConfig, resolveHeadConfig } from '../lib/loss/margin-loss';
+import { native } from '../lib/native/addon';
 import { median, peakBytes, resetPeak } from './memory';
 
 /** The head benchmarked everywhere: FaceX-Zoo's MV-Softmax (arc, adaptive t = 1.2, easy margin). */

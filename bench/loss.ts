@@ -9,7 +9,7 @@
  * C in {100k, 1M}, against PyTorch eager and torch.compile.
  */
 import * as path from 'node:path';
-import { backendInfo } from '../lib/backend';
+import { backendInfo } from '../lib/native/backend';
 import { flagValue } from './argv';
 import { benchLossCuda } from './loss-cuda';
 import { type Row, printTable, python, saveResult } from './report';

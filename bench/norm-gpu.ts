@@ -9,9 +9,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { backendInfo } from '../lib/backend';
-import { native } from '../lib/native';
-import type { NormBenchCase } from '../lib/native-types';
+import { backendInfo } from '../lib/native/backend';
+import { native } from '../lib/native/addon';
+import type { NormBenchCase } from '../lib/native/types';
 import { flagValue as value } from './argv';
 import { formatTable, type Row } from './report';
 

@@ -7,7 +7,7 @@
  * its ratios are against the chunked head.
  */
 import * as path from 'node:path';
-import { backendInfo } from '../lib/backend';
+import { backendInfo } from '../lib/native/backend';
 import { printTable, type Row, saveResult } from './report';
 import { runJson } from './run-json';
 

@@ -1,5 +1,5 @@
 /** The rows of bench/train-gpu.ts's table, from whatever runs have finished (a pure function, tested). */
-import type { TrainBenchResult } from '../lib/bench-train';
+import type { TrainBenchResult } from '../lib/bench/train-bench';
 import type { Row } from './report';
 
 export interface PyTorchRun {

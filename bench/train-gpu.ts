@@ -21,8 +21,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendInfo } from '../lib/backend';
-import type { TrainBenchResult } from '../lib/bench-train';
+import { backendInfo } from '../lib/native/backend';
+import type { TrainBenchResult } from '../lib/bench/train-bench';
 import { flagValue as value } from './argv';
 import { formatTable, python } from './report';
 import { type Measured, mib, modelRows, type PyTorchRun } from './train-gpu-table';
@@ -36,7 +36,7 @@ const script = path.join(__dirname, '..', '..', 'bench', 'baselines', 'train_eag
  */
 function mvfaceRun(label: string, flags: string[], timeoutMs: number): TrainBenchResult | undefined {
   const file = path.join(os.tmpdir(), `mvface-train-gpu-${process.pid}-${label}.json`);
-  const cli = path.join(__dirname, '..', 'lib', 'cli.js');
+  const cli = path.join(__dirname, '..', 'lib', 'cli', 'main.js');
   try {
     execFileSync(process.execPath, [cli, 'bench', 'train', ...flags, '--json', file], { stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutMs });
   } catch (e) {

@@ -5,7 +5,7 @@
  * the median per variant is reported with its ratio to the whole head, and the peak RSS.
  */
 import * as os from 'node:os';
-import { benchTrainStep, type TrainBenchOptions } from '../lib/bench-train';
+import { benchTrainStep, type TrainBenchOptions } from '../lib/bench/train-bench';
 import { median } from './memory';
 import { printTable, type Row, saveResult } from './report';
 

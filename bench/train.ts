@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendInfo } from '../lib/backend';
-import { Trainer } from '../lib/trainer';
+import { backendInfo } from '../lib/native/backend';
+import { Trainer } from '../lib/train/trainer';
 import { median } from './memory';
 import { printTable, python, type Row, saveResult } from './report';
 

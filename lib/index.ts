@@ -1,5 +1,5 @@
-export { backendInfo, setThreads, type BackendInfo } from './backend';
-export { backboneDefaults, headDefaults, lossScaleDefaults, optimizerDefaults, scheduleDefaults, trainDefaults } from './defaults';
+export { backendInfo, setThreads, type BackendInfo } from './native/backend';
+export { backboneDefaults, headDefaults, lossScaleDefaults, optimizerDefaults, scheduleDefaults, trainDefaults } from './config/defaults';
 export {
   backboneInfo,
   backboneNames,
@@ -8,7 +8,7 @@ export {
   type BackboneInfo,
   type BackboneName,
   type ResolvedBackboneConfig,
-} from './backbones';
+} from './model/backbones';
 export {
   MvfaceError,
   ShapeError,
@@ -31,14 +31,14 @@ export {
   type Mining,
   type MvMode,
   type ScaledHeadConfig,
-} from './loss';
-export type { NativeLossConfig } from './native-types';
-export { matrix, type Matrix } from './matrix';
-export { DataLoader, fashionMnistRoot, type Batch, type DataInfo, type DataSpec, type LoaderOptions, type NativeLoader, type OnCorrupt } from './data';
-export { generateFaces, drawIdentities, variationFor, variationAtOne, type FaceOptions, type FaceResult, type FaceSet, type Variation } from './faces';
-export type { FaceConfig } from './faces/facesjs';
-export { evaluate, evaluateModel, formatEvalTable, readEvalReport, type EvalModel, type EvalReport, type EvaluateOptions } from './evaluate';
-export type { EvalSetResult } from './evaluate-set';
+} from './loss/margin-loss';
+export type { NativeLossConfig } from './native/types';
+export { matrix, type Matrix } from './loss/matrix';
+export { DataLoader, fashionMnistRoot, type Batch, type DataInfo, type DataSpec, type LoaderOptions, type NativeLoader, type OnCorrupt } from './data/loader';
+export { generateFaces, drawIdentities, variationFor, variationAtOne, type FaceOptions, type FaceResult, type FaceSet, type Variation } from './data/faces';
+export type { FaceConfig } from './data/faces/facesjs';
+export { evaluate, evaluateModel, formatEvalTable, readEvalReport, type EvalModel, type EvalReport, type EvaluateOptions } from './eval/evaluate';
+export type { EvalSetResult } from './eval/score-set';
 export {
   decodeImages,
   readVerificationBin,
@@ -48,15 +48,15 @@ export {
   type DecodedImages,
   type EvalSetSpec,
   type PairList,
-} from './eval-sets';
-export * from './metrics';
-export { Embedder } from './embedder';
-export { exportOnnx, onnxMetadata, onnxModelBytes, type StateDict } from './onnx/export';
-export { alignFaces, readLandmarks, type FaceLandmarks } from './align';
-export { Model, type EmbedOptions, type ModelFile, type ModelInfo, type Preprocessing, type StateEntry } from './model';
-export { embedDataSet, type EmbedDataOptions, type EmbeddedDataSet } from './embed-data';
-export type { EmbedFn, Embeddings, ImageShape } from './embeddings';
-export { writeReport, type ReportFiles } from './report';
+} from './eval/sets';
+export * from './eval/metrics';
+export { Embedder } from './eval/embedder';
+export { exportOnnx, onnxMetadata, onnxModelBytes, type StateDict } from './model/onnx/export';
+export { alignFaces, readLandmarks, type FaceLandmarks } from './data/align';
+export { Model, type EmbedOptions, type ModelFile, type ModelInfo, type Preprocessing, type StateEntry } from './model/model';
+export { embedDataSet, type EmbedDataOptions, type EmbeddedDataSet } from './model/embed-data-set';
+export type { EmbedFn, Embeddings, ImageShape } from './eval/flip-embeddings';
+export { writeReport, type ReportFiles } from './report/report';
 export {
   Trainer,
   type CreateOptions,
@@ -67,10 +67,10 @@ export {
   type StepInfo,
   type StepMode,
   type EpochInfo,
-} from './trainer';
-export type { LossScaleConfig, Precision, PrecisionConfig } from './precision';
-export type { TrainEvalConfig } from './train-eval';
-export type { RunPaths } from './run-files';
-export { learningRate, type Schedule, type ScheduleSettings } from './schedule';
-export { ProcessGroup, classShard } from './distributed';
-export { compareHeads, defaultHeads, formatCompareTable, type CompareCell, type CompareConfig, type CompareDataset, type HeadEntry } from './compare';
+} from './train/trainer';
+export type { LossScaleConfig, Precision, PrecisionConfig } from './train/precision';
+export type { TrainEvalConfig } from './train/periodic-eval';
+export type { RunPaths } from './train/run-files';
+export { learningRate, type Schedule, type ScheduleSettings } from './train/schedule';
+export { ProcessGroup, classShard } from './train/distributed';
+export { compareHeads, defaultHeads, formatCompareTable, type CompareCell, type CompareConfig, type CompareDataset, type HeadEntry } from './experiments/compare';

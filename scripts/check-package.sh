@@ -29,7 +29,7 @@ consumer() {
 contents() {
   local list
   list=$(tar -tzf "$tarball" | sed 's|^package/||')
-  for f in dist/lib/index.js dist/lib/index.mjs dist/lib/index.d.ts dist/lib/index.d.mts dist/lib/cli.js dist/lib/build.js \
+  for f in dist/lib/index.js dist/lib/index.mjs dist/lib/index.d.ts dist/lib/index.d.mts dist/lib/cli/main.js dist/lib/native/build.js \
     LICENSE README.md package.json CMakeLists.txt scripts/build-native.js scripts/install.js python/mvface_backbones.py \
     native/core/torch_compat.h cmake/FindLibtorch.cmake; do
     grep -qx "$f" <<<"$list" || fail "$f is not in the tarball"

@@ -121,7 +121,7 @@ unpack_node() {
   [ $dry_run = 1 ] && into=$tools/npm && mkdir -p "$into"
   tar -xJf "$carried/npm.tar.xz" -C "$into" || fail "cannot unpack npm.tar.xz"
   for f in node_modules/vitest/vitest.mjs node_modules/cmake-js/bin/cmake-js node_modules/node-addon-api dist/bench/loss.js \
-    dist/bench/train-gpu.js dist/bench/norm-gpu.js dist/lib/bench-train.js node_modules/jpeg-js; do
+    dist/bench/train-gpu.js dist/bench/norm-gpu.js dist/lib/bench/train-bench.js node_modules/jpeg-js; do
     [ -e "$into/$f" ] || fail "npm.tar.xz lacks $f"
   done
 }
@@ -180,14 +180,14 @@ build() {
     tar -cJf "$out/build-gpu.tar.xz" "$build_dir/Release/mvface.node" "$build_dir/mvface_check_norm_cuda" "$build_dir/libtorch.txt"
     echo "gpu-check: the build is in \$OUT/build-gpu.tar.xz ($(du -h "$out/build-gpu.tar.xz" | cut -f1))"
   fi
-  node -e "const i = require('./dist/lib/backend').backendInfo(); console.log(JSON.stringify(i)); if (!i.cudaAvailable) process.exit(1)"
+  node -e "const i = require('./dist/lib/native/backend').backendInfo(); console.log(JSON.stringify(i)); if (!i.cudaAvailable) process.exit(1)"
 }
 
 smoke() {
   local flags=(bench train --device cuda --backbone mobilefacenet --batch 32 --precision bf16 --classes 100 --warmup 1 --pipeline none)
-  node dist/lib/cli.js "${flags[@]}" --steps 2 &&
-    node dist/lib/cli.js "${flags[@]}" --steps 4 --cuda-graph &&
-    node dist/lib/cli.js "${flags[@]}" --steps 2 --fused-norm
+  node dist/lib/cli/main.js "${flags[@]}" --steps 2 &&
+    node dist/lib/cli/main.js "${flags[@]}" --steps 4 --cuda-graph &&
+    node dist/lib/cli/main.js "${flags[@]}" --steps 2 --fused-norm
 }
 
 vitest_file() { MVFACE_TF32=0 node node_modules/vitest/vitest.mjs run "$@"; }

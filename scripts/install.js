@@ -12,8 +12,8 @@ const root = path.resolve(__dirname, '..');
 const dist = path.join(root, 'dist', 'lib');
 
 function main() {
-  if (fs.existsSync(path.join(root, 'tsconfig.json')) || !fs.existsSync(path.join(dist, 'native.js'))) return;
-  const { native, nativeLocation } = require(path.join(dist, 'native.js'));
+  if (fs.existsSync(path.join(root, 'tsconfig.json')) || !fs.existsSync(path.join(dist, 'native', 'addon.js'))) return;
+  const { native, nativeLocation } = require(path.join(dist, 'native', 'addon.js'));
   try {
     native();
     const where = nativeLocation();
@@ -22,7 +22,7 @@ function main() {
   } catch (e) {
     console.warn(`mvface: ${e.message.split('\n')[0]}`);
   }
-  const { buildAddon, libtorchToBuildWith } = require(path.join(dist, 'build.js'));
+  const { buildAddon, libtorchToBuildWith } = require(path.join(dist, 'native', 'build.js'));
   if (!libtorchToBuildWith()) {
     console.warn('mvface: no libtorch found to build against. Install one (Debian/Ubuntu: apt-get install libtorch-dev), ' +
       'or set LIBTORCH=/path/to/libtorch or LIBTORCH_USE_PYTORCH=1, then run `npx mvface build`.');

@@ -28,7 +28,7 @@ fi
 say "compiling TypeScript into $dir/stage/dist"
 rm -rf "$dir/stage"
 npx tsc -p tsconfig.json --outDir "$dir/stage/dist" || say "tsc reported errors (output written anyway)"
-for f in bench/loss.js bench/train-gpu.js bench/norm-gpu.js lib/bench-train.js; do
+for f in bench/loss.js bench/train-gpu.js bench/norm-gpu.js lib/bench/train-bench.js; do
   [ -f "$dir/stage/dist/$f" ] || { say "no dist/$f: cannot pack the benchmarks"; exit 1; }
 done
 say "packing node_modules and dist"

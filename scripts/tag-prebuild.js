@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Adds the libtorch tag to the prebuild that prebuildify wrote (mvface.glibc.node ->
-// mvface.glibc.torch1_13_0_system_cpu.node), so that lib/native.ts never loads a binary built
+// mvface.glibc.torch1_13_0_system_cpu.node), so that lib/native/addon.ts never loads a binary built
 // against one libtorch with another. The tag is read from the binary itself.
 'use strict';
 const fs = require('node:fs');

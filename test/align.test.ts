@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignFaces } from '../lib/align';
+import { alignFaces } from '../lib/data/align';
 import { encodePng, type Picture } from './fixtures';
 
 const template = [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type BackboneConfig, backboneForward, backboneInfo, backboneNames, type BackboneInfo } from '../lib/backbones';
-import { Trainer } from '../lib/trainer';
+import { type BackboneConfig, backboneForward, backboneInfo, backboneNames, type BackboneInfo } from '../lib/model/backbones';
+import { Trainer } from '../lib/train/trainer';
 import { torchPython, twinEmbeddings } from './torch-python';
 
 /**

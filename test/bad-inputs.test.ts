@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { program } from '../lib/cli';
-import { demoTrainer } from '../lib/demo';
-import { marginLoss, resolveHeadConfig } from '../lib/loss';
-import { type TrainConfig, Trainer } from '../lib/trainer';
+import { program } from '../lib/cli/main';
+import { demoTrainer } from '../lib/experiments/demo';
+import { marginLoss, resolveHeadConfig } from '../lib/loss/margin-loss';
+import { type TrainConfig, Trainer } from '../lib/train/trainer';
 import { picture, writeIdx, writeImageFolder } from './fixtures';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bad-'));

@@ -3,7 +3,7 @@
  * finished, failed or was not reached, with each mvface variant's ratio over each row.
  */
 import { describe, expect, it } from 'vitest';
-import type { TrainBenchResult } from '../lib/bench-train';
+import type { TrainBenchResult } from '../lib/bench/train-bench';
 import { type Measured, modelRows, type PyTorchRun } from '../bench/train-gpu-table';
 
 const pytorch = (samplesPerSecond: number): PyTorchRun => ({ samplesPerSecond, stepMs: 1, peakBytes: 2 ** 30, warmupSeconds: 1, torch: '2.11' });

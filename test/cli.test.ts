@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
+const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-cli-'));
 afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 const run = promisify(execFile);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CompareCell, type CompareConfig, compareHeads, ensureFaces, formatCompareTable } from '../lib/compare';
+import { type CompareCell, type CompareConfig, compareHeads, ensureFaces, formatCompareTable } from '../lib/experiments/compare';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-compare-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

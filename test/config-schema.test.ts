@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkConfig, didYouMean, trainConfigSchema } from '../lib/config-schema';
-import { marginLoss } from '../lib/loss';
-import { type TrainConfig, Trainer } from '../lib/trainer';
+import { checkConfig, didYouMean, trainConfigSchema } from '../lib/config/schema';
+import { marginLoss } from '../lib/loss/margin-loss';
+import { type TrainConfig, Trainer } from '../lib/train/trainer';
 
-const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
+const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 const good: TrainConfig = {
   name: 'schema', runsDir: '/nonexistent-runs', backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 }, head: { type: 'mv-am', mode: 'fixed' },
   data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1 }, epochs: 1, batchSize: 8,

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Batch, DataLoader, type DataSpec, fashionMnistRoot, type LoaderOptions } from '../lib/data';
+import { type Batch, DataLoader, type DataSpec, fashionMnistRoot, type LoaderOptions } from '../lib/data/loader';
 import { ConfigError, IoError, ShapeError } from '../lib/errors';
-import { backendInfo } from '../lib/backend';
+import { backendInfo } from '../lib/native/backend';
 import { encodeJpeg, type Picture, picture, tempDir, writeIdx, writeImageFolder, writeRecordIo } from './fixtures';
 
 const root = tempDir();

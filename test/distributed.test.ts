@@ -4,9 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { classShard } from '../lib/distributed';
-import { freePort } from '../lib/launch';
-import { type HeadConfig, marginLoss } from '../lib/loss';
+import { classShard } from '../lib/train/distributed';
+import { freePort } from '../lib/cli/launch';
+import { type HeadConfig, marginLoss } from '../lib/loss/margin-loss';
 import { Random } from './random';
 import { checkpointValues, torchPython } from './torch-python';
 
@@ -36,7 +36,7 @@ function problem(seed: number, B = 16, C = 37, D = 24): Problem {
 // Each rank: its half of the batch, its shard of the classes; writes its result as JSON.
 const worker = `
 const fs = require('fs');
-const { ProcessGroup, classShard } = require('./dist/lib/distributed.js');
+const { ProcessGroup, classShard } = require('./dist/lib/train/distributed.js');
 const [file, out] = process.argv.slice(1);
 const p = JSON.parse(fs.readFileSync(file, 'utf8'));
 (async () => {
@@ -97,8 +97,8 @@ describe('model-parallel head on Gloo over loopback, 2 processes', () => {
 // aborts after its step abort.step); each writes its step losses and the embeddings of fixed images.
 const dpWorker = `
 const fs = require('fs');
-const { ProcessGroup } = require('./dist/lib/distributed.js');
-const { Trainer } = require('./dist/lib/trainer.js');
+const { ProcessGroup } = require('./dist/lib/train/distributed.js');
+const { Trainer } = require('./dist/lib/train/trainer.js');
 const [file, out] = process.argv.slice(1);
 const { config, probe, abort } = JSON.parse(fs.readFileSync(file, 'utf8'));
 (async () => {
@@ -145,7 +145,7 @@ describe('data-parallel training on Gloo over loopback, 2 processes', () => {
   }
 
   async function oneProcess(name: string, overrides: Record<string, unknown>) {
-    const { Trainer } = await import('../lib/trainer');
+    const { Trainer } = await import('../lib/train/trainer');
     const single = await Trainer.create({ ...config, ...overrides, name, batchSize: 16 } as never);
     const losses: number[] = [];
     await single.fit({ onStep: (s) => losses.push(s.loss) });
@@ -190,7 +190,7 @@ describe('data-parallel training on Gloo over loopback, 2 processes', () => {
 describe('joining a process group', () => {
   const join = (env: Record<string, string>) =>
     run(process.execPath, ['-e', `
-      const { ProcessGroup } = require('./dist/lib/distributed.js');
+      const { ProcessGroup } = require('./dist/lib/train/distributed.js');
       try {
         const g = ProcessGroup.join();
         console.log(JSON.stringify({ joined: true, rank: g.rank, worldSize: g.worldSize, localRank: g.localRank }));
@@ -222,8 +222,8 @@ describe('joining a process group', () => {
 
   it('refuses head options a process group cannot take: Partial FC, chunkClasses with shardHead', async () => {
     const script = `
-      const { ProcessGroup } = require('./dist/lib/distributed.js');
-      const { Trainer } = require('./dist/lib/trainer.js');
+      const { ProcessGroup } = require('./dist/lib/train/distributed.js');
+      const { Trainer } = require('./dist/lib/train/trainer.js');
       const config = JSON.parse(process.argv[1]);
       (async () => {
         const group = ProcessGroup.join();

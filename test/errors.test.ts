@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { thrown } from './expect-error';
 import { backendInfo, ConfigError, LabelError, MvfaceError, NativeError, NonFiniteError, setThreads, ShapeError } from '../lib';
-import { type HeadConfig, marginLoss, marginLossAsync } from '../lib/loss';
-import { native } from '../lib/native';
+import { type HeadConfig, marginLoss, marginLossAsync } from '../lib/loss/margin-loss';
+import { native } from '../lib/native/addon';
 
 const B = 4;
 const D = 8;

@@ -1,6 +1,6 @@
 /** Evaluation fixtures: InsightFace .bin pickles written byte by byte, and tiny trained runs. */
 import * as path from 'node:path';
-import type { TrainConfig } from '../lib/trainer';
+import type { TrainConfig } from '../lib/train/trainer';
 import { encodeJpeg, picture } from './fixtures';
 
 /** A Python 2 style pickle (protocol 2, str as SHORT_BINSTRING / BINSTRING) of (bins, issame_list). */

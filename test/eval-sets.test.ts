@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, IoError, ShapeError } from '../lib/errors';
-import { decodeImages, drawPairs, galleryProbeSplit, readLfwPairs, sampleIndices, readVerificationBin } from '../lib/eval-sets';
+import { decodeImages, drawPairs, galleryProbeSplit, readLfwPairs, sampleIndices, readVerificationBin } from '../lib/eval/sets';
 import { python2Bin } from './eval-fixtures';
 import { encodeJpeg, picture, type Picture, tempDir } from './fixtures';
 

@@ -5,14 +5,14 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, IoError } from '../lib/errors';
-import { evaluate, formatEvalTable, readEvalReport } from '../lib/evaluate';
-import { type TrainConfig, Trainer } from '../lib/trainer';
+import { evaluate, formatEvalTable, readEvalReport } from '../lib/eval/evaluate';
+import { type TrainConfig, Trainer } from '../lib/train/trainer';
 import { python2Bin, syntheticData, syntheticDataArg, tinyRun, verificationBin } from './eval-fixtures';
 import { encodeJpeg, picture } from './fixtures';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-eval-'));
 afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
-const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
+const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 const run = promisify(execFile);
 
 const binFile = path.join(runsDir, 'tiny.bin');

@@ -2,11 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { program } from '../lib/cli';
-import { type Batch, DataLoader } from '../lib/data';
+import { program } from '../lib/cli/main';
+import { type Batch, DataLoader } from '../lib/data/loader';
 import { ConfigError, IoError } from '../lib/errors';
-import { drawIdentities, type FaceOptions, generateFaces } from '../lib/faces';
-import { visibleTraits } from '../lib/faces/facesjs';
+import { drawIdentities, type FaceOptions, generateFaces } from '../lib/data/faces';
+import { visibleTraits } from '../lib/data/faces/facesjs';
 import { tempDir } from './fixtures';
 
 const tmp = tempDir();

@@ -1,5 +1,5 @@
 /** Every head of the SPEC, each mode and easy margin, and the mining baselines: the loss tests' cases. */
-import type { HeadConfig } from '../lib/loss';
+import type { HeadConfig } from '../lib/loss/margin-loss';
 
 const margins: HeadConfig[] = [
   { type: 'am' },

@@ -7,11 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { thrown } from './expect-error';
 import { allHeads } from './heads';
-import { backendInfo } from '../lib/backend';
+import { backendInfo } from '../lib/native/backend';
 import { ConfigError, MvfaceError } from '../lib/errors';
-import { computeLoss, type HeadConfig, type LossOptions, marginLoss, marginLossAsync } from '../lib/loss';
-import { native } from '../lib/native';
-import type { NativeLossResult } from '../lib/native-types';
+import { computeLoss, type HeadConfig, type LossOptions, marginLoss, marginLossAsync } from '../lib/loss/margin-loss';
+import { native } from '../lib/native/addon';
+import type { NativeLossResult } from '../lib/native/types';
 import { makeProblem, type Problem, scenarios, maxAbsTargetCos, maxRelative } from './problems';
 import { freshSeed, Random } from './random';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { allHeads } from './heads';
-import { computeLoss, type HeadConfig, marginLoss, marginLossAsync, resolveHeadConfig } from '../lib/loss';
-import type { NativeLossResult } from '../lib/native-types';
+import { computeLoss, type HeadConfig, marginLoss, marginLossAsync, resolveHeadConfig } from '../lib/loss/margin-loss';
+import type { NativeLossResult } from '../lib/native/types';
 import { makeProblem, type Problem, rowNorms, scenarios, maxAbsTargetCos, maxRelative, targetCosines } from './problems';
 import { freshSeed, Random } from './random';
 import { specLoss } from './spec-loss';

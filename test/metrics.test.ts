@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { flipAveragedEmbeddings, flipWidth } from '../lib/embeddings';
+import { flipAveragedEmbeddings, flipWidth } from '../lib/eval/flip-embeddings';
 import { ShapeError } from '../lib/errors';
 import { freshSeed, Random } from './random';
 import {
   accuracyAt, allPairsVerification, bestThreshold, equalErrorRate, foldRanges, identificationMetrics, identificationRanks, kFoldAccuracy,
   pairScores, rocAuc, rocCurve, tarAt, tarAtFar, verificationMetrics,
-} from '../lib/metrics';
+} from '../lib/eval/metrics';
 
 function numbersIn(value: unknown): number[] {
   if (typeof value === 'number') return [value];

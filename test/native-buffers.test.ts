@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../lib/launch';
+import { freePort } from '../lib/cli/launch';
 
 const root = path.resolve(__dirname, '..');
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-buffers-'));
@@ -47,29 +47,29 @@ const random = (n, seed) => Float32Array.from({ length: n }, (_, i) => Math.sin(
 // The loss's weight is 40 MB: held in its own mapping, which detaching (and collecting) unmaps.
 const calls: Record<string, string> = {
   marginLossAsync: `
-    const { marginLossAsync } = require('./dist/lib/loss.js');
+    const { marginLossAsync } = require('./dist/lib/loss/margin-loss.js');
     const B = 16, D = 256, C = 40000;
     const loss = ([x, w, labels]) => marginLossAsync({ type: 'mv-arc' }, { data: x, rows: B, cols: D }, { data: w, rows: C, cols: D }, labels);
     const run = (how) => check(how, loss, [random(B * D, 1), random(C * D, 2), Int32Array.from({ length: B }, (_, i) => (i * 997) % C)]);`,
   shardedLoss: `
-    const { ProcessGroup } = require('./dist/lib/distributed.js');
+    const { ProcessGroup } = require('./dist/lib/train/distributed.js');
     const B = 16, D = 256, C = 40000;
     const group = ProcessGroup.join();
     const loss = ([x, w, labels]) => group.shardedLoss({ type: 'mv-arc' }, { data: x, rows: B, cols: D }, { data: w, rows: C, cols: D }, C, labels);
     const run = (how) => check(how, loss, [random(B * D, 1), random(C * D, 2), Int32Array.from({ length: B }, (_, i) => (i * 997) % C)]).finally(() => group.dispose());`,
   backboneForward: `
-    const { backboneForward } = require('./dist/lib/backbones.js');
+    const { backboneForward } = require('./dist/lib/model/backbones.js');
     const small = { name: 'small', inputSize: 28, inChannels: 3, embeddingSize: 16 };
     const run = (how) => check(how, ([images]) => backboneForward(small, 5, images, 64), [random(64 * 3 * 28 * 28, 3)]);`,
   'Model.embed': `
-    const { Model } = require('./dist/lib/model.js');
+    const { Model } = require('./dist/lib/model/model.js');
     const run = async (how) => {
       const model = await Model.create({ name: 'small', inputSize: 28, inChannels: 3, embeddingSize: 16 }, { seed: 5 });
       await check(how, async ([images]) => (await model.embed(images, { flip: false, normalize: false })).data, [random(64 * 3 * 28 * 28, 3)]);
       model.dispose();
     };`,
   'Trainer.embed': `
-    const { Trainer } = require('./dist/lib/trainer.js');
+    const { Trainer } = require('./dist/lib/train/trainer.js');
     const run = async (how) => {
       const trainer = await Trainer.create({
         name: how, runsDir: process.env.RUNS_DIR, backbone: { name: 'small', inputSize: 28, inChannels: 3, embeddingSize: 16 },
@@ -96,7 +96,7 @@ describe('results of synchronous calls', () => {
   // event loop turns. Collected as the loop goes, the process grows by a few MiB.
   it('are freed during a synchronous loop: RSS stays flat', () => {
     const out = child(`
-      const { marginLoss } = require('./dist/lib/loss.js');
+      const { marginLoss } = require('./dist/lib/loss/margin-loss.js');
       const B = 16, D = 256, C = 1000;
       const random = (n, seed) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed));
       const x = { data: random(B * D, 1), rows: B, cols: D }, w = { data: random(C * D, 2), rows: C, cols: D };

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LoadError } from '../lib/errors';
-import { explainLoadFailure } from '../lib/native';
+import { explainLoadFailure } from '../lib/native/addon';
 
 const built = process.env.MVFACE_NATIVE || path.resolve(__dirname, '..', 'build', 'Release', 'mvface.node');
 

@@ -4,10 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll } from 'vitest';
-import { type BackboneConfig, backboneInfo, resolveBackboneConfig, type ResolvedBackboneConfig } from '../lib/backbones';
-import { Model, type StateEntry } from '../lib/model';
-import { exportOnnx, onnxModelBytes, type StateDict } from '../lib/onnx/export';
-import { ModelProto } from '../lib/onnx/onnx-schema';
+import { type BackboneConfig, backboneInfo, resolveBackboneConfig, type ResolvedBackboneConfig } from '../lib/model/backbones';
+import { Model, type StateEntry } from '../lib/model/model';
+import { exportOnnx, onnxModelBytes, type StateDict } from '../lib/model/onnx/export';
+import { ModelProto } from '../lib/model/onnx/onnx-schema';
 import { Random } from './random';
 
 const face = { inputSize: 32, embeddingSize: 64 };

@@ -4,11 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linearTicks, lineChart, thin } from '../lib/charts';
+import { linearTicks, lineChart, thin } from '../lib/report/charts';
 import { IoError } from '../lib/errors';
-import { evaluate } from '../lib/evaluate';
-import { type ReportFiles, writeReport } from '../lib/report';
-import { Trainer } from '../lib/trainer';
+import { evaluate } from '../lib/eval/evaluate';
+import { type ReportFiles, writeReport } from '../lib/report/report';
+import { Trainer } from '../lib/train/trainer';
 import { syntheticData, tinyRun } from './eval-fixtures';
 
 const chromium = '/usr/bin/chromium';

@@ -4,10 +4,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type TrainConfig, Trainer } from '../lib/trainer';
+import { type TrainConfig, Trainer } from '../lib/train/trainer';
 import { picture, writeIdx, writeImageFolder } from './fixtures';
 
-const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
+const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 const run = promisify(execFile);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-runs-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

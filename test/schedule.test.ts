@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSchedule, learningRate, type ScheduleSettings } from '../lib/schedule';
+import { checkSchedule, learningRate, type ScheduleSettings } from '../lib/train/schedule';
 
 const base = (schedule: ScheduleSettings['schedule'], warmupEpochs = 0): ScheduleSettings => ({ schedule, lr: 0.1, warmupEpochs, stepsPerEpoch: 10, epochs: 10 });
 

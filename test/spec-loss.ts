@@ -3,7 +3,7 @@
  * paths: the third, independent computation the fused path is checked against (values, and through
  * finite differences, gradients).
  */
-import type { NativeLossConfig } from '../lib/native-types';
+import type { NativeLossConfig } from '../lib/native/types';
 
 import type { Problem } from './problems';
 

@@ -1,6 +1,6 @@
 /** Training runs for the tests: whole, aborted at a step, or one step at a time. */
 import * as path from 'node:path';
-import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+import { type StepInfo, type TrainConfig, Trainer } from '../lib/train/trainer';
 
 export interface TrainRun {
   steps: StepInfo[];

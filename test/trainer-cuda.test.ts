@@ -10,11 +10,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backendInfo } from '../lib/backend';
-import type { BackboneConfig } from '../lib/backbones';
-import { benchTrainStep } from '../lib/bench-train';
-import { native } from '../lib/native';
-import type { StepInfo, TrainConfig } from '../lib/trainer';
+import { backendInfo } from '../lib/native/backend';
+import type { BackboneConfig } from '../lib/model/backbones';
+import { benchTrainStep } from '../lib/bench/train-bench';
+import { native } from '../lib/native/addon';
+import type { StepInfo, TrainConfig } from '../lib/train/trainer';
 import { configMaker, maxRelDiff, stepRows, trainRun } from './train-run';
 
 const cuda = backendInfo().cudaAvailable;

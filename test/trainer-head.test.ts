@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../lib/errors';
-import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+import { type StepInfo, type TrainConfig, Trainer } from '../lib/train/trainer';
 import { checkpointValues, torchPython } from './torch-python';
 import { changedRows, configMaker, maxRelDiff, stepRows, trainRun } from './train-run';
 

@@ -11,13 +11,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backendInfo } from '../lib/backend';
-import type { BackboneConfig } from '../lib/backbones';
-import { benchTrainStep } from '../lib/bench-train';
+import { backendInfo } from '../lib/native/backend';
+import type { BackboneConfig } from '../lib/model/backbones';
+import { benchTrainStep } from '../lib/bench/train-bench';
 import { ConfigError, NonFiniteError } from '../lib/errors';
-import { native } from '../lib/native';
-import { resolvePrecisionOptions } from '../lib/precision';
-import { type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+import { native } from '../lib/native/addon';
+import { resolvePrecisionOptions } from '../lib/train/precision';
+import { type StepInfo, type TrainConfig, Trainer } from '../lib/train/trainer';
 import { thrown } from './expect-error';
 import { configMaker, maxRelDiff, trainRun } from './train-run';
 
@@ -356,7 +356,7 @@ describe('bench train', () => {
 });
 
 describe('mvface bench train (CLI)', () => {
-  const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli.js');
+  const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
   it('prints the step, memory and pipeline lines and writes --json; refuses what the machine cannot run', async () => {
     const json = path.join(runsDir, 'bench.json');
     const args = [cli, 'bench', 'train', '--backbone', 'small', '--input-size', '32', '--batch', '8', '--steps', '2', '--warmup', '1', '--classes', '10', '--device', 'cpu', '--pipeline-images', '16', '--workers', '2', '--json', json];

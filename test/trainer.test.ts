@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BackboneConfig } from '../lib/backbones';
+import type { BackboneConfig } from '../lib/model/backbones';
 import { ConfigError, IoError, NonFiniteError } from '../lib/errors';
-import { type Device, resolveDevice, type StepInfo, type TrainConfig, Trainer } from '../lib/trainer';
+import { type Device, resolveDevice, type StepInfo, type TrainConfig, Trainer } from '../lib/train/trainer';
 import { twinEmbeddings } from './torch-python';
 import { configMaker, trainRun } from './train-run';
 

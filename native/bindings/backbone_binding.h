@@ -5,7 +5,7 @@
 
 namespace mvface::bindings {
 
-// The fully resolved backbone config that lib/backbones.ts builds (every field present); type checks
+// The fully resolved backbone config that lib/model/backbones.ts builds (every field present); type checks
 // only, ranges are checked by backbones::validate_options.
 backbones::BackboneOptions backbone_options_arg(const Napi::Value& value);
 

@@ -1,4 +1,4 @@
-// NativeLoader: argument plumbing between lib/data.ts and mvface::data::BatchLoader.
+// NativeLoader: argument plumbing between lib/data/loader.ts and mvface::data::BatchLoader.
 #include "data_binding.h"
 
 #include <ATen/ATen.h>

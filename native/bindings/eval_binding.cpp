@@ -1,4 +1,4 @@
-// Argument plumbing between lib/eval-sets.ts and mvface::data::decode_image_batch.
+// Argument plumbing between lib/eval/sets.ts and mvface::data::decode_image_batch.
 #include "eval_binding.h"
 
 #include <ATen/ATen.h>

@@ -27,7 +27,7 @@ std::string text(const Napi::Object& o, const char* key) {
 
 }  // namespace
 
-// The fully resolved config that lib/loss.ts builds (every field present).
+// The fully resolved config that lib/loss/margin-loss.ts builds (every field present).
 LossConfig loss_config_arg(const Napi::Value& value) {
   if (!value.IsObject()) fail("E_CONFIG", "config", "must be an object");
   auto o = value.As<Napi::Object>();
@@ -63,7 +63,7 @@ struct LossCall {
   uint64_t sample_seed = 0;
 };
 
-// The rest of the 5th argument: { chunkClasses, sampleRate, sampleSeed } (checked by lib/loss.ts).
+// The rest of the 5th argument: { chunkClasses, sampleRate, sampleSeed } (checked by lib/loss/margin-loss.ts).
 void routing_args(const Napi::CallbackInfo& info, LossCall& call) {
   if (info.Length() < 5 || !info[4].IsObject()) return;
   auto o = info[4].As<Napi::Object>();

@@ -6,8 +6,8 @@
 
 namespace mvface::bindings {
 void register_loss(Napi::Env env, Napi::Object exports);
-// Reads the resolved head config built by lib/loss.ts (resolveHeadConfig); throws E_CONFIG.
+// Reads the resolved head config built by lib/loss/margin-loss.ts (resolveHeadConfig); throws E_CONFIG.
 loss::LossConfig loss_config_arg(const Napi::Value& value);
-// { loss, gradEmbeddings, gradWeight, hardFraction, meanTargetCos }, the shape of lib/loss.ts's LossResult.
+// { loss, gradEmbeddings, gradWeight, hardFraction, meanTargetCos }, the shape of lib/loss/margin-loss.ts's LossResult.
 Napi::Value loss_result_object(Napi::Env env, loss::LossResult& r);
 }  // namespace mvface::bindings

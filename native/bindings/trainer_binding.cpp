@@ -1,5 +1,5 @@
 // NativeTrainer: train::Trainer for JS. Every long method returns a promise and runs off the event
-// loop; calls on one trainer are serialised by lib/trainer.ts.
+// loop; calls on one trainer are serialised by lib/train/trainer.ts.
 #include "trainer_binding.h"
 
 #include <chrono>

@@ -2,6 +2,6 @@
 #include <napi.h>
 
 namespace mvface::bindings {
-// createTrainer(options) -> NativeTrainer (lib/trainer.ts wraps it).
+// createTrainer(options) -> NativeTrainer (lib/train/trainer.ts wraps it).
 void register_trainer(Napi::Env env, Napi::Object exports);
 }

@@ -8,7 +8,7 @@ enum class HeadType { Softmax, Am, Arc, Combined, MvAm, MvArc, SphereFace };
 enum class MvMode { Fixed, Adaptive };
 enum class Mining { None, Focal, HardMining };
 
-// Every field is set by the caller: the documented defaults live in TypeScript (lib/loss.ts,
+// Every field is set by the caller: the documented defaults live in TypeScript (lib/config/defaults.ts,
 // headDefaults), which hands native code the resolved config. Zero here means "not set".
 struct LossConfig {
   HeadType type = HeadType::Softmax;

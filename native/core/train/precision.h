@@ -34,7 +34,7 @@ class AutocastScope {
   at::ScalarType previous_dtype_ = at::kFloat;
 };
 
-// When enabled, every field is set by the caller (the defaults are lib/precision.ts's).
+// When enabled, every field is set by the caller (the defaults are in lib/config/defaults.ts).
 struct ScalerOptions {
   bool enabled = false;
   double init_scale = 1;         // the scale of the first step

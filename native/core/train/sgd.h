@@ -7,7 +7,7 @@
 
 namespace mvface::train {
 
-// Set by the caller (the defaults are lib/trainer.ts's).
+// Set by the caller (the defaults are in lib/config/defaults.ts).
 struct SgdOptions {
   double momentum = 0;
   double weight_decay = 0;

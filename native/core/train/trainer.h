@@ -23,7 +23,7 @@ namespace mvface::train {
 struct TrainerOptions {
   backbones::BackboneOptions backbone;
   int64_t num_classes = 0;
-  double momentum = 0, weight_decay = 0;  // set by the caller (the defaults are lib/trainer.ts's)
+  double momentum = 0, weight_decay = 0;  // set by the caller (the defaults are in lib/config/defaults.ts)
   uint64_t seed = 0;
   std::string device = "cpu";
   std::string precision = "fp32";  // autocast of the backbone: fp32 | bf16 | fp16 (CUDA only)
