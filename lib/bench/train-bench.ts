@@ -300,15 +300,11 @@ export function benchDataSet(kind: Exclude<PipelineKind, 'none'>, images: number
   return kind === 'recordio' ? { kind: 'recordio', path: root, channels: 3 } : { kind: 'imagefolder', root, channels: 3 };
 }
 
-interface DrainAddon {
-  drainLoader(loader: unknown, batches: number): Promise<{ batches: number; samples: number; seconds: number }>;
-}
-
 /** samples/s of the loader alone over a whole epoch (the second: the file cache is warm). */
 export async function pipelineSamplesPerSecond(spec: DataSpec, batch: number, workers: number): Promise<number> {
   const loader = await DataLoader.open(spec, { batchSize: batch, shuffle: true, flip: true, workers, dropLast: true });
   try {
-    const drain = (native() as unknown as DrainAddon).drainLoader;
+    const drain = native().drainLoader;
     let rate = 0;
     for (const epoch of [0, 1]) {
       loader.startEpoch(epoch);

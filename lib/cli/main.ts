@@ -16,7 +16,7 @@ import { embedDataSet } from '../model/embed-data-set';
 import { ProcessGroup } from '../train/distributed';
 import { exitWithLauncher, launchLocal, withoutNproc } from './launch';
 import { runDemo } from '../experiments/demo';
-import { trainConfigJsonSchema } from '../config/schema';
+import { checkConfig, trainConfigJsonSchema, trainConfigSchema } from '../config/schema';
 import { MvfaceError } from '../errors';
 import { Model } from '../model/model';
 import { exportOnnx } from '../model/onnx/export';
@@ -152,7 +152,7 @@ function trainConfig(f: TrainFlags): TrainConfig {
   for (const key of ['name', 'backbone', 'head', 'data', 'epochs']) {
     if (c[key] === undefined) throw new MvfaceError('E_CONFIG', `${key}: missing (give --${key} or a --config file)`, key);
   }
-  return c as unknown as TrainConfig;
+  return checkConfig(trainConfigSchema, c, '');
 }
 
 /** The process group of a torchrun-style launch (WORLD_SIZE > 1), else none. */

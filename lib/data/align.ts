@@ -10,10 +10,6 @@ import { native } from '../native/addon';
 /** Five (x, y) points per image: left eye, right eye, nose tip, left and right mouth corner (as seen). */
 export type FaceLandmarks = Float32Array | number[][];
 
-interface AlignAddon {
-  alignFaces(buffers: Uint8Array[], landmarks: Float32Array, channels: number, size: number): Promise<DecodedImages>;
-}
-
 function flatLandmarks(landmarks: FaceLandmarks, count: number): Float32Array {
   if (landmarks instanceof Float32Array) return landmarks;
   if (!Array.isArray(landmarks) || landmarks.length !== count || landmarks.some((l) => !Array.isArray(l) || l.length !== 10)) {
@@ -27,8 +23,7 @@ function flatLandmarks(landmarks: FaceLandmarks, count: number): Float32Array {
  * input ((x - 127.5) / 128): ready for Model.embed.
  */
 export async function alignFaces(images: Uint8Array[], landmarks: FaceLandmarks, options: { channels?: 1 | 3; size?: number } = {}): Promise<DecodedImages> {
-  const addon = native() as unknown as AlignAddon;
-  return addon.alignFaces(images, flatLandmarks(landmarks, images.length), options.channels ?? 3, options.size ?? 112);
+  return native().alignFaces(images, flatLandmarks(landmarks, images.length), options.channels ?? 3, options.size ?? 112);
 }
 
 /**

@@ -3,6 +3,7 @@
  * batched by native threads ahead of the consumer; batches depend only on the spec, the options and
  * the epoch, never on the number of workers.
  */
+import type { NativeLoader } from '../native/types';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createError, MvfaceError } from '../errors';
@@ -84,17 +85,6 @@ export interface DataInfo {
 }
 
 /** The addon's loader object; DataLoader.nativeHandle hands it to other native code. */
-export interface NativeLoader {
-  startEpoch(epoch: number, skip: number): void;
-  next(): Promise<Batch | null>;
-  info(): DataInfo;
-  dispose(): void;
-}
-
-interface DataAddon {
-  createLoader(spec: Record<string, unknown>, options: Required<LoaderOptions>): Promise<NativeLoader>;
-}
-
 function configError(option: string, message: string): MvfaceError {
   return createError('E_CONFIG', `${option}: ${message}`, option);
 }
@@ -214,9 +204,8 @@ export class DataLoader {
   /** Opens the data set (off the event loop) and starts the decoding threads. */
   static async open(spec: DataSpec, options: LoaderOptions = {}): Promise<DataLoader> {
     const resolved = [resolveDataSpec(spec), resolveLoaderOptions(options)] as const;
-    const addon = native() as unknown as DataAddon;
     try {
-      return new DataLoader(await addon.createLoader(...resolved));
+      return new DataLoader(await native().createLoader(...resolved));
     } catch (e) {
       throw withInstallHint(e, spec);
     }

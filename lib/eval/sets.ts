@@ -44,13 +44,9 @@ export interface DecodedImages {
   width: number;
 }
 
-interface EvalAddon {
-  decodeImages(buffers: Uint8Array[], channels: number, size?: number): Promise<DecodedImages>;
-}
-
 /** Decodes JPEG/PNG bytes natively, off the event loop; `size` resizes every image to size x size. */
 export function decodeImages(buffers: Uint8Array[], channels: 1 | 3 = 3, size?: number): Promise<DecodedImages> {
-  return (native() as unknown as EvalAddon).decodeImages(buffers, channels, size);
+  return native().decodeImages(buffers, channels, size);
 }
 
 /** A verification set: encoded images and, per consecutive pair of indices in `pairs`, same or not. */

@@ -53,12 +53,6 @@ export interface BackboneInfo {
   stateShapes: Record<string, number[]>;
 }
 
-interface BackboneAddon extends NativeAddon {
-  backboneInfo(config: ResolvedBackboneConfig, forward: boolean): Promise<BackboneInfo>;
-  backboneForward(config: ResolvedBackboneConfig, seed: number, images: Float32Array, n: number): Promise<Float32Array>;
-}
-
-const addon = () => native() as BackboneAddon;
 
 /** Fills in the defaults. Range checks happen natively (E_CONFIG). */
 export function resolveBackboneConfig(config: BackboneConfig): ResolvedBackboneConfig {
@@ -81,7 +75,7 @@ export function resolveBackboneConfig(config: BackboneConfig): ResolvedBackboneC
  * output shape of a forward pass on a zero batch of 2. Runs on a worker thread.
  */
 export async function backboneInfo(config: BackboneConfig, options: { forward?: boolean } = {}): Promise<BackboneInfo> {
-  return addon().backboneInfo(resolveBackboneConfig(config), options.forward ?? true);
+  return native().backboneInfo(resolveBackboneConfig(config), options.forward ?? true);
 }
 
 /**
@@ -89,6 +83,6 @@ export async function backboneInfo(config: BackboneConfig, options: { forward?: 
  * freshly initialised from `seed`, in eval mode. For tests.
  */
 export async function backboneForward(config: BackboneConfig, seed: number, images: Float32Array, n: number): Promise<Float32Array> {
-  return addon().backboneForward(resolveBackboneConfig(config), seed, images, n);
+  return native().backboneForward(resolveBackboneConfig(config), seed, images, n);
 }
 

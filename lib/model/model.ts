@@ -3,6 +3,7 @@
  * images, save it. It needs no training data, class head or optimizer state, and writes nothing
  * unless asked to save.
  */
+import type { NativeModel } from '../native/types';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type BackboneConfig, resolveBackboneConfig, type ResolvedBackboneConfig } from './backbones';
@@ -61,20 +62,6 @@ export interface EmbedOptions {
   batchSize?: number;
 }
 
-interface NativeModel {
-  embed(images: Float32Array, n: number): Promise<Float32Array>;
-  state(): Promise<StateEntry[]>;
-  setState(state: StateEntry[]): Promise<void>;
-  save(file: string): Promise<void>;
-  dispose(): void;
-}
-
-interface ModelAddon {
-  loadModel(backbone: ResolvedBackboneConfig, file: string, device: string): Promise<NativeModel>;
-  createModel(backbone: ResolvedBackboneConfig, seed: number, device: string): Promise<NativeModel>;
-}
-
-const addon = () => native() as unknown as ModelAddon;
 
 export function preprocessingOf(channels: number): Preprocessing {
   return {
@@ -165,14 +152,14 @@ export class Model {
    */
   static async load(file: string, options: { device?: string } = {}): Promise<Model> {
     const found = locate(file);
-    const handle = await addon().loadModel(found.backbone, found.weights, options.device ?? 'cpu');
+    const handle = await native().loadModel(found.backbone, found.weights, options.device ?? 'cpu');
     return new Model(handle, found.backbone, found.step);
   }
 
   /** A freshly initialised model (the trainer's initialisation for `seed`). */
   static async create(config: BackboneConfig, options: { seed?: number; device?: string } = {}): Promise<Model> {
     const backbone = resolveBackboneConfig(config);
-    return new Model(await addon().createModel(backbone, options.seed ?? 0, options.device ?? 'cpu'), backbone, undefined);
+    return new Model(await native().createModel(backbone, options.seed ?? 0, options.device ?? 'cpu'), backbone, undefined);
   }
 
   get input(): ImageShape {

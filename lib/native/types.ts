@@ -1,4 +1,13 @@
-/** The raw functions the addon exports. lib/ wraps each with typed checks; nothing else calls these. */
+/**
+ * The native addon's surface, every function and class it exports, typed in one place: what
+ * native() returns. The types of plain data it passes are the library's own (imported as types).
+ */
+import type { Batch, DataInfo, LoaderOptions } from '../data/loader';
+import type { DecodedImages } from '../eval/sets';
+import type { BackboneInfo, ResolvedBackboneConfig } from '../model/backbones';
+import type { StateEntry } from '../model/model';
+import type { NativePrecisionOptions } from '../train/precision';
+import type { StepResult } from '../train/trainer';
 export interface NativeBackendInfo {
   libtorchVersion: string;
   libtorchSource: string;
@@ -90,6 +99,72 @@ export interface NativeAddon {
   ): NativeCudaTiming[];
   /** One batch norm (+ PReLU) (+ residual), forward and backward, as the modules and as the fused kernels run it. */
   cudaNormBench(c: NormBenchCase): NormTiming[];
+  backboneInfo(config: ResolvedBackboneConfig, forward: boolean): Promise<BackboneInfo>;
+  backboneForward(config: ResolvedBackboneConfig, seed: number, images: Float32Array, n: number): Promise<Float32Array>;
+  loadModel(backbone: ResolvedBackboneConfig, file: string, device: string): Promise<NativeModel>;
+  createModel(backbone: ResolvedBackboneConfig, seed: number, device: string): Promise<NativeModel>;
+  createLoader(spec: Record<string, unknown>, options: Required<LoaderOptions>): Promise<NativeLoader>;
+  /** Pulls `batches` batches and drops them: the input pipeline alone (benchmarks). */
+  drainLoader(loader: NativeLoader, batches: number): Promise<{ batches: number; samples: number; seconds: number }>;
+  decodeImages(buffers: Uint8Array[], channels: number, size?: number): Promise<DecodedImages>;
+  alignFaces(buffers: Uint8Array[], landmarks: Float32Array, channels: number, size: number): Promise<DecodedImages>;
+  /** Joins the process group of the environment's RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (blocks). */
+  NativeComm: new () => NativeComm;
+  /** Builds the model, head and optimizer (blocks while it builds). */
+  NativeTrainer: new (options: NativeTrainerOptions) => NativeTrainer;
+}
+
+/** A backbone held natively, for inference. */
+export interface NativeModel {
+  embed(images: Float32Array, n: number): Promise<Float32Array>;
+  state(): Promise<StateEntry[]>;
+  setState(state: StateEntry[]): Promise<void>;
+  save(file: string): Promise<void>;
+  dispose(): void;
+}
+
+/** The decoding threads and batch queue behind a DataLoader. */
+export interface NativeLoader {
+  startEpoch(epoch: number, skip: number): void;
+  next(): Promise<Batch | null>;
+  info(): DataInfo;
+  dispose(): void;
+}
+
+/** A Gloo process group. */
+export interface NativeComm {
+  info(): { rank: number; worldSize: number; localRank: number };
+  shardedLoss(config: NativeLossConfig, x: NativeMatrix, w: NativeMatrix, classes: number, labels: Int32Array): Promise<NativeLossResult>;
+  allReduceSum(t: NativeMatrix): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export type NativeTrainerOptions = NativePrecisionOptions & {
+  backbone: ResolvedBackboneConfig;
+  numClasses: number;
+  seed: number;
+  device: string;
+  fusedNorm: boolean;
+  momentum: number;
+  weightDecay: number;
+  shardHead: boolean;
+  chunkClasses: number;
+  sampleRate: number;
+};
+
+/** The backbone, head and SGD state of a training run. */
+export interface NativeTrainer {
+  step(loader: NativeLoader, lr: number, head: NativeLossConfig, stop: boolean): Promise<StepResult | null>;
+  stepSynthetic(batchSize: number, lr: number, head: NativeLossConfig, stop: boolean): Promise<StepResult>;
+  embed(images: NativeMatrix, c: number, h: number, w: number): Promise<Float32Array>;
+  closedSetAccuracy(loader: NativeLoader): Promise<{ correct: number; total: number }>;
+  save(path: string, meta: string): Promise<void>;
+  load(path: string): Promise<string>;
+  exportBackbone(path: string): Promise<void>;
+  setProcessGroup(comm: NativeComm): Promise<void>;
+  info(): { parameters: number; steps: number; channelsLast: boolean; cudnnBenchmark: boolean; fusedNorm: boolean };
+  classWeights(): Promise<Float32Array>;
+  dispose(): void;
 }
 
 /** A layer of a backbone for cudaNormBench: N x C x H x W, what follows the batch norm. */

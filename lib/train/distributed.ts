@@ -4,17 +4,11 @@
  * Trainer.create for data-parallel training, or compute the model-parallel MV-Softmax head, class
  * weights sharded by rank.
  */
+import type { NativeComm } from '../native/types';
 import { type HeadConfig, type LossResult, resolveHeadConfig } from '../loss/margin-loss';
 import { type Matrix, toLabels } from '../loss/matrix';
 import { native } from '../native/addon';
 import type { NativeLossConfig } from '../native/types';
-
-interface NativeComm {
-  info(): { rank: number; worldSize: number; localRank: number };
-  shardedLoss(config: NativeLossConfig, x: Matrix, w: Matrix, classes: number, labels: Int32Array): Promise<LossResult>;
-  allReduceSum(t: Matrix): Promise<Float32Array>;
-  dispose(): void;
-}
 
 /** The contiguous classes [first, first + count) that `rank` of `worldSize` holds. */
 export function classShard(classes: number, rank: number, worldSize: number): { first: number; count: number } {
@@ -27,14 +21,13 @@ export class ProcessGroup {
   private constructor(private readonly comm: NativeComm) {}
 
   /** The native object, for the Trainer (data parallel). */
-  get nativeHandle(): unknown {
+  get nativeHandle(): NativeComm {
     return this.comm;
   }
 
   /** Joins the group (blocks until every rank has joined, or fails with an IoError after the timeout). */
   static join(): ProcessGroup {
-    const Native = (native() as unknown as { NativeComm: new () => NativeComm }).NativeComm;
-    return new ProcessGroup(new Native());
+    return new ProcessGroup(new (native().NativeComm)());
   }
 
   get rank(): number {

@@ -52,7 +52,13 @@ export function readJson<T>(file: string): T {
   }
 }
 
-export class JsonlLog {
+/** Where a run's records go: log.jsonl, or nowhere (ranks other than 0). */
+export interface RunLog {
+  write(record: Record<string, unknown>): void;
+  close(): void;
+}
+
+export class JsonlLog implements RunLog {
   private fd: number;
   constructor(file: string) {
     this.fd = fs.openSync(file, 'a');

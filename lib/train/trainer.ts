@@ -2,6 +2,7 @@
  * Training from TypeScript: config as plain data, a native step per batch (off the event loop),
  * learning-rate schedule, JSONL logs, atomic checkpoints and exact resume, AbortSignal cancellation.
  */
+import type { NativeLossConfig, NativeTrainer } from '../native/types';
 import { optimizerDefaults, scheduleDefaults, trainDefaults } from '../config/defaults';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,7 +16,7 @@ import { type HeadConfig, headScaling, resolveHeadConfig } from '../loss/margin-
 import { native } from '../native/addon';
 import { type PrecisionConfig, resolvePrecisionOptions } from './precision';
 import { learningRate, checkSchedule, type Schedule, type ScheduleSettings } from './schedule';
-import { clearRun, ensureDir, holdsRun, JsonlLog, lockRun, readJson, runPaths, type RunPaths, writeJsonAtomic } from './run-files';
+import { clearRun, ensureDir, holdsRun, JsonlLog, lockRun, readJson, type RunLog, runPaths, type RunPaths, writeJsonAtomic } from './run-files';
 import { checkTrainEvalConfig, TrainEval, type TrainEvalConfig } from './periodic-eval';
 import type { ProcessGroup } from './distributed';
 
@@ -145,7 +146,7 @@ export interface FitResult {
   runDir: string;
 }
 
-interface StepResult {
+export interface StepResult {
   loss: number;
   hardFraction: number;
   meanTargetCos: number;
@@ -165,19 +166,6 @@ interface StepResult {
   sampledClasses: number;
 }
 
-interface NativeTrainer {
-  step(loader: unknown, lr: number, head: unknown, stop: boolean): Promise<StepResult | null>;
-  stepSynthetic(batchSize: number, lr: number, head: unknown, stop: boolean): Promise<StepResult>;
-  embed(images: { data: Float32Array; rows: number; cols: number }, c: number, h: number, w: number): Promise<Float32Array>;
-  closedSetAccuracy(loader: unknown): Promise<{ correct: number; total: number }>;
-  save(path: string, meta: string): Promise<void>;
-  load(path: string): Promise<string>;
-  exportBackbone(path: string): Promise<void>;
-  setProcessGroup(comm: unknown): Promise<void>;
-  info(): { parameters: number; steps: number; channelsLast: boolean; cudnnBenchmark: boolean; fusedNorm: boolean };
-  classWeights(): Promise<Float32Array>;
-  dispose(): void;
-}
 
 /** Where a run stands: saved in every checkpoint, enough to continue exactly. */
 interface Position {
@@ -274,7 +262,7 @@ export interface CreateOptions {
 }
 
 /** The log of ranks other than 0: nothing is written. */
-const silentLog = { write: (): void => undefined, close: (): void => undefined } as unknown as JsonlLog;
+const silentLog: RunLog = { write: (): void => undefined, close: (): void => undefined };
 
 /** 'cpu', 'cuda', 'cuda:N' or 'auto'. */
 export function isDevice(value: unknown): value is Device {
@@ -361,8 +349,7 @@ export class Trainer {
       if (backbone.inputSize !== info.height || backbone.inChannels !== info.channels) {
         throw createError('E_CONFIG', `backbone: expects ${backbone.inChannels} x ${backbone.inputSize} x ${backbone.inputSize} images, the data has ${info.channels} x ${info.height} x ${info.width}`, 'backbone');
       }
-      const Native = (native() as unknown as { NativeTrainer: new (o: unknown) => NativeTrainer }).NativeTrainer;
-      const nt = new Native({
+      const nt = new (native().NativeTrainer)({
         backbone, numClasses: info.numClasses, seed: c.seed, device, ...precision, fusedNorm: precision.fusedNorm ?? device === 'cpu',
         momentum: c.optimizer?.momentum ?? optimizerDefaults.momentum, weightDecay: c.optimizer?.weightDecay ?? optimizerDefaults.weightDecay, shardHead: c.shardHead ?? trainDefaults.shardHead,
         ...scaling,
@@ -442,7 +429,7 @@ export class Trainer {
   }
 
   /** Runs the rest of the current epoch; false when cancelled (after checkpointing). */
-  private async runEpoch(log: JsonlLog, options: FitOptions): Promise<boolean> {
+  private async runEpoch(log: RunLog, options: FitOptions): Promise<boolean> {
     const p = this.position;
     if (!this.onDeviceSource) this.train.startEpoch(p.epoch, p.index);
     p.epochLossSum ??= 0;
@@ -493,14 +480,14 @@ export class Trainer {
   private trainEval: TrainEval | undefined;
 
   /** Runs the configured eval sets when `step` is due (eval mode; training state is untouched). */
-  private async evalHook(step: number, log: JsonlLog): Promise<void> {
+  private async evalHook(step: number, log: RunLog): Promise<void> {
     if (!this.config.eval || !this.isMain) return;
     this.trainEval ??= new TrainEval(this.config.eval, (images, count) => this.embed(images, count), this.dataInfo, this.config.workers);
     await this.trainEval.maybeRun(step, log);
   }
 
   /** Checkpoints and logs the cancellation; false, for runEpoch. */
-  private async cancel(log: JsonlLog): Promise<false> {
+  private async cancel(log: RunLog): Promise<false> {
     await this.checkpoint();
     log.write({ event: 'cancelled', step: this.position.step, epoch: this.position.epoch });
     return false;
@@ -532,7 +519,7 @@ export class Trainer {
     return this.deviceSource;
   }
 
-  private async syntheticStep(lr: number, head: unknown, stop: boolean): Promise<StepResult | null> {
+  private async syntheticStep(lr: number, head: NativeLossConfig, stop: boolean): Promise<StepResult | null> {
     const p = this.position;
     if (p.index >= this.schedule.stepsPerEpoch) return null;
     const r = await this.nativeTrainer.stepSynthetic(this.config.batchSize, lr, head, stop);
@@ -545,7 +532,7 @@ export class Trainer {
     return h.type === 'sphereface' && h.lambda === undefined ? { ...h, iteration: step + 1 } : h;
   }
 
-  private async endEpoch(log: JsonlLog, options: FitOptions): Promise<number | undefined> {
+  private async endEpoch(log: RunLog, options: FitOptions): Promise<number | undefined> {
     const p = this.position;
     // With a sharded head every rank takes part (the head is gathered); otherwise rank 0 alone.
     const evaluates = this.config.evalData && (this.isMain || this.config.shardHead);
