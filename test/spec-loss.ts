@@ -1,5 +1,5 @@
 /**
- * The loss (README, "The loss") written out in plain float64 TypeScript, loops only, sharing no code with the native
+ * The loss (docs/loss.md) written out in plain float64 TypeScript, loops only, sharing no code with the native
  * paths: the third, independent computation the fused path is checked against (values, and through
  * finite differences, gradients).
  */

@@ -1,5 +1,5 @@
 /**
- * The margin-softmax family (README, "The loss"): typed configs with their defaults, and the fused
+ * The margin-softmax family (docs/loss.md): typed configs with their defaults, and the fused
  * native loss with its gradients.
  */
 import { checkConfig, headSchema, lossOptionsSchema } from '../config/schema';

@@ -1,5 +1,5 @@
 #pragma once
-// The margin-softmax family (README, "The loss") as plain data, shared by every path.
+// The margin-softmax family (docs/loss.md) as plain data, shared by every path.
 #include <string>
 
 namespace mvface::loss {

@@ -1,5 +1,5 @@
 #pragma once
-// Per-row and per-element math of the margin-softmax family (README, "The loss"), written once for the
+// Per-row and per-element math of the margin-softmax family (docs/loss.md), written once for the
 // CPU and CUDA kernels. Row quantities (target margin) are computed in double; elements in T.
 #include <cmath>
 

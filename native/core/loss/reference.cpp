@@ -1,4 +1,4 @@
-// The reference path: the loss (README, "The loss") as ATen ops, gradients by autograd. It shares no code with the
+// The reference path: the loss (docs/loss.md) as ATen ops, gradients by autograd. It shares no code with the
 // fused path beyond the config, so that each checks the other.
 #include <ATen/core/grad_mode.h>
 
