@@ -11,7 +11,7 @@ import { benchEmbed } from './embed';
 import { benchHeads } from './heads';
 import { benchLoss, lossOptionsFromArgv } from './loss';
 import { benchNormGpu } from './norm-gpu';
-import { planBenches } from './plan';
+import { type BenchPlan, planBenches } from './plan';
 import { benchScale } from './scale';
 import { benchTrain } from './train';
 import { benchTrainGpu } from './train-gpu';
@@ -34,7 +34,7 @@ const gpu: Record<string, (flags: string[]) => Promise<unknown>> = {
 };
 
 async function main() {
-  let plan;
+  let plan: BenchPlan;
   try {
     plan = planBenches(process.argv.slice(2), backendInfo().cudaAvailable);
   } catch (e) {

@@ -78,7 +78,10 @@ function time(B: number, D: number, C: number, repeats: number, variants: string
   const steps = variants.map((v) => stepFor(v, shared));
   // Results (gradients as large as W) are dropped before the next step; --expose-gc frees them.
   const collect = (globalThis as { gc?: () => void }).gc ?? (() => {});
-  steps.forEach((s) => (s(), collect()));
+  for (const s of steps) {
+    s();
+    collect();
+  }
   const times: number[][] = variants.map(() => []);
   for (let r = 0; r < repeats; r++) {
     steps.forEach((step, i) => {

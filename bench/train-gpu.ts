@@ -25,7 +25,7 @@ import { backendInfo } from '../lib/native/backend';
 import type { TrainBenchResult } from '../lib/bench/train-bench';
 import { flagValue as value } from './argv';
 import { formatTable, python } from './report';
-import { type Measured, mib, modelRows, type PyTorchRun } from './train-gpu-table';
+import { type Measured, modelRows, type PyTorchRun } from './train-gpu-table';
 import { runJson } from './run-json';
 
 const script = path.join(__dirname, '..', '..', 'bench', 'baselines', 'train_eager.py');

@@ -41,7 +41,10 @@ async function mvfaceSamplesPerSecond(c: Case, warmup: number, steps: number, cl
       signal: controller.signal,
       onStep: (s) => {
         if (s.step === warmup) start = process.hrtime.bigint();
-        if (s.step === warmup + steps) (end = process.hrtime.bigint()), controller.abort();
+        if (s.step === warmup + steps) {
+          end = process.hrtime.bigint();
+          controller.abort();
+        }
       },
     });
   } finally {

@@ -5,7 +5,7 @@
 //                  run shows every compile error
 //   --target <t>   build only that target (mvface_gpu_check: scripts/check-cuda-build.sh)
 // Other arguments go to cmake-js.
-'use strict';
+
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');

@@ -2,7 +2,7 @@
 // Writes dist/lib/index.mjs, the ESM entry of the exports map, and its declarations index.d.mts: it
 // re-exports the CommonJS build's names, so `import` and `require` share one module instance (one
 // loaded addon).
-'use strict';
+
 const fs = require('node:fs');
 const path = require('node:path');
 

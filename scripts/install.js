@@ -4,7 +4,7 @@
 // LIBTORCH_USE_PYTORCH=1 or the system's), the source build `mvface build` runs; else it says what
 // to do. It never fails the install: the first use throws a LoadError that says why. In a source
 // checkout it does nothing (scripts/setup builds there).
-'use strict';
+
 const fs = require('node:fs');
 const path = require('node:path');
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // prebuildify calls "node-gyp rebuild --target=... --release"; mvface builds with cmake-js instead.
 // The build lands in build/Release/mvface.node, where prebuildify looks for it.
-'use strict';
+
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 

@@ -2,7 +2,7 @@
 // Adds the libtorch tag to the prebuild that prebuildify wrote (mvface.glibc.node ->
 // mvface.glibc.torch1_13_0_system_cpu.node), so that lib/native/addon.ts never loads a binary built
 // against one libtorch with another. The tag is read from the binary itself.
-'use strict';
+
 const fs = require('node:fs');
 const path = require('node:path');
 

@@ -29,7 +29,9 @@ function centroid(image: Float32Array, size: number, cx: number, cy: number, r =
   for (let y = Math.round(cy) - r; y <= Math.round(cy) + r; y++) {
     for (let x = Math.round(cx) - r; x <= Math.round(cx) + r; x++) {
       const v = Math.max(0, image[y * size + x] * 128 + 127.5 - background);
-      w += v, sx += v * x, sy += v * y;
+      w += v;
+      sx += v * x;
+      sy += v * y;
     }
   }
   return [sx / w, sy / w];

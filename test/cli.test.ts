@@ -47,7 +47,10 @@ describe('mvface CLI', () => {
     const log = path.join(runsDir, name, 'log.jsonl');
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => {
-        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) clearInterval(poll), resolve();
+        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) {
+          clearInterval(poll);
+          resolve();
+        }
       }, 50);
     });
     child.kill('SIGINT');
@@ -92,7 +95,10 @@ describe('mvface CLI', () => {
     const log = path.join(runsDir, 'orphans', 'log.jsonl');
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => {
-        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) clearInterval(poll), resolve();
+        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) {
+          clearInterval(poll);
+          resolve();
+        }
       }, 50);
     });
     const ranks = spawnSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);

@@ -132,7 +132,9 @@ describe('ImageFolder', () => {
     writeImageFolder(greyDir, grey, ['a', 'b'], (i) => (i < 2 ? 'png' : 'jpg'));
     const got = samples(await readEpoch({ kind: 'imagefolder', root: greyDir, channels: 1 }, { ...inOrder, batchSize: 4 }));
     const order = [0, 2, 1, 3]; // a/0000.png a/0002.jpg b/0001.png b/0003.jpg
-    got.forEach((s, i) => expect(maxAbsDiff(s.pixels, grey[order[i]].pixels)).toBeLessThanOrEqual(i % 2 ? jpegTolerance : 0));
+    got.forEach((s, i) => {
+      expect(maxAbsDiff(s.pixels, grey[order[i]].pixels)).toBeLessThanOrEqual(i % 2 ? jpegTolerance : 0);
+    });
   });
 
   it('refuses an image of another size, naming it', async () => {
@@ -184,7 +186,9 @@ describe('RecordIO', () => {
     loader.dispose();
     const got = samples(await readEpoch({ kind: 'recordio', path: dir }, { ...inOrder, batchSize: 3 }));
     expect(got.map((s) => s.label)).toEqual(pictures.map((p) => p.label));
-    got.forEach((s, i) => expect(maxAbsDiff(s.pixels, pictures[i].pixels)).toBeLessThanOrEqual(jpegTolerance));
+    got.forEach((s, i) => {
+      expect(maxAbsDiff(s.pixels, pictures[i].pixels)).toBeLessThanOrEqual(jpegTolerance);
+    });
   });
 
   it('without a property file takes classes from the header and the size from the images', async () => {
@@ -338,8 +342,13 @@ describe('synthetic identities', () => {
       for (let j = i + 1; j < 20; j++) {
         const d = distance(i, j);
         expect(d).toBeGreaterThan(0);
-        if (batch.labels[i] === batch.labels[j]) (within += d), nWithin++;
-        else (across += d), nAcross++;
+        if (batch.labels[i] === batch.labels[j]) {
+          within += d;
+          nWithin++;
+        } else {
+          across += d;
+          nAcross++;
+        }
       }
     }
     expect(within / nWithin).toBeLessThan(0.75 * (across / nAcross));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { thrown } from './expect-error';
-import { backendInfo, ConfigError, LabelError, MvfaceError, NativeError, NonFiniteError, setThreads, ShapeError } from '../lib';
+import { backendInfo, ConfigError, LabelError, NativeError, NonFiniteError, setThreads, ShapeError } from '../lib';
 import { type HeadConfig, marginLoss, marginLossAsync } from '../lib/loss/margin-loss';
 import { native } from '../lib/native/addon';
 
@@ -11,7 +11,7 @@ const x = () => ({ data: Float32Array.from({ length: B * D }, (_, i) => Math.sin
 const w = () => ({ data: Float32Array.from({ length: C * D }, (_, i) => Math.cos(i * 0.7)), rows: C, cols: D });
 const labels = () => Int32Array.from([0, 1, 2, 5]);
 
-function expectError(fn: () => unknown, cls: Function, code: string, argument: string) {
+function expectError(fn: () => unknown, cls: abstract new (...args: never[]) => Error, code: string, argument: string) {
   const e = thrown(fn);
   expect(e).toBeInstanceOf(cls);
   expect(e.code).toBe(code);

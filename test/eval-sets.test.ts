@@ -38,7 +38,9 @@ describe('InsightFace verification .bin', () => {
     const bin = readVerificationBin(file);
     expect(bin.same).toEqual([true, false]);
     expect(Array.from(bin.pairs)).toEqual([0, 1, 2, 3]);
-    bin.images.forEach((b, i) => expect(Buffer.from(b).equals(jpegs[i])).toBe(true));
+    bin.images.forEach((b, i) => {
+      expect(Buffer.from(b).equals(jpegs[i])).toBe(true);
+    });
   });
 
   for (const kind of ['bytes', 'bytearray', 'numpy'] as const) {
@@ -48,7 +50,9 @@ describe('InsightFace verification .bin', () => {
         python3Bin(file, kind, protocol);
         const bin = readVerificationBin(file);
         expect(bin.same).toEqual([true, false]);
-        bin.images.forEach((b, i) => expect(Buffer.from(b).equals(jpegs[i])).toBe(true));
+        bin.images.forEach((b, i) => {
+          expect(Buffer.from(b).equals(jpegs[i])).toBe(true);
+        });
       });
     }
   }

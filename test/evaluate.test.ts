@@ -29,7 +29,18 @@ async function train(config: TrainConfig): Promise<number[]> {
   return losses;
 }
 
-function logOf(name: string): Array<Record<string, any>> {
+/** A log.jsonl record, with the fields the eval records carry. */
+interface LogRecord {
+  event: string;
+  step: number;
+  name: string;
+  accuracy: number;
+  auc: number;
+  rank1?: number;
+  tarAtFar: Record<string, number | null>;
+}
+
+function logOf(name: string): LogRecord[] {
   return fs.readFileSync(path.join(runsDir, name, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 }
 

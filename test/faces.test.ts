@@ -72,21 +72,24 @@ function betweenIdentities(images: Uint8Array[][]): number[] {
 function nearestNeighbourAccuracy(images: Uint8Array[][]): number {
   let hits = 0;
   let total = 0;
-  images.forEach((own, i) =>
+  images.forEach((own, i) => {
     own.forEach((x, k) => {
       let best = Infinity;
       let bestIdentity = -1;
-      images.forEach((other, j) =>
+      images.forEach((other, j) => {
         other.forEach((y, l) => {
           if (i === j && k === l) return;
           const d = distance(x, y);
-          if (d < best) (best = d), (bestIdentity = j);
-        }),
-      );
+          if (d < best) {
+            best = d;
+            bestIdentity = j;
+          }
+        });
+      });
       hits += bestIdentity === i ? 1 : 0;
       total++;
-    }),
-  );
+    });
+  });
   return hits / total;
 }
 

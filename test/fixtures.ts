@@ -58,7 +58,9 @@ export function encodePng(p: Picture): Buffer {
 function bigEndianHeader(type: 1 | 3, dims: number[]): Buffer {
   const header = Buffer.alloc(4 + 4 * dims.length);
   header.writeUInt32BE(0x800 + type, 0);
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  dims.forEach((d, i) => {
+    header.writeUInt32BE(d, 4 + 4 * i);
+  });
   return header;
 }
 
@@ -92,7 +94,9 @@ function packRecord(label: number | number[], id: number, payload: Buffer): Buff
   header.writeUInt32LE(labels.length, 0);
   header.writeFloatLE(Array.isArray(label) ? 0 : label, 4);
   header.writeBigUInt64LE(BigInt(id), 8);
-  labels.forEach((l, i) => header.writeFloatLE(l, 24 + 4 * i));
+  labels.forEach((l, i) => {
+    header.writeFloatLE(l, 24 + 4 * i);
+  });
   return Buffer.concat([header, payload]);
 }
 
@@ -132,7 +136,10 @@ export function writeRecordIo(dir: string, pictures: Picture[], numClasses: numb
   }
   const framed = records.map(frame);
   const offsets: number[] = [];
-  framed.reduce((at, r) => (offsets.push(at), at + r.length), 0);
+  framed.reduce((at, r) => {
+    offsets.push(at);
+    return at + r.length;
+  }, 0);
   const rec = path.join(dir, 'train.rec');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(rec, Buffer.concat(framed));

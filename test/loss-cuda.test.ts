@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { thrown } from './expect-error';
 import { allHeads } from './heads';
 import { backendInfo } from '../lib/native/backend';
-import { ConfigError, MvfaceError } from '../lib/errors';
+import { ConfigError, } from '../lib/errors';
 import { computeLoss, type HeadConfig, type LossOptions, marginLoss, marginLossAsync } from '../lib/loss/margin-loss';
 import { native } from '../lib/native/addon';
 import type { NativeLossResult } from '../lib/native/types';

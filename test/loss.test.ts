@@ -33,7 +33,7 @@ function roundedToFloat32(p: Problem): Problem {
   return { ...p, x: Float64Array.from(Float32Array.from(p.x)), w: Float64Array.from(Float32Array.from(p.w)) };
 }
 
-function expectSameResult(a: NativeLossResult<any>, b: NativeLossResult<any>, tol: number, what: string) {
+function expectSameResult(a: NativeLossResult<Float32Array | Float64Array>, b: NativeLossResult<Float32Array | Float64Array>, tol: number, what: string) {
   expect(Math.abs(a.loss - b.loss) / Math.max(1, Math.abs(b.loss)), `${what} loss (seed ${seed})`).toBeLessThanOrEqual(tol);
   expectClose(a.gradEmbeddings, b.gradEmbeddings, tol, `${what} gradEmbeddings`);
   expectClose(a.gradWeight, b.gradWeight, tol, `${what} gradWeight`);

@@ -193,7 +193,12 @@ describe('all-pairs verification', () => {
     const n = labels.length;
     const pairs: number[] = [];
     const same: boolean[] = [];
-    for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) pairs.push(a, b), same.push(labels[a] === labels[b]);
+    for (let a = 0; a < n; a++) {
+      for (let b = a + 1; b < n; b++) {
+        pairs.push(a, b);
+        same.push(labels[a] === labels[b]);
+      }
+    }
     const negatives = same.filter((s) => !s).length;
     const r = allPairsVerification(e, labels, dim);
     expect(r).toMatchObject({ images: n, positives: same.length - negatives, negatives });

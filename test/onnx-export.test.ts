@@ -77,6 +77,19 @@ function minCosine(a: Float32Array, b: Float32Array, dim: number): number {
   return min;
 }
 
+/** The fields of a decoded ModelProto (protobufjs toObject, snake_case) that the metadata test reads. */
+interface DecodedValueInfo {
+  name: string;
+  type: { tensor_type: { elem_type: number; shape: { dim: Array<{ dim_param?: string; dim_value?: number }> } } };
+}
+interface DecodedModel {
+  ir_version: number;
+  producer_name: string;
+  opset_import: unknown;
+  metadata_props: unknown;
+  graph: { input: DecodedValueInfo[]; output: DecodedValueInfo[] };
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-onnx-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -123,7 +136,7 @@ describe('ONNX export', () => {
   it('writes the input, output, opset, IR version, producer and metadata', async () => {
     const config = resolveBackboneConfig({ name: 'small', embeddingSize: 16 });
     const bytes = onnxModelBytes(config, await randomState(config, 1), { backbone: 'small', trainedSteps: '12' });
-    const model = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number }) as Record<string, any>;
+    const model = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number }) as DecodedModel;
     expect(model.ir_version).toBe(8);
     expect(model.producer_name).toBe('mvface');
     expect(model.opset_import).toEqual([{ domain: '', version: 17 }]);
@@ -131,9 +144,9 @@ describe('ONNX export', () => {
       { key: 'backbone', value: 'small' },
       { key: 'trainedSteps', value: '12' },
     ]);
-    const dims = (v: any) => v.type.tensor_type.shape.dim.map((d: any) => d.dim_param ?? d.dim_value);
-    expect(model.graph.input.map((v: any) => [v.name, v.type.tensor_type.elem_type, dims(v)])).toEqual([['input', 1, ['batch', 1, 28, 28]]]);
-    expect(model.graph.output.map((v: any) => [v.name, v.type.tensor_type.elem_type, dims(v)])).toEqual([['embedding', 1, ['batch', 16]]]);
+    const dims = (v: DecodedValueInfo) => v.type.tensor_type.shape.dim.map((d) => d.dim_param ?? d.dim_value);
+    expect(model.graph.input.map((v) => [v.name, v.type.tensor_type.elem_type, dims(v)])).toEqual([['input', 1, ['batch', 1, 28, 28]]]);
+    expect(model.graph.output.map((v) => [v.name, v.type.tensor_type.elem_type, dims(v)])).toEqual([['embedding', 1, ['batch', 16]]]);
     const session = await ort.InferenceSession.create(bytes);
     expect([session.inputNames, session.outputNames]).toEqual([['input'], ['embedding']]);
     const output = await embed(session, config, images(config, 3, 1), 3);

@@ -1,5 +1,5 @@
 /** Loss test problems: random, and the hard cases the SPEC's branches need. */
-import { Random } from './random';
+import type { Random } from './random';
 
 export type Scenario = 'random' | 'spread' | 'near-centre' | 'opposite' | 'all-hard' | 'none-hard';
 export const scenarios: Scenario[] = ['random', 'spread', 'near-centre', 'opposite', 'all-hard', 'none-hard'];

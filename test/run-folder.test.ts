@@ -125,7 +125,10 @@ describe('the CLI', () => {
     const log = path.join(dir, 'term', 'log.jsonl');
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => {
-        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) clearInterval(poll), resolve();
+        if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"step"')) {
+          clearInterval(poll);
+          resolve();
+        }
       }, 50);
     });
     child.kill('SIGTERM');

@@ -67,7 +67,13 @@ export async function stepRows<T>(config: TrainConfig, steps: number, dim: numbe
     for (let k = 0; k < steps; k++) {
       const controller = new AbortController();
       let info: StepInfo | undefined;
-      await trainer.fit({ signal: controller.signal, onStep: (s) => ((info = s), controller.abort()) });
+      await trainer.fit({
+        signal: controller.signal,
+        onStep: (s) => {
+          info = s;
+          controller.abort();
+        },
+      });
       const after = await trainer.classWeights();
       out.push({ step: info!, changed: changedRows(before, after, dim), read: read?.(checkpoint) });
       before = after;

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BackboneConfig } from '../lib/model/backbones';
 import { ConfigError, IoError, NonFiniteError } from '../lib/errors';
-import { type Device, resolveDevice, type StepInfo, type TrainConfig, Trainer } from '../lib/train/trainer';
+import { type Device, resolveDevice, Trainer } from '../lib/train/trainer';
 import { twinEmbeddings } from './torch-python';
 import { configMaker, trainRun } from './train-run';
 

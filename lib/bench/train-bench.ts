@@ -10,12 +10,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as jpeg from 'jpeg-js';
 import { backendInfo } from '../native/backend';
-import { type BackboneConfig } from '../model/backbones';
+import type { BackboneConfig } from '../model/backbones';
 import { DataLoader, type DataSpec } from '../data/loader';
 import { createError } from '../errors';
-import { type HeadConfig } from '../loss/margin-loss';
+import type { HeadConfig } from '../loss/margin-loss';
 import { native } from '../native/addon';
-import { type Precision } from '../train/precision';
+import type { Precision } from '../train/precision';
 import { type StepInfo, Trainer } from '../train/trainer';
 
 export type PipelineKind = 'recordio' | 'imagefolder' | 'none';
@@ -284,7 +284,10 @@ export function benchDataSet(kind: Exclude<PipelineKind, 'none'>, images: number
       const framed: Buffer[] = [];
       for (let i = 0; i < images; i++) framed.push(packRecord(i % classes, i, pictures[i % pictures.length]));
       const offsets: number[] = [];
-      framed.reduce((at, f) => (offsets.push(at), at + f.length), 0);
+      framed.reduce((at, f) => {
+        offsets.push(at);
+        return at + f.length;
+      }, 0);
       fs.writeFileSync(path.join(root, 'train.rec'), Buffer.concat(framed));
       fs.writeFileSync(path.join(root, 'train.idx'), offsets.map((o, key) => `${key}\t${o}\n`).join(''));
       fs.writeFileSync(path.join(root, 'property'), `${classes},${size},${size}`);

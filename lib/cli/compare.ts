@@ -36,7 +36,7 @@ export async function runCompare(f: CompareFlags, signal?: AbortSignal): Promise
   if (f.out) {
     fs.mkdirSync(path.dirname(f.out), { recursive: true });
     fs.writeFileSync(f.out, `${table}\n`);
-    fs.writeFileSync(f.out.replace(/\.md$/, '') + '.json', JSON.stringify({ config, faces, cells }, null, 2));
+    fs.writeFileSync(`${f.out.replace(/\.md$/, '')}.json`, JSON.stringify({ config, faces, cells }, null, 2));
   }
   return { cells, table };
 }

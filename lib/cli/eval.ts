@@ -1,5 +1,5 @@
 /** The CLI's `eval` and `report` commands. */
-import { type Command } from 'commander';
+import type { Command } from 'commander';
 import { integerArg as integer, parseDataArg } from './args';
 import { createError } from '../errors';
 import type { EvalSetSpec } from '../eval/sets';

@@ -26,11 +26,17 @@ function progressLine(stream: NodeJS.WriteStream = process.stderr): { update(don
       const seconds = (Date.now() - started) / 1000;
       const line = `mvface faces: ${done}/${total} images (${Math.floor((100 * done) / total)}%), ${(done / Math.max(seconds, 1e-3)).toFixed(0)} images/s`;
       if (stream.isTTY) {
-        if (done === total || done % 20 === 0) stream.write(`\r${line}`), (drawn = true);
+        if (done === total || done % 20 === 0) {
+          stream.write(`\r${line}`);
+          drawn = true;
+        }
         return;
       }
       const decile = Math.floor((10 * done) / total);
-      if (decile > lastDecile) stream.write(`${line}\n`), (lastDecile = decile);
+      if (decile > lastDecile) {
+        stream.write(`${line}\n`);
+        lastDecile = decile;
+      }
     },
     end() {
       if (drawn) stream.write('\n');

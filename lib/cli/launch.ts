@@ -90,7 +90,9 @@ export async function launchLocal(options: LaunchOptions): Promise<number> {
     threadsPerRank: options.threadsPerRank ?? Math.max(1, Math.floor(os.availableParallelism() / options.nproc)),
   };
   const children = Array.from({ length: o.nproc }, (_, rank) => startRank(rank, o));
-  const forward = (signal: NodeJS.Signals) => () => children.forEach((c) => c.exitCode === null && c.kill(signal));
+  const forward = (signal: NodeJS.Signals) => () => {
+    for (const c of children) if (c.exitCode === null) c.kill(signal);
+  };
   const onInt = forward('SIGINT');
   const onTerm = forward('SIGTERM');
   process.on('SIGINT', onInt);
@@ -104,7 +106,9 @@ export async function launchLocal(options: LaunchOptions): Promise<number> {
         else if (status !== 0 && (firstFailure === 0 || firstFailure === cancelled)) {
           firstFailure = status;
           process.stderr.write(`mvface: rank ${rank} exited with ${signal ?? code}; stopping the other ranks\n`);
-          children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGTERM'));
+          children.forEach((c) => {
+            if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+          });
         }
         resolve();
       });

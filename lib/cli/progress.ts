@@ -27,7 +27,10 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
     step(s) {
       const payload = { epoch: s.epoch + 1, loss: fixed(s.loss, 3), lr: fixed(s.lr, 4), hard: fixed(s.hardFraction, 3), sps: fixed(s.samplesPerSecond, 0) };
       if (tty) {
-        if (!started) bar.start(s.totalSteps, s.step, payload), (started = true);
+        if (!started) {
+          bar.start(s.totalSteps, s.step, payload);
+          started = true;
+        }
         bar.update(s.step, payload);
         return;
       }
@@ -40,7 +43,10 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
     epoch(e) {
       const acc = e.closedSetAccuracy === undefined ? '' : ` closed-set accuracy ${fixed(e.closedSetAccuracy, 4)}`;
       const line = `epoch ${e.epoch + 1} done: mean loss ${fixed(e.meanLoss, 4)}, ${fixed(e.samplesPerSecond, 0)} samples/s${acc}\n`;
-      if (tty && started) bar.stop(), (started = false);
+      if (tty && started) {
+        bar.stop();
+        started = false;
+      }
       stream.write(line);
     },
     stop() {

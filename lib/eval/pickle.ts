@@ -191,11 +191,11 @@ class Machine {
 type Op = (m: Machine, r: Reader) => void;
 
 const ops: Record<number, Op> = {
-  0x80: (m, r) => {
+  0x80: (_m, r) => {
     const protocol = r.u8();
     if (protocol < 2 || protocol > 5) throw new PickleFormatError(`protocol ${protocol}`);
   }, // PROTO
-  0x95: (m, r) => void r.u64(), // FRAME: the frame's length; the opcodes inside are read as usual
+  0x95: (_m, r) => void r.u64(), // FRAME: the frame's length; the opcodes inside are read as usual
   0x28: (m) => void m.stack.push(MARK), // MARK
   0x5d: (m) => void m.stack.push([]), // EMPTY_LIST
   0x29: (m) => void m.stack.push(new PyTuple([])), // EMPTY_TUPLE

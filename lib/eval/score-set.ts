@@ -107,7 +107,9 @@ function verification(e: Embeddings, pairs: Int32Array, same: boolean[]): EvalSe
 
 function rows(e: Embeddings, indices: Int32Array): Float32Array {
   const out = new Float32Array(indices.length * e.dim);
-  indices.forEach((r, k) => out.set(e.data.subarray(r * e.dim, (r + 1) * e.dim), k * e.dim));
+  indices.forEach((r, k) => {
+    out.set(e.data.subarray(r * e.dim, (r + 1) * e.dim), k * e.dim);
+  });
   return out;
 }
 

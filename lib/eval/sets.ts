@@ -85,7 +85,7 @@ export function readVerificationBin(file: string): PairList {
   const [bins, flags] = value.items;
   if (!Array.isArray(bins) || !Array.isArray(flags)) throw bad('expected two lists');
   const images = bins.map(imageBytes);
-  const at = images.findIndex((b) => b === undefined);
+  const at = images.indexOf(undefined);
   if (at >= 0) throw bad(`image ${at} is not bytes, a bytearray or a 1-D uint8 numpy array`);
   if (!flags.every((f) => typeof f === 'boolean')) throw bad('issame_list holds values that are not bools');
   if (images.length !== 2 * flags.length || flags.length === 0) throw bad(`${images.length} images for ${flags.length} pairs`);
@@ -131,7 +131,8 @@ export function readLfwPairs(pairsFile: string, imagesDir: string): PairList {
 function random(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
@@ -163,7 +164,11 @@ export function drawPairs(labels: ArrayLike<number>, count: number, seed = 0): {
   const maxSame = [...classes.values()].reduce((s, c) => s + (c.length * (c.length - 1)) / 2, 0);
   const maxDifferent = (n * (n - 1)) / 2 - maxSame;
   if (count / 2 > Math.min(maxSame, maxDifferent)) {
-    throw createError('E_SHAPE', `pairs: ${count} pairs need ${count / 2} same-class and ${count / 2} different-class pairs; these ${n} images have ${maxSame} and ${maxDifferent}`, 'pairs');
+    throw createError(
+      'E_SHAPE',
+      `pairs: ${count} pairs need ${count / 2} same-class and ${count / 2} different-class pairs; these ${n} images have ${maxSame} and ${maxDifferent}`,
+      'pairs',
+    );
   }
   const next = random(seed);
   const pick = (list: number[]) => list[Math.floor(next() * list.length)];
@@ -172,7 +177,8 @@ export function drawPairs(labels: ArrayLike<number>, count: number, seed = 0): {
   const drawn: Array<[number, number, boolean]> = [];
   const draw = (same: boolean) => {
     for (let tries = 0, got = 0; got < count / 2; tries++) {
-      if (tries > 100 * count + 100_000) throw createError('E_SHAPE', `pairs: could not draw ${count / 2} distinct ${same ? 'same' : 'different'}-class pairs; ask for fewer`, 'pairs');
+      if (tries > 100 * count + 100_000)
+        throw createError('E_SHAPE', `pairs: could not draw ${count / 2} distinct ${same ? 'same' : 'different'}-class pairs; ask for fewer`, 'pairs');
       const a = same ? pick(withPartners) : Math.floor(next() * n);
       const b = same ? pick(classes.get(labels[a])!) : Math.floor(next() * n);
       const key = Math.min(a, b) * n + Math.max(a, b);
@@ -185,14 +191,18 @@ export function drawPairs(labels: ArrayLike<number>, count: number, seed = 0): {
   draw(true);
   draw(false);
   shuffle(drawn, next);
-  return { pairs: Int32Array.from(drawn.flatMap(([a, b]) => [a, b])), same: drawn.map((d) => d[2]) };
+  return { pairs: Int32Array.from(drawn.flatMap((d) => [d[0], d[1]])), same: drawn.map((d) => d[2]) };
 }
 
 /** `k` of the indices 0 .. n-1 (all of them when k >= n), seeded, ascending. */
 export function sampleIndices(n: number, k: number, seed = 0): Int32Array {
   const all = Array.from({ length: n }, (_, i) => i);
   if (k >= n) return Int32Array.from(all);
-  return Int32Array.from(shuffle(all, random(seed ^ 0x5a3b1e)).slice(0, k).sort((a, b) => a - b));
+  return Int32Array.from(
+    shuffle(all, random(seed ^ 0x5a3b1e))
+      .slice(0, k)
+      .sort((a, b) => a - b),
+  );
 }
 
 /** One seeded gallery image per class; every other image is a probe. */

@@ -78,7 +78,7 @@ export function sphereLambda(c: Extract<HeadConfig, { type: 'sphereface' }>): nu
   const base = opt(c.lambdaBase, d.lambdaBase, 'lambdaBase');
   const gamma = opt(c.lambdaGamma, d.lambdaGamma, 'lambdaGamma');
   const power = opt(c.lambdaPower, d.lambdaPower, 'lambdaPower');
-  return Math.max(opt(c.lambdaMin, d.lambdaMin, 'lambdaMin'), base * Math.pow(1 + gamma * it, -power));
+  return Math.max(opt(c.lambdaMin, d.lambdaMin, 'lambdaMin'), base * (1 + gamma * it) ** -power);
 }
 
 function withMining(config: HeadConfig): { head: HeadConfig; mining?: Mining } {
@@ -122,7 +122,9 @@ export function resolveHeadConfig(config: HeadConfig): NativeLossConfig {
   };
 }
 
-function checkMatrix(m: Matrix, argument: string, dtypes: Array<Function> = [Float32Array]): NativeMatrix {
+type DataType = Float32ArrayConstructor | Float64ArrayConstructor;
+
+function checkMatrix(m: Matrix, argument: string, dtypes: DataType[] = [Float32Array]): NativeMatrix {
   if (m === null || typeof m !== 'object') throw createError('E_SHAPE', `${argument}: expected { data, rows, cols }`, argument);
   if (!dtypes.some((t) => m.data instanceof t)) {
     throw createError('E_SHAPE', `${argument}: data must be a ${dtypes.map((t) => t.name).join(' or ')}`, argument);
@@ -132,7 +134,7 @@ function checkMatrix(m: Matrix, argument: string, dtypes: Array<Function> = [Flo
 
 type Args = [NativeLossConfig, NativeMatrix, NativeMatrix, Int32Array];
 
-function args(config: HeadConfig, embeddings: Matrix, weight: Matrix, labels: ArrayLike<number>, dtypes?: Array<Function>): Args {
+function args(config: HeadConfig, embeddings: Matrix, weight: Matrix, labels: ArrayLike<number>, dtypes?: DataType[]): Args {
   return [resolveHeadConfig(config), checkMatrix(embeddings, 'embeddings', dtypes), checkMatrix(weight, 'weight', dtypes), toLabels(labels)];
 }
 
@@ -216,6 +218,6 @@ export function computeLoss(
   options?: LossOptions,
 ): NativeLossResult<Float32Array | Float64Array> {
   const a = args(config, embeddings as Matrix, weight as Matrix, labels, [Float32Array, Float64Array]);
-  if (path === 'reference') return native().lossReference(...a);
-  return native().marginLoss(...a, lossOptions(options));
+  if (path === 'reference') return native().lossReference<Float32Array | Float64Array>(...a);
+  return native().marginLoss<Float32Array | Float64Array>(...a, lossOptions(options));
 }

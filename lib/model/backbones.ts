@@ -5,7 +5,6 @@
 import { backboneDefaults } from '../config/defaults';
 import { createError } from '../errors';
 import { native } from '../native/addon';
-import type { NativeAddon } from '../native/types';
 
 export type BackboneName = 'mobilefacenet' | 'iresnet18' | 'iresnet34' | 'iresnet50' | 'iresnet100' | 'attention56' | 'small';
 

@@ -98,7 +98,7 @@ interface Located {
 
 /** model.json for `x.pt` is `x.json`. */
 function metaOf(weights: string): string {
-  return weights.replace(/\.pt$/, '') + '.json';
+  return `${weights.replace(/\.pt$/, '')}.json`;
 }
 
 function readModelFile(file: string): Located {
@@ -106,7 +106,7 @@ function readModelFile(file: string): Located {
   if (meta.format !== 'mvface-backbone-1' || typeof meta.backbone !== 'object') {
     throw createError('E_IO', `${file}: not an mvface model.json (format ${String(meta.format)})`, file);
   }
-  return { weights: path.join(path.dirname(file), path.basename(file, '.json') + '.pt'), backbone: resolveBackboneConfig(meta.backbone), step: meta.step };
+  return { weights: path.join(path.dirname(file), `${path.basename(file, '.json')}.pt`), backbone: resolveBackboneConfig(meta.backbone), step: meta.step };
 }
 
 /** A run folder: model.pt when training finished, else its last checkpoint. */

@@ -79,16 +79,18 @@ export interface NativeCudaTiming {
   peakExtraBytes: number;
 }
 
-type LossFn<R> = (config: NativeLossConfig, x: NativeMatrix, w: NativeMatrix, labels: Int32Array, options?: NativeLossOptions) => R;
+type LossArgs = [config: NativeLossConfig, x: NativeMatrix, w: NativeMatrix, labels: Int32Array, options?: NativeLossOptions];
+type FloatArray = Float32Array | Float64Array;
 
 export interface NativeAddon {
   backendInfo(): NativeBackendInfo;
   setThreads(n: number): void;
   setErrorFactory(factory: (code: string, message: string, argument: string) => Error): void;
   nativeErrorProbe(): void;
-  marginLoss: LossFn<NativeLossResult<any>>;
-  marginLossAsync: LossFn<Promise<NativeLossResult<any>>>;
-  lossReference: LossFn<NativeLossResult<any>>;
+  /** The gradients come back in the inputs' precision: F is Float32Array unless the caller passed float64 matrices. */
+  marginLoss<F extends FloatArray = Float32Array>(...args: LossArgs): NativeLossResult<F>;
+  marginLossAsync<F extends FloatArray = Float32Array>(...args: LossArgs): Promise<NativeLossResult<F>>;
+  lossReference<F extends FloatArray = Float32Array>(...args: LossArgs): NativeLossResult<F>;
   gemmFloor(xhat: NativeMatrix, what: NativeMatrix): void;
   /** Reads the allocator's statistics, then resets the peak when `resetPeak`. E_CONFIG without CUDA. */
   cudaMemoryStats(resetPeak?: boolean): NativeCudaMemoryStats;

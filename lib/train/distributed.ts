@@ -8,7 +8,6 @@ import type { NativeComm } from '../native/types';
 import { type HeadConfig, type LossResult, resolveHeadConfig } from '../loss/margin-loss';
 import { type Matrix, toLabels } from '../loss/matrix';
 import { native } from '../native/addon';
-import type { NativeLossConfig } from '../native/types';
 
 /** The contiguous classes [first, first + count) that `rank` of `worldSize` holds. */
 export function classShard(classes: number, rank: number, worldSize: number): { first: number; count: number } {

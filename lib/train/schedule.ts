@@ -44,14 +44,14 @@ export function learningRate(s: ScheduleSettings, step: number): number {
   switch (s.schedule.type) {
     case 'multistep': {
       const passed = s.schedule.milestones.filter((m) => step >= m * s.stepsPerEpoch).length;
-      return s.lr * Math.pow(s.schedule.gamma ?? scheduleDefaults.gamma, passed);
+      return s.lr * (s.schedule.gamma ?? scheduleDefaults.gamma) ** passed;
     }
     case 'cosine': {
       const min = s.schedule.minLr ?? scheduleDefaults.minLr;
       return min + ((s.lr - min) * (1 + Math.cos(Math.PI * progress))) / 2;
     }
     case 'poly':
-      return s.lr * Math.pow(1 - progress, s.schedule.power ?? scheduleDefaults.power);
+      return s.lr * (1 - progress) ** (s.schedule.power ?? scheduleDefaults.power);
     default:
       return s.lr;
   }

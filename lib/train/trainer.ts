@@ -597,7 +597,7 @@ export class Trainer {
    */
   async exportModel(file: string): Promise<string> {
     await this.nativeTrainer.exportBackbone(file);
-    writeJsonAtomic(file.replace(/\.pt$/, '') + '.json', modelFile(resolveBackboneConfig(this.config.backbone), this.step));
+    writeJsonAtomic(`${file.replace(/\.pt$/, '')}.json`, modelFile(resolveBackboneConfig(this.config.backbone), this.step));
     return file;
   }
 

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Rng } from './random';
+import type { Rng } from './random';
 
 /** The part of facesjs's FaceConfig this module reads or changes; the rest passes through. */
 export interface FaceConfig {

@@ -42,7 +42,10 @@ export class Emitter {
   private int64(values: number[]): string {
     const key = values.join('_');
     let name = this.constants.get(key);
-    if (!name) this.constants.set(key, (name = this.graph.addInt64(`const_${key}`, values)));
+    if (!name) {
+      name = this.graph.addInt64(`const_${key}`, values);
+      this.constants.set(key, name);
+    }
     return name;
   }
 

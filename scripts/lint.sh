@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The format and lint checks: Biome for TypeScript and JavaScript, clang-format for C++ and CUDA.
+# --fix rewrites the files instead of failing on them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mapfile -t native_sources < <(git ls-files 'native/*.cpp' 'native/*.h' 'native/*.cu' 'native/*.cuh')
+if [ "${1:-}" = --fix ]; then
+  npx biome check --write .
+  npx clang-format -i --style=file "${native_sources[@]}"
+else
+  npx biome ci .
+  npx clang-format --dry-run --Werror --style=file "${native_sources[@]}"
+  echo "lint: OK (${#native_sources[@]} C++ and CUDA files, Biome on lib, test, bench and scripts)"
+fi
