@@ -19,13 +19,22 @@ const steps = 12;
 function config(runsDir: string, name: string): string {
   const file = path.join(runsDir, `${name}.json`);
   const classes = 100;
-  fs.writeFileSync(file, JSON.stringify({
-    name, runsDir,
-    backbone: { name: 'mobilefacenet', embeddingSize: 512 },
-    head: { type: 'mv-arc', mode: 'adaptive', easyMargin: true },
-    data: { kind: 'synthetic', classes, perClass: Math.ceil((steps * globalBatch) / classes), height: 112, width: 112, channels: 3 },
-    epochs: 1, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, flip: true, workers: 1, device: 'cpu',
-  }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name,
+      runsDir,
+      backbone: { name: 'mobilefacenet', embeddingSize: 512 },
+      head: { type: 'mv-arc', mode: 'adaptive', easyMargin: true },
+      data: { kind: 'synthetic', classes, perClass: Math.ceil((steps * globalBatch) / classes), height: 112, width: 112, channels: 3 },
+      epochs: 1,
+      optimizer: { lr: 0.01 },
+      schedule: { type: 'constant' },
+      flip: true,
+      workers: 1,
+      device: 'cpu',
+    }),
+  );
   return file;
 }
 

@@ -45,7 +45,13 @@ export async function benchEmbed(): Promise<Row[]> {
         const input = new ort.Tensor('float32', images, [n, channels, height, width]);
         const ours = await imagesPerSecond(() => model.embed(images, { flip: false, normalize: false, batchSize: n }), n);
         const theirs = await imagesPerSecond(() => session.run({ input }), n);
-        rows.push({ backbone: `${config.name} ${height}x${width}`, batch: n, 'Model.embed images/s': ours, 'onnxruntime-node images/s': theirs, 'ratio (mvface / onnxruntime)': ours / theirs });
+        rows.push({
+          backbone: `${config.name} ${height}x${width}`,
+          batch: n,
+          'Model.embed images/s': ours,
+          'onnxruntime-node images/s': theirs,
+          'ratio (mvface / onnxruntime)': ours / theirs,
+        });
       }
       await session.release();
       model.dispose();

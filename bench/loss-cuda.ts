@@ -94,12 +94,15 @@ function saveGpuResult(rows: Row[], card: string, settings: Record<string, unkno
   const dir = path.join(__dirname, '..', '..', 'bench', 'results');
   fs.mkdirSync(dir, { recursive: true });
   const date = new Date().toISOString().slice(0, 10);
-  const slug = card.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const slug = card
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
   const file = path.join(dir, `gpu-loss-${date}-${slug}.md`);
   const text =
     `# GPU loss benchmark, ${date}\n\nCard: ${card}. Settings: ${JSON.stringify(settings)}.\n\n` +
-    'Forward+backward, median ms; vsFloor and vsFused: time over the GEMM floor\'s and over the fused path\'s; ' +
-    'extra: the CUDA caching allocator\'s peak above inputs and outputs, in MiB and in B x C float32 buffers.\n\n' +
+    "Forward+backward, median ms; vsFloor and vsFused: time over the GEMM floor's and over the fused path's; " +
+    "extra: the CUDA caching allocator's peak above inputs and outputs, in MiB and in B x C float32 buffers.\n\n" +
     `${formatTable(rows)}\n`;
   fs.writeFileSync(file, text);
   console.log(`saved ${path.relative(process.cwd(), file)}`);

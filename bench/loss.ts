@@ -34,7 +34,8 @@ export async function benchLoss(options: LossBenchOptions = {}): Promise<Row[]> 
   for (const C of options.classes ?? [10_000, 100_000]) {
     const repeats = options.repeats ?? (C > 50_000 ? 5 : 10);
     const dims = [String(B), String(D), String(C)];
-    const times = runJson<Record<string, number>>(process.execPath, ['--expose-gc', worker, 'time', ...dims, String(repeats), 'floor', 'fused', 'aten'], threads) ?? {};
+    const times =
+      runJson<Record<string, number>>(process.execPath, ['--expose-gc', worker, 'time', ...dims, String(repeats), 'floor', 'fused', 'aten'], threads) ?? {};
     const measured: Array<{ name: string; ms?: number; extra?: number }> = Object.keys(names).map((v) => ({
       name: names[v],
       ms: times[v],
@@ -42,7 +43,11 @@ export async function benchLoss(options: LossBenchOptions = {}): Promise<Row[]> 
     }));
     const py = python();
     if (py) {
-      const e = runJson<{ medianMs: number; peakExtraBytes: number }>(py, [eager, '--B', `${B}`, '--D', `${D}`, '--C', `${C}`, '--threads', `${threads}`, '--repeats', `${repeats}`], threads);
+      const e = runJson<{ medianMs: number; peakExtraBytes: number }>(
+        py,
+        [eager, '--B', `${B}`, '--D', `${D}`, '--C', `${C}`, '--threads', `${threads}`, '--repeats', `${repeats}`],
+        threads,
+      );
       measured.push({ name: 'PyTorch eager (FaceX-Zoo head)', ms: e?.medianMs, extra: e?.peakExtraBytes });
     }
     const floor = times.floor;

@@ -33,7 +33,10 @@ export function benchNormGpu(argv: string[] = []): void {
   const repeats = Number(value(argv, '--repeats') ?? 20);
   const dtype = argv.includes('--fp32') ? 'fp32' : 'bf16';
   const N = 256;
-  const card = (info.cudaDevices[0] ?? 'gpu').replace(/^NVIDIA\s+/, '').replace(/[^\w.-]+/g, '-').toLowerCase();
+  const card = (info.cudaDevices[0] ?? 'gpu')
+    .replace(/^NVIDIA\s+/, '')
+    .replace(/[^\w.-]+/g, '-')
+    .toLowerCase();
   const dir = value(argv, '--out') ?? path.join(__dirname, '..', '..', 'bench', 'results');
   const file = path.join(dir, `gpu-norm-${new Date().toISOString().slice(0, 10)}-${card}${dtype === 'fp32' ? '-fp32' : ''}.md`);
   const title = `Batch norm (+ PReLU) (+ residual), forward + backward, ${dtype}, on ${info.cudaDevices[0]} (libtorch ${info.libtorchVersion}; median of ${repeats} samples of 10 steps each)`;

@@ -49,7 +49,10 @@ export async function benchScale(options: { cases?: ScaleCase[] } = {}): Promise
     for (const r of block) r.extraVsBaseline = base && r.extraMiB !== undefined ? (r.extraMiB as number) / base : undefined;
     rows.push(...block);
   }
-  printTable(`head scaling on the CPU, ${threads} threads (time: median; extra: peak RSS above inputs (x, W) and outputs (gradients); vsBaseline: against the first variant of each case, the whole head where it fits)`, rows);
+  printTable(
+    `head scaling on the CPU, ${threads} threads (time: median; extra: peak RSS above inputs (x, W) and outputs (gradients); vsBaseline: against the first variant of each case, the whole head where it fits)`,
+    rows,
+  );
   saveResult('scale', rows, { threads, B });
   return rows;
 }

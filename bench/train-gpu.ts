@@ -75,17 +75,28 @@ export async function benchTrainGpu(argv: string[] = []): Promise<void> {
   const json: Record<string, unknown> = { steps, warmup, batch, classes, device: info.cudaDevices[0] ?? 'cpu', libtorch: info.libtorchVersion };
   let memoryLine = memorySteps > 0 ? 'long run: not reached' : 'long run: not run (--memory-steps 0)';
   const dir = value(argv, '--out') ?? path.join(__dirname, '..', '..', 'bench', 'results');
-  const card = (info.cudaDevices[0] ?? (device === 'cpu' ? 'cpu-rehearsal' : 'gpu')).replace(/^NVIDIA\s+/, '').replace(/[^\w.-]+/g, '-').toLowerCase();
+  const card = (info.cudaDevices[0] ?? (device === 'cpu' ? 'cpu-rehearsal' : 'gpu'))
+    .replace(/^NVIDIA\s+/, '')
+    .replace(/[^\w.-]+/g, '-')
+    .toLowerCase();
   const file = path.join(dir, `gpu-train-${new Date().toISOString().slice(0, 10)}-${card}${channelsLast ? '-nhwc' : ''}`);
   const title = `GPU training throughput on ${info.cudaDevices[0] ?? device} (libtorch ${info.libtorchVersion}; ${warmup} warm-up + ${steps} timed steps, ${classes} classes; ratios = mvface's samples/s, without and with CUDA graphs, over the row's)`;
   const caseName = (backbone: string) => `${backbone} 112x112, batch ${batch}, bf16, mv-arc${channelsLast ? ', channels-last' : ''}`;
   const table = () => {
-    const rows = backbones.flatMap((b) => modelRows(caseName(b), measured.get(b)!, { ...options, loader: options.loader && b === backbones[0], cuda: device === 'cuda', compile }));
+    const rows = backbones.flatMap((b) =>
+      modelRows(caseName(b), measured.get(b)!, { ...options, loader: options.loader && b === backbones[0], cuda: device === 'cuda', compile }),
+    );
     const first = measured.get(backbones[0])!.ours;
     if (first?.pipeline) {
       const consumer = measured.get('iresnet50')?.ours?.samplesPerSecond ?? first.samplesPerSecond;
       const by = measured.get('iresnet50')?.ours ? 'iresnet50' : backbones[0];
-      rows.push({ case: `input pipeline alone: ${first.pipeline.kind} JPEG 112x112 decode + flip + normalise, ${first.pipeline.workers} threads`, variant: `vs the ${by} step's consumption`, samplesPerSecond: first.pipeline.samplesPerSecond, peakMiB: undefined, 'mvface / this': first.pipeline.samplesPerSecond / consumer });
+      rows.push({
+        case: `input pipeline alone: ${first.pipeline.kind} JPEG 112x112 decode + flip + normalise, ${first.pipeline.workers} threads`,
+        variant: `vs the ${by} step's consumption`,
+        samplesPerSecond: first.pipeline.samplesPerSecond,
+        peakMiB: undefined,
+        'mvface / this': first.pipeline.samplesPerSecond / consumer,
+      });
     }
     return formatTable(rows);
   };
@@ -99,10 +110,45 @@ export async function benchTrainGpu(argv: string[] = []): Promise<void> {
     measured.get(backbone)![key] = run() ?? null;
     save();
   };
-  const pytorchArgs = (backbone: string) => [script, '--device', device, '--backbone', backbone, '--batch', `${batch}`, '--classes', `${classes}`, '--head', 'mv-arc',
-    '--precision', 'bf16', '--threads', `${threads}`, '--warmup', `${warmup}`, '--steps', `${steps}`, ...(channelsLast ? ['--channels-last'] : [])];
-  const common = (backbone: string) => ['--device', device, '--backbone', backbone, '--batch', `${batch}`, '--precision', 'bf16', '--classes', `${classes}`,
-    '--steps', `${steps}`, '--warmup', `${warmup}`, ...(channelsLast ? ['--channels-last'] : [])];
+  const pytorchArgs = (backbone: string) => [
+    script,
+    '--device',
+    device,
+    '--backbone',
+    backbone,
+    '--batch',
+    `${batch}`,
+    '--classes',
+    `${classes}`,
+    '--head',
+    'mv-arc',
+    '--precision',
+    'bf16',
+    '--threads',
+    `${threads}`,
+    '--warmup',
+    `${warmup}`,
+    '--steps',
+    `${steps}`,
+    ...(channelsLast ? ['--channels-last'] : []),
+  ];
+  const common = (backbone: string) => [
+    '--device',
+    device,
+    '--backbone',
+    backbone,
+    '--batch',
+    `${batch}`,
+    '--precision',
+    'bf16',
+    '--classes',
+    `${classes}`,
+    '--steps',
+    `${steps}`,
+    '--warmup',
+    `${warmup}`,
+    ...(channelsLast ? ['--channels-last'] : []),
+  ];
   save();
 
   // The cheap runs first, for every model; then the memory run; then torch.compile (minutes of
@@ -111,15 +157,38 @@ export async function benchTrainGpu(argv: string[] = []): Promise<void> {
     const first = backbone === backbones[0];
     measure(backbone, 'ours', () => mvfaceRun(backbone, [...common(backbone), '--no-fused-norm', '--pipeline', first ? 'recordio' : 'none'], 300_000));
     if (py) measure(backbone, 'eager', () => runJson<PyTorchRun>(py, pytorchArgs(backbone), threads, 240_000));
-    if (options.graph) measure(backbone, 'graphed', () => mvfaceRun(`${backbone}-graph`, [...common(backbone), '--no-fused-norm', '--pipeline', 'none', '--cuda-graph'], 300_000));
+    if (options.graph)
+      measure(backbone, 'graphed', () =>
+        mvfaceRun(`${backbone}-graph`, [...common(backbone), '--no-fused-norm', '--pipeline', 'none', '--cuda-graph'], 300_000),
+      );
     if (options.fused) measure(backbone, 'fused', () => mvfaceRun(`${backbone}-fused`, [...common(backbone), '--pipeline', 'none', '--fused-norm'], 300_000));
     if (options.fused && options.graph) {
-      measure(backbone, 'fusedGraphed', () => mvfaceRun(`${backbone}-fused-graph`, [...common(backbone), '--pipeline', 'none', '--fused-norm', '--cuda-graph'], 300_000));
+      measure(backbone, 'fusedGraphed', () =>
+        mvfaceRun(`${backbone}-fused-graph`, [...common(backbone), '--pipeline', 'none', '--fused-norm', '--cuda-graph'], 300_000),
+      );
     }
   }
   if (memorySteps > 0) {
-    const flags = ['--device', device, '--backbone', 'mobilefacenet', '--batch', `${batch}`, '--precision', 'bf16', '--classes', `${classes}`, '--steps', '1', '--warmup', '1',
-      '--pipeline', 'none', '--memory-steps', `${memorySteps}`];
+    const flags = [
+      '--device',
+      device,
+      '--backbone',
+      'mobilefacenet',
+      '--batch',
+      `${batch}`,
+      '--precision',
+      'bf16',
+      '--classes',
+      `${classes}`,
+      '--steps',
+      '1',
+      '--warmup',
+      '1',
+      '--pipeline',
+      'none',
+      '--memory-steps',
+      `${memorySteps}`,
+    ];
     const m = mvfaceRun('memory', flags, 600_000)?.memoryCheck;
     json.memoryCheck = m;
     const onDevice = m?.deviceGrowthBytes === undefined ? '' : `, device allocated ${(m.deviceGrowthBytes / 2 ** 20).toFixed(1)} MiB`;
@@ -132,7 +201,10 @@ export async function benchTrainGpu(argv: string[] = []): Promise<void> {
     if (py && compile) measure(backbone, 'compiled', () => runJson<PyTorchRun>(py, [...pytorchArgs(backbone), '--compile'], threads, 400_000));
   }
   // The first model's step fed by the native loader decoding RecordIO JPEGs: the input pipeline overlapped with training.
-  if (options.loader) measure(backbones[0], 'fed', () => mvfaceRun(`${backbones[0]}-recordio`, [...common(backbones[0]), '--no-fused-norm', '--pipeline', 'none', '--source', 'recordio'], 300_000));
+  if (options.loader)
+    measure(backbones[0], 'fed', () =>
+      mvfaceRun(`${backbones[0]}-recordio`, [...common(backbones[0]), '--no-fused-norm', '--pipeline', 'none', '--source', 'recordio'], 300_000),
+    );
   console.log(`\n${title}\n${table()}\n${memoryLine}\n`);
   console.log(`saved ${path.relative(process.cwd(), file)}.md`);
   if (memorySteps > 0 && !(json.memoryCheck as { flat?: boolean } | undefined)?.flat) process.exitCode = 1;

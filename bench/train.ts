@@ -26,12 +26,27 @@ interface Case {
 async function mvfaceSamplesPerSecond(c: Case, warmup: number, steps: number, classes: number): Promise<number> {
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bench-'));
   const trainer = await Trainer.create({
-    name: 'bench', runsDir,
+    name: 'bench',
+    runsDir,
     backbone: { name: c.backbone, inputSize: c.inputSize, inChannels: c.channels, embeddingSize: 512 },
     head: { type: 'mv-am', mode: 'adaptive', t: 1.2 },
-    data: { kind: 'synthetic', classes, perClass: Math.ceil(((warmup + steps + 1) * c.batch) / classes), height: c.inputSize, width: c.inputSize, channels: c.channels },
-    epochs: 1, batchSize: c.batch, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, flip: true, workers: 1, device: 'cpu',
-    channelsLast: c.channelsLast, fusedNorm: c.fusedNorm ?? false,
+    data: {
+      kind: 'synthetic',
+      classes,
+      perClass: Math.ceil(((warmup + steps + 1) * c.batch) / classes),
+      height: c.inputSize,
+      width: c.inputSize,
+      channels: c.channels,
+    },
+    epochs: 1,
+    batchSize: c.batch,
+    optimizer: { lr: 0.01 },
+    schedule: { type: 'constant' },
+    flip: true,
+    workers: 1,
+    device: 'cpu',
+    channelsLast: c.channelsLast,
+    fusedNorm: c.fusedNorm ?? false,
   });
   const controller = new AbortController();
   let start = 0n;
@@ -61,7 +76,10 @@ export async function benchTrain(options: { steps?: number; rounds?: number } = 
   const warmup = 2;
   const classes = 100;
   const mobile = { backbone: 'mobilefacenet', inputSize: 112, channels: 3, batch: 32 } as const;
-  const cases: Case[] = [{ ...mobile, channelsLast: false }, { ...mobile, channelsLast: true }];
+  const cases: Case[] = [
+    { ...mobile, channelsLast: false },
+    { ...mobile, channelsLast: true },
+  ];
   const rows: Row[] = [];
   const py = python();
   const script = path.join(__dirname, '..', '..', 'bench', 'baselines', 'train_eager.py');
@@ -72,9 +90,30 @@ export async function benchTrain(options: { steps?: number; rounds?: number } = 
     const theirs: number[] = [];
     for (let round = 0; round < rounds; round++) {
       if (py) {
-        const out = execFileSync(py, [script, '--backbone', c.backbone, '--input-size', `${c.inputSize}`, '--channels', `${c.channels}`, '--batch', `${c.batch}`,
-          '--classes', `${classes}`, '--threads', `${threads}`, '--warmup', `${warmup}`, '--steps', `${steps}`, ...(c.channelsLast ? ['--channels-last'] : [])],
-          { encoding: 'utf8' });
+        const out = execFileSync(
+          py,
+          [
+            script,
+            '--backbone',
+            c.backbone,
+            '--input-size',
+            `${c.inputSize}`,
+            '--channels',
+            `${c.channels}`,
+            '--batch',
+            `${c.batch}`,
+            '--classes',
+            `${classes}`,
+            '--threads',
+            `${threads}`,
+            '--warmup',
+            `${warmup}`,
+            '--steps',
+            `${steps}`,
+            ...(c.channelsLast ? ['--channels-last'] : []),
+          ],
+          { encoding: 'utf8' },
+        );
         theirs.push(JSON.parse(out.trim().split('\n').pop()!).samplesPerSecond);
       }
       ours.push(await mvfaceSamplesPerSecond(c, warmup, steps, classes));
@@ -83,9 +122,20 @@ export async function benchTrain(options: { steps?: number; rounds?: number } = 
     const name = `${c.backbone} ${c.inputSize}x${c.inputSize}x${c.channels}, batch ${c.batch}, mv-am, ${classes} classes${c.channelsLast ? ', channels-last' : ''}`;
     const base = theirs.length ? median(theirs) : undefined;
     rows.push({ case: name, variant: 'PyTorch eager (fixed batch)', samplesPerSecond: base, vsPyTorch: base ? 1 : undefined });
-    rows.push({ case: name, variant: 'mvface (native pipeline + step)', samplesPerSecond: median(ours), vsPyTorch: base ? median(ours) / base : undefined, vsModules: 1 });
-    rows.push({ case: name, variant: 'mvface, fused batch norm + PReLU + residual (fusedNorm)', samplesPerSecond: median(fused),
-      vsPyTorch: base ? median(fused) / base : undefined, vsModules: median(fused) / median(ours) });
+    rows.push({
+      case: name,
+      variant: 'mvface (native pipeline + step)',
+      samplesPerSecond: median(ours),
+      vsPyTorch: base ? median(ours) / base : undefined,
+      vsModules: 1,
+    });
+    rows.push({
+      case: name,
+      variant: 'mvface, fused batch norm + PReLU + residual (fusedNorm)',
+      samplesPerSecond: median(fused),
+      vsPyTorch: base ? median(fused) / base : undefined,
+      vsModules: median(fused) / median(ours),
+    });
   }
   printTable(`CPU training throughput, ${threads} threads (median of ${rounds} rounds of ${steps} steps after ${warmup} warm-up)`, rows);
   saveResult('train', rows, { threads, steps, warmup, rounds });

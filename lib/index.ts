@@ -74,4 +74,12 @@ export type { TrainEvalConfig } from './train/periodic-eval';
 export type { RunPaths } from './train/run-files';
 export { learningRate, type Schedule, type ScheduleSettings } from './train/schedule';
 export { ProcessGroup, classShard } from './train/distributed';
-export { compareHeads, defaultHeads, formatCompareTable, type CompareCell, type CompareConfig, type CompareDataset, type HeadEntry } from './experiments/compare';
+export {
+  compareHeads,
+  defaultHeads,
+  formatCompareTable,
+  type CompareCell,
+  type CompareConfig,
+  type CompareDataset,
+  type HeadEntry,
+} from './experiments/compare';

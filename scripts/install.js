@@ -24,8 +24,10 @@ function main() {
   }
   const { buildAddon, libtorchToBuildWith } = require(path.join(dist, 'native', 'build.js'));
   if (!libtorchToBuildWith()) {
-    console.warn('mvface: no libtorch found to build against. Install one (Debian/Ubuntu: apt-get install libtorch-dev), ' +
-      'or set LIBTORCH=/path/to/libtorch or LIBTORCH_USE_PYTORCH=1, then run `npx mvface build`.');
+    console.warn(
+      'mvface: no libtorch found to build against. Install one (Debian/Ubuntu: apt-get install libtorch-dev), ' +
+        'or set LIBTORCH=/path/to/libtorch or LIBTORCH_USE_PYTORCH=1, then run `npx mvface build`.',
+    );
     return;
   }
   try {

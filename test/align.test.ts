@@ -2,12 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { alignFaces } from '../lib/data/align';
 import { encodePng, type Picture } from './fixtures';
 
-const template = [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
+const template = [
+  [38.2946, 51.6963],
+  [73.5318, 51.5014],
+  [56.0252, 71.7366],
+  [41.5493, 92.3655],
+  [70.7299, 92.2041],
+];
 const background = 40;
 
 /** A similarity: scale s, rotation by `degrees`, then a shift. */
 function similarity(s: number, degrees: number, tx: number, ty: number) {
-  const a = s * Math.cos((degrees * Math.PI) / 180), b = s * Math.sin((degrees * Math.PI) / 180);
+  const a = s * Math.cos((degrees * Math.PI) / 180),
+    b = s * Math.sin((degrees * Math.PI) / 180);
   return ([x, y]: number[]) => [a * x - b * y + tx, b * x + a * y + ty];
 }
 
@@ -25,7 +32,9 @@ function spots(width: number, height: number, points: number[][], sigma: number)
 
 /** The brightness-weighted centre of the first channel around (cx, cy), in a (2r+1)^2 window. */
 function centroid(image: Float32Array, size: number, cx: number, cy: number, r = 5): number[] {
-  let w = 0, sx = 0, sy = 0;
+  let w = 0,
+    sx = 0,
+    sy = 0;
   for (let y = Math.round(cy) - r; y <= Math.round(cy) + r; y++) {
     for (let x = Math.round(cx) - r; x <= Math.round(cx) + r; x++) {
       const v = Math.max(0, image[y * size + x] * 128 + 127.5 - background);

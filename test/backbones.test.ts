@@ -146,8 +146,17 @@ describe.skipIf(torchPython === undefined)('the PyTorch twin, forward', () => {
     async (label, backbone) => {
       const data = { kind: 'synthetic', classes: 4, perClass: 4, height: 32, width: 32, channels: 3, seed: 2 } as const;
       const trainer = await Trainer.create({
-        name: label, runsDir, backbone, head: { type: 'mv-arc' }, data, epochs: 1, batchSize: 8,
-        optimizer: { lr: 0.05 }, seed: 3, workers: 1, device: 'cpu',
+        name: label,
+        runsDir,
+        backbone,
+        head: { type: 'mv-arc' },
+        data,
+        epochs: 1,
+        batchSize: 8,
+        optimizer: { lr: 0.05 },
+        seed: 3,
+        workers: 1,
+        device: 'cpu',
       });
       try {
         await trainer.fit();

@@ -19,8 +19,14 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bad-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const tiny = (name: string): TrainConfig => ({
-  name, runsDir: dir, backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 }, head: { type: 'mv-am', mode: 'fixed' },
-  data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1, seed: 1 }, epochs: 1, batchSize: 8, workers: 1,
+  name,
+  runsDir: dir,
+  backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 },
+  head: { type: 'mv-am', mode: 'fixed' },
+  data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1, seed: 1 },
+  epochs: 1,
+  batchSize: 8,
+  workers: 1,
 });
 
 async function train(c: TrainConfig, options: { resume?: boolean; overwrite?: boolean } = {}): Promise<void> {
@@ -33,9 +39,33 @@ async function train(c: TrainConfig, options: { resume?: boolean; overwrite?: bo
 }
 
 /** The CLI, in this process: what it throws is what `mvface` prints as "mvface: <message> [<code>]". */
-const cli = (...args: string[]) => program().exitOverride().parseAsync(['node', 'mvface', ...args]);
-const trainFlags = (name: string) => ['train', '--name', name, '--runs-dir', dir, '--backbone', 'small', '--input-size', '28', '--channels', '1', '--embedding-size', '16',
-  '--head', 'mv-am', '--data', 'synthetic:classes=4,perClass=4,size=28,channels=1,seed=1', '--batch-size', '8', '--workers', '1'];
+const cli = (...args: string[]) =>
+  program()
+    .exitOverride()
+    .parseAsync(['node', 'mvface', ...args]);
+const trainFlags = (name: string) => [
+  'train',
+  '--name',
+  name,
+  '--runs-dir',
+  dir,
+  '--backbone',
+  'small',
+  '--input-size',
+  '28',
+  '--channels',
+  '1',
+  '--embedding-size',
+  '16',
+  '--head',
+  'mv-am',
+  '--data',
+  'synthetic:classes=4,perClass=4,size=28,channels=1,seed=1',
+  '--batch-size',
+  '8',
+  '--workers',
+  '1',
+];
 const withConfig = (name: string, edit: (c: Record<string, unknown>) => void) => {
   const c = JSON.parse(JSON.stringify(tiny(name))) as Record<string, unknown>;
   edit(c);
@@ -55,11 +85,45 @@ const errors: Array<[string, () => Promise<unknown>, string, RegExp]> = [
   ['--epochs 0', () => cli(...trainFlags('e0'), '--epochs', '0'), 'E_CONFIG', /epochs: must be an integer >= 1/],
   ['config key batch_size', () => withConfig('k1', (c) => (c.batch_size = 64)), 'E_CONFIG', /unknown key 'batch_size'; did you mean 'batchSize'/],
   ['config key learningRate', () => withConfig('k2', (c) => (c.learningRate = 0.01)), 'E_CONFIG', /config: unknown key 'learningRate'/],
-  ['config key backbone.embedingSize', () => withConfig('k3', (c) => ((c.backbone as Record<string, unknown>).embedingSize = 64)), 'E_CONFIG', /backbone: unknown key 'embedingSize'; did you mean 'embeddingSize'/],
-  ['config key head.margn', () => withConfig('k4', (c) => ((c.head as Record<string, unknown>).margn = 0.2)), 'E_CONFIG', /head: unknown key 'margn'; did you mean 'margin'/],
-  ['marginLoss head key margn', async () => marginLoss({ type: 'am', margn: 0.2 } as never, x, w, labels), 'E_CONFIG', /unknown key 'margn'; did you mean 'margin'/],
-  ['marginLoss option key chunkClases', async () => marginLoss({ type: 'am' }, x, w, labels, { chunkClases: 4 } as never), 'E_CONFIG', /unknown key 'chunkClases'; did you mean 'chunkClasses'/],
-  ['embed --out into a missing folder', () => cli('embed', '--run', path.join(dir, 'done'), '--data', 'synthetic:classes=4,perClass=4,size=28,channels=1,seed=1', '--out', path.join(dir, 'missing', 'x')), 'E_IO', /missing does not exist/],
+  [
+    'config key backbone.embedingSize',
+    () => withConfig('k3', (c) => ((c.backbone as Record<string, unknown>).embedingSize = 64)),
+    'E_CONFIG',
+    /backbone: unknown key 'embedingSize'; did you mean 'embeddingSize'/,
+  ],
+  [
+    'config key head.margn',
+    () => withConfig('k4', (c) => ((c.head as Record<string, unknown>).margn = 0.2)),
+    'E_CONFIG',
+    /head: unknown key 'margn'; did you mean 'margin'/,
+  ],
+  [
+    'marginLoss head key margn',
+    async () => marginLoss({ type: 'am', margn: 0.2 } as never, x, w, labels),
+    'E_CONFIG',
+    /unknown key 'margn'; did you mean 'margin'/,
+  ],
+  [
+    'marginLoss option key chunkClases',
+    async () => marginLoss({ type: 'am' }, x, w, labels, { chunkClases: 4 } as never),
+    'E_CONFIG',
+    /unknown key 'chunkClases'; did you mean 'chunkClasses'/,
+  ],
+  [
+    'embed --out into a missing folder',
+    () =>
+      cli(
+        'embed',
+        '--run',
+        path.join(dir, 'done'),
+        '--data',
+        'synthetic:classes=4,perClass=4,size=28,channels=1,seed=1',
+        '--out',
+        path.join(dir, 'missing', 'x'),
+      ),
+    'E_IO',
+    /missing does not exist/,
+  ],
   ['train again on a run name without --resume', () => train(tiny('done')), 'E_CONFIG', /already holds a run.*--resume.*--overwrite/],
 ];
 
@@ -74,17 +138,28 @@ describe('bad inputs', () => {
     fs.mkdirSync(path.join(dir, 'held'));
     fs.writeFileSync(path.join(dir, 'held', 'lock'), JSON.stringify({ pid: holder.pid, host: os.hostname() }));
     try {
-      await expect(Trainer.create(tiny('held'))).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringContaining(`in use by process ${holder.pid}`) });
+      await expect(Trainer.create(tiny('held'))).rejects.toMatchObject({
+        code: 'E_CONFIG',
+        message: expect.stringContaining(`in use by process ${holder.pid}`),
+      });
     } finally {
       holder.kill();
     }
   });
 
   it('a corrupt JPEG: stops naming the file and --on-corrupt skip', async () => {
-    const files = writeImageFolder(path.join(dir, 'faces'), Array.from({ length: 16 }, (_, i) => picture(28, 28, 1, i, i % 4)), ['a', 'b', 'c', 'd'], () => 'jpg');
+    const files = writeImageFolder(
+      path.join(dir, 'faces'),
+      Array.from({ length: 16 }, (_, i) => picture(28, 28, 1, i, i % 4)),
+      ['a', 'b', 'c', 'd'],
+      () => 'jpg',
+    );
     fs.writeFileSync(files[3], fs.readFileSync(files[3]).subarray(0, 200));
     const faces = { ...tiny('corrupt'), data: { kind: 'imagefolder', root: path.join(dir, 'faces'), channels: 1 } } as TrainConfig;
-    await expect(train(faces)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(new RegExp(`${path.basename(files[3])}.*--on-corrupt skip`)) });
+    await expect(train(faces)).rejects.toMatchObject({
+      code: 'E_IO',
+      message: expect.stringMatching(new RegExp(`${path.basename(files[3])}.*--on-corrupt skip`)),
+    });
   });
 });
 
@@ -104,7 +179,7 @@ describe('inputs that were accepted silently: the right outcome', () => {
     expect(warnings).toContainEqual(expect.objectContaining({ code: 'MVFACE_LABEL_GAPS', message: expect.stringContaining('190 of its 201 classes') }));
   });
 
-  it('the combined margin\'s defaults are the documented m1 1, m2 0.3, m3 0.2 (the native side has none of its own)', () => {
+  it("the combined margin's defaults are the documented m1 1, m2 0.3, m3 0.2 (the native side has none of its own)", () => {
     expect(resolveHeadConfig({ type: 'combined' })).toMatchObject({ m1: 1, m2: 0.3, m3: 0.2 });
   });
 

@@ -11,7 +11,9 @@ describe('npm run bench: the plan', () => {
 
   it('takes the names before the first flag and passes the flags on', () => {
     expect(planBenches(['train', 'norm', '--no-compile', '--memory-steps', '500'], true)).toEqual({
-      names: ['train', 'norm'], device: 'cuda', flags: ['--no-compile', '--memory-steps', '500'],
+      names: ['train', 'norm'],
+      device: 'cuda',
+      flags: ['--no-compile', '--memory-steps', '500'],
     });
     expect(planBenches(['train', '--device', 'cpu'], true)).toEqual({ names: ['train'], device: 'cpu', flags: ['--device', 'cpu'] });
   });
@@ -27,7 +29,8 @@ describe('npm run bench: the plan', () => {
 });
 
 describe('GPU loss benchmark: sizes that do not fit the card are skipped', () => {
-  const h100 = 79e9, h200 = 140e9;  // free bytes, about
+  const h100 = 79e9,
+    h200 = 140e9; // free bytes, about
   const at = (C: number) => ({ B: 512, D: 512, C });
 
   it('runs the fused path at 10M classes on an H100, not the GEMM floor (two 20 GB B x C buffers beside 41 GB of W and its gradient)', () => {

@@ -8,7 +8,16 @@ import { type Measured, modelRows, type PyTorchRun } from '../bench/train-gpu-ta
 
 const pytorch = (samplesPerSecond: number): PyTorchRun => ({ samplesPerSecond, stepMs: 1, peakBytes: 2 ** 30, warmupSeconds: 1, torch: '2.11' });
 const mvface = (samplesPerSecond: number, over: Partial<TrainBenchResult> = {}) =>
-  ({ samplesPerSecond, peakMemory: { kind: 'cuda-allocated', bytes: 2 ** 31 }, split: { nativeMs: 1, dataMs: 0, restMs: 0.2 }, fusedNorm: false, graphSteps: 0, steps: 30, workers: 16, ...over }) as TrainBenchResult;
+  ({
+    samplesPerSecond,
+    peakMemory: { kind: 'cuda-allocated', bytes: 2 ** 31 },
+    split: { nativeMs: 1, dataMs: 0, restMs: 0.2 },
+    fusedNorm: false,
+    graphSteps: 0,
+    steps: 30,
+    workers: 16,
+    ...over,
+  }) as TrainBenchResult;
 const all = { graph: true, fused: true, loader: true, cuda: true, compile: true };
 const variants = (m: Measured, options = all) => modelRows('case', m, options).map((r) => r.variant);
 

@@ -12,9 +12,34 @@ const run = promisify(execFile);
 
 const data = 'synthetic:classes=5,perClass=8,size=28,channels=1,seed=2';
 const trainArgs = (name: string, epochs: number) => [
-  cli, 'train', '--name', name, '--runs-dir', runsDir, '--backbone', 'small', '--input-size', '28', '--channels', '1',
-  '--embedding-size', '16', '--head', 'mv-am', '--mode', 'fixed', '--data', data, '--epochs', String(epochs), '--batch-size', '8',
-  '--lr', '0.05', '--workers', '1',
+  cli,
+  'train',
+  '--name',
+  name,
+  '--runs-dir',
+  runsDir,
+  '--backbone',
+  'small',
+  '--input-size',
+  '28',
+  '--channels',
+  '1',
+  '--embedding-size',
+  '16',
+  '--head',
+  'mv-am',
+  '--mode',
+  'fixed',
+  '--data',
+  data,
+  '--epochs',
+  String(epochs),
+  '--batch-size',
+  '8',
+  '--lr',
+  '0.05',
+  '--workers',
+  '1',
 ];
 
 describe('mvface CLI', () => {
@@ -71,7 +96,12 @@ describe('mvface CLI', () => {
     const { stdout } = await run(process.execPath, [...trainArgs('dp', 2), '--batch-size', '4', '--nproc', '2']);
     // 40 samples, global batch 2 x 4: 5 steps per epoch.
     expect(JSON.parse(stdout)).toMatchObject({ cancelled: false, steps: 10, epochs: 2 });
-    expect(fs.readFileSync(path.join(runsDir, 'dp', 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"step"'))).toHaveLength(10);
+    expect(
+      fs
+        .readFileSync(path.join(runsDir, 'dp', 'log.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"event":"step"')),
+    ).toHaveLength(10);
 
     // 40 samples, global batch 8: 5 steps per epoch, 300 in all.
     await interruptRun('dp2', ['--batch-size', '4', '--nproc', '2']);
@@ -101,7 +131,10 @@ describe('mvface CLI', () => {
         }
       }, 50);
     });
-    const ranks = spawnSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+    const ranks = spawnSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')
+      .map(Number);
     expect(ranks).toHaveLength(2);
     launcher.kill('SIGKILL');
     const alive = (pid: number) => {
@@ -124,8 +157,25 @@ describe('mvface CLI', () => {
   });
 
   it('--channels-last, --fused-norm / --no-fused-norm, --no-cudnn-benchmark, --sample-rate and --chunk-classes reach the run config; --cuda-graph is refused on the CPU with the reason', async () => {
-    await run(process.execPath, [...trainArgs('nhwc', 1), '--channels-last', '--fused-norm', '--no-cudnn-benchmark', '--device', 'cpu', '--sample-rate', '0.5', '--chunk-classes', '3']);
-    expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'nhwc', 'config.json'), 'utf8'))).toMatchObject({ channelsLast: true, fusedNorm: true, cudnnBenchmark: false, sampleRate: 0.5, chunkClasses: 3 });
+    await run(process.execPath, [
+      ...trainArgs('nhwc', 1),
+      '--channels-last',
+      '--fused-norm',
+      '--no-cudnn-benchmark',
+      '--device',
+      'cpu',
+      '--sample-rate',
+      '0.5',
+      '--chunk-classes',
+      '3',
+    ]);
+    expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'nhwc', 'config.json'), 'utf8'))).toMatchObject({
+      channelsLast: true,
+      fusedNorm: true,
+      cudnnBenchmark: false,
+      sampleRate: 0.5,
+      chunkClasses: 3,
+    });
     await run(process.execPath, [...trainArgs('modules', 1), '--no-fused-norm', '--device', 'cpu']);
     expect(JSON.parse(fs.readFileSync(path.join(runsDir, 'modules', 'config.json'), 'utf8'))).toMatchObject({ fusedNorm: false });
     const err = await run(process.execPath, [...trainArgs('graph', 1), '--cuda-graph', '--device', 'cpu']).catch((e) => e);
@@ -134,7 +184,9 @@ describe('mvface CLI', () => {
   });
 
   it('bad arguments give a readable error and exit code 1', async () => {
-    const err = await run(process.execPath, [cli, 'train', '--name', 'x', '--backbone', 'small', '--head', 'mv-am', '--data', 'nope:1', '--epochs', '1']).catch((e) => e);
+    const err = await run(process.execPath, [cli, 'train', '--name', 'x', '--backbone', 'small', '--head', 'mv-am', '--data', 'nope:1', '--epochs', '1']).catch(
+      (e) => e,
+    );
     expect(err.code).toBe(1);
     expect(err.stderr).toMatch(/unknown source 'nope'.*\[E_CONFIG\]/);
   });

@@ -9,7 +9,16 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('head comparison', () => {
   it('formats mean ± std over seeds per head, in percent', () => {
-    const cell = (head: string, seed: number, accuracy: number): CompareCell => ({ dataset: 'd', head, seed, accuracy, tar1e3: null, tar1e4: null, rank1: accuracy, seconds: 1 });
+    const cell = (head: string, seed: number, accuracy: number): CompareCell => ({
+      dataset: 'd',
+      head,
+      seed,
+      accuracy,
+      tar1e3: null,
+      tar1e4: null,
+      rank1: accuracy,
+      seconds: 1,
+    });
     const table = formatCompareTable([cell('am', 1, 0.8), cell('am', 2, 0.9), cell('mv-am', 1, 0.95), cell('mv-am', 2, 0.95)]);
     expect(table).toContain('| am | 85.00 ± 5.00 | n/a | n/a | 85.00 ± 5.00 |');
     expect(table).toContain('| mv-am | 95.00 ± 0.00 |');
@@ -23,13 +32,26 @@ describe('head comparison', () => {
     await ensureFaces(faces);
     expect(fs.statSync(path.join(faces.root, 'faces.json')).mtimeMs).toBe(stamp);
     const config: CompareConfig = {
-      heads: [{ name: 'am', head: { type: 'am' } }, { name: 'mv-am', head: { type: 'mv-am' } }],
+      heads: [
+        { name: 'am', head: { type: 'am' } },
+        { name: 'mv-am', head: { type: 'mv-am' } },
+      ],
       seeds: [1],
-      datasets: [{
-        name: 'tiny faces', train: { kind: 'imagefolder', root: path.join(faces.root, 'train') }, test: { kind: 'imagefolder', root: path.join(faces.root, 'test') },
-        backbone: { name: 'small', inputSize: 32, inChannels: 3, embeddingSize: 16 }, epochs: 2, pairs: 40,
-      }],
-      batchSize: 16, lr: 0.05, schedule: { type: 'cosine' }, runsDir: path.join(dir, 'runs'), workers: 1,
+      datasets: [
+        {
+          name: 'tiny faces',
+          train: { kind: 'imagefolder', root: path.join(faces.root, 'train') },
+          test: { kind: 'imagefolder', root: path.join(faces.root, 'test') },
+          backbone: { name: 'small', inputSize: 32, inChannels: 3, embeddingSize: 16 },
+          epochs: 2,
+          pairs: 40,
+        },
+      ],
+      batchSize: 16,
+      lr: 0.05,
+      schedule: { type: 'cosine' },
+      runsDir: path.join(dir, 'runs'),
+      workers: 1,
     };
     const cells = await compareHeads(config);
     expect(cells.map((c) => c.head)).toEqual(['am', 'mv-am']);

@@ -7,8 +7,13 @@ import { type TrainConfig, Trainer } from '../lib/train/trainer';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 const good: TrainConfig = {
-  name: 'schema', runsDir: '/nonexistent-runs', backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 }, head: { type: 'mv-am', mode: 'fixed' },
-  data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1 }, epochs: 1, batchSize: 8,
+  name: 'schema',
+  runsDir: '/nonexistent-runs',
+  backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 },
+  head: { type: 'mv-am', mode: 'fixed' },
+  data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1 },
+  epochs: 1,
+  batchSize: 8,
 };
 const x = { data: new Float32Array(8), rows: 2, cols: 4 };
 const w = { data: new Float32Array(12), rows: 3, cols: 4 };
@@ -22,10 +27,20 @@ describe('the config schema', () => {
   const bad: Array<[string, unknown, RegExp, string]> = [
     ['a snake_case key', { ...good, batch_size: 8 }, /config: unknown key 'batch_size'; did you mean 'batchSize'\?/, 'batch_size'],
     ['a key of another library', { ...good, learningRate: 0.1 }, /config: unknown key 'learningRate'/, 'learningRate'],
-    ['a misspelt backbone key', { ...good, backbone: { ...good.backbone, embedingSize: 16 } }, /backbone: unknown key 'embedingSize'; did you mean 'embeddingSize'\?/, 'embedingSize'],
+    [
+      'a misspelt backbone key',
+      { ...good, backbone: { ...good.backbone, embedingSize: 16 } },
+      /backbone: unknown key 'embedingSize'; did you mean 'embeddingSize'\?/,
+      'embedingSize',
+    ],
     ['a misspelt head key', { ...good, head: { type: 'mv-am', margn: 0.3 } }, /head: unknown key 'margn'; did you mean 'margin'\?/, 'margn'],
     ['a misspelt data key', { ...good, data: { ...good.data, perclass: 4 } }, /data: unknown key 'perclass'; did you mean 'perClass'\?/, 'perclass'],
-    ['a misspelt optimizer key', { ...good, optimizer: { weight_decay: 0 } }, /optimizer: unknown key 'weight_decay'; did you mean 'weightDecay'\?/, 'weight_decay'],
+    [
+      'a misspelt optimizer key',
+      { ...good, optimizer: { weight_decay: 0 } },
+      /optimizer: unknown key 'weight_decay'; did you mean 'weightDecay'\?/,
+      'weight_decay',
+    ],
     ['a wrong type', { ...good, epochs: '3' }, /epochs: expected number, received string/, 'epochs'],
     ['an unknown data kind', { ...good, data: { kind: 'folder', root: '/x' } }, /data\.kind: /, 'kind'],
   ];
@@ -34,13 +49,19 @@ describe('the config schema', () => {
   });
 
   it('names every unknown key at once', () => {
-    expect(() => checkConfig(trainConfigSchema, { ...good, batch_size: 8, head: { type: 'am', scal: 30 } }, '')).toThrow(/head: unknown key 'scal'; did you mean 'scale'\?; config: unknown key 'batch_size'/);
+    expect(() => checkConfig(trainConfigSchema, { ...good, batch_size: 8, head: { type: 'am', scal: 30 } }, '')).toThrow(
+      /head: unknown key 'scal'; did you mean 'scale'\?; config: unknown key 'batch_size'/,
+    );
   });
 
   it('refuses unknown head and option keys of marginLoss', () => {
     expect(() => marginLoss({ type: 'mv-arc', margn: 0.5 } as never, x, w, labels)).toThrow(/head: unknown key 'margn'; did you mean 'margin'\?/);
-    expect(() => marginLoss({ type: 'mv-arc' }, x, w, labels, { chunkclasses: 2 } as never)).toThrow(/options: unknown key 'chunkclasses'; did you mean 'chunkClasses'\?/);
-    expect(() => marginLoss({ type: 'focal', base: { type: 'arc', marign: 0.5 } } as never, x, w, labels)).toThrow(/head\.base: unknown key 'marign'; did you mean 'margin'\?/);
+    expect(() => marginLoss({ type: 'mv-arc' }, x, w, labels, { chunkclasses: 2 } as never)).toThrow(
+      /options: unknown key 'chunkclasses'; did you mean 'chunkClasses'\?/,
+    );
+    expect(() => marginLoss({ type: 'focal', base: { type: 'arc', marign: 0.5 } } as never, x, w, labels)).toThrow(
+      /head\.base: unknown key 'marign'; did you mean 'margin'\?/,
+    );
   });
 
   it('suggests only near keys', () => {
@@ -50,7 +71,11 @@ describe('the config schema', () => {
 
   it('mvface schema prints the JSON Schema of config.json; --version the package version', () => {
     const schema = JSON.parse(execFileSync(process.execPath, [cli, 'schema'], { encoding: 'utf8' }));
-    expect(schema).toMatchObject({ type: 'object', additionalProperties: false, required: expect.arrayContaining(['name', 'backbone', 'head', 'data', 'epochs']) });
+    expect(schema).toMatchObject({
+      type: 'object',
+      additionalProperties: false,
+      required: expect.arrayContaining(['name', 'backbone', 'head', 'data', 'epochs']),
+    });
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['batchSize', 'optimizer', 'schedule', 'checkpointEveryMinutes', 'onCorrupt']));
     expect(execFileSync(process.execPath, [cli, '--version'], { encoding: 'utf8' }).trim()).toMatch(/^\d+\.\d+\.\d+/);
   });

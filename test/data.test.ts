@@ -109,9 +109,7 @@ describe('ImageFolder', () => {
   const files = writeImageFolder(dir, pictures, classNames, (i) => (i % 2 ? 'png' : 'jpg'));
   // Folders sorted by name: alice 0, bob 1, carol 2.
   const sortedLabel = (label: number) => ['alice', 'bob', 'carol'].indexOf(classNames[label]);
-  const expected = pictures
-    .map((p, i) => ({ p, file: files[i], label: sortedLabel(p.label) }))
-    .sort((a, b) => a.file.localeCompare(b.file));
+  const expected = pictures.map((p, i) => ({ p, file: files[i], label: sortedLabel(p.label) })).sort((a, b) => a.file.localeCompare(b.file));
 
   it('decodes JPEG and PNG, classes sorted by folder name', async () => {
     const loader = await DataLoader.open({ kind: 'imagefolder', root: dir }, { ...inOrder, batchSize: 4 });
@@ -165,7 +163,10 @@ describe('corrupt items', () => {
   for (const [what, spec, name] of cases) {
     it(`skips ${what} and counts it`, async () => {
       const batches = await readEpoch(spec, { ...inOrder, batchSize: 4, onCorrupt: 'skip' });
-      expect(batches.map((b) => [b.count, b.skipped])).toEqual([[4, 0], [1, 1]]);
+      expect(batches.map((b) => [b.count, b.skipped])).toEqual([
+        [4, 0],
+        [1, 1],
+      ]);
     });
 
     it(`fails on ${what}, naming it`, async () => {
@@ -337,7 +338,10 @@ describe('synthetic identities', () => {
     const size = batch.images.length / batch.count;
     const row = (i: number) => batch.images.subarray(i * size, (i + 1) * size);
     const distance = (i: number, j: number) => Math.sqrt(row(i).reduce((s, v, k) => s + (v - row(j)[k]) ** 2, 0));
-    let within = 0, across = 0, nWithin = 0, nAcross = 0;
+    let within = 0,
+      across = 0,
+      nWithin = 0,
+      nAcross = 0;
     for (let i = 0; i < 20; i++) {
       for (let j = i + 1; j < 20; j++) {
         const d = distance(i, j);
@@ -357,10 +361,7 @@ describe('synthetic identities', () => {
 
 describe('lifecycle', () => {
   it('disposes mid-epoch without hanging; a pending next() resolves null, later calls throw', async () => {
-    const loader = await DataLoader.open(
-      { kind: 'synthetic', classes: 50, perClass: 40, height: 64, width: 64 },
-      { batchSize: 32, workers: 2, prefetch: 16 },
-    );
+    const loader = await DataLoader.open({ kind: 'synthetic', classes: 50, perClass: 40, height: 64, width: 64 }, { batchSize: 32, workers: 2, prefetch: 16 });
     loader.startEpoch(0);
     expect((await loader.next())?.count).toBe(32);
     const pending = loader.next();

@@ -13,7 +13,6 @@ import { checkpointValues, torchPython } from './torch-python';
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '..');
 
-
 interface Problem {
   x: Float32Array;
   w: Float32Array;
@@ -29,7 +28,9 @@ function problem(seed: number, B = 16, C = 37, D = 24): Problem {
     x: Float32Array.from({ length: B * D }, () => rng.normal()),
     w: Float32Array.from({ length: C * D }, () => rng.normal()),
     labels: Int32Array.from({ length: B }, () => rng.int(C)),
-    B, C, D,
+    B,
+    C,
+    D,
   };
 }
 
@@ -55,8 +56,18 @@ async function shardedRun(p: Problem, head: HeadConfig, world: number) {
   const file = path.join(dir, 'problem.json');
   fs.writeFileSync(file, JSON.stringify({ ...p, x: Array.from(p.x), w: Array.from(p.w), labels: Array.from(p.labels), head }));
   const port = await freePort();
-  const env = (rank: number) => ({ ...process.env, RANK: `${rank}`, WORLD_SIZE: `${world}`, LOCAL_RANK: `${rank}`, MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${port}`, MVFACE_NUM_THREADS: '1' });
-  await Promise.all(Array.from({ length: world }, (_, r) => run(process.execPath, ['-e', worker, file, path.join(dir, 'out')], { cwd: root, env: env(r), timeout: 60_000 })));
+  const env = (rank: number) => ({
+    ...process.env,
+    RANK: `${rank}`,
+    WORLD_SIZE: `${world}`,
+    LOCAL_RANK: `${rank}`,
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: `${port}`,
+    MVFACE_NUM_THREADS: '1',
+  });
+  await Promise.all(
+    Array.from({ length: world }, (_, r) => run(process.execPath, ['-e', worker, file, path.join(dir, 'out')], { cwd: root, env: env(r), timeout: 60_000 })),
+  );
   const results = Array.from({ length: world }, (_, r) => JSON.parse(fs.readFileSync(path.join(dir, `out${r}`), 'utf8')));
   fs.rmSync(dir, { recursive: true, force: true });
   return results as Array<{ loss: number; hard: number; gx: number[]; gw: number[] }>;
@@ -77,19 +88,27 @@ describe('model-parallel head on Gloo over loopback, 2 processes', () => {
     { type: 'sphereface', lambda: 5 },
     { type: 'mv-arc', mining: { type: 'hm', ratio: 0.75 } },
   ];
-  it.each(heads)('sharded loss and gradients equal the single-process head: %j', async (head) => {
-    const p = problem(JSON.stringify(head).length * 31 + 7);
-    const full = marginLoss(head, { data: p.x, rows: p.B, cols: p.D }, { data: p.w, rows: p.C, cols: p.D }, p.labels);
-    const ranks = await shardedRun(p, head, 2);
-    for (const r of ranks) expect(Math.abs(r.loss - full.loss) / full.loss).toBeLessThan(1e-5);
-    expect(ranks[0].hard).toBeCloseTo(full.hardFraction, 12);
-    expectRelative([...ranks[0].gx, ...ranks[1].gx], full.gradEmbeddings, 1e-5);
-    expectRelative([...ranks[0].gw, ...ranks[1].gw], full.gradWeight, 1e-5);
-  }, 90_000);
+  it.each(heads)(
+    'sharded loss and gradients equal the single-process head: %j',
+    async (head) => {
+      const p = problem(JSON.stringify(head).length * 31 + 7);
+      const full = marginLoss(head, { data: p.x, rows: p.B, cols: p.D }, { data: p.w, rows: p.C, cols: p.D }, p.labels);
+      const ranks = await shardedRun(p, head, 2);
+      for (const r of ranks) expect(Math.abs(r.loss - full.loss) / full.loss).toBeLessThan(1e-5);
+      expect(ranks[0].hard).toBeCloseTo(full.hardFraction, 12);
+      expectRelative([...ranks[0].gx, ...ranks[1].gx], full.gradEmbeddings, 1e-5);
+      expectRelative([...ranks[0].gw, ...ranks[1].gw], full.gradWeight, 1e-5);
+    },
+    90_000,
+  );
 
   it('splits classes into contiguous shards that cover them once', () => {
     const shards = [0, 1, 2].map((r) => classShard(10, r, 3));
-    expect(shards).toEqual([{ first: 0, count: 4 }, { first: 4, count: 3 }, { first: 7, count: 3 }]);
+    expect(shards).toEqual([
+      { first: 0, count: 4 },
+      { first: 4, count: 3 },
+      { first: 7, count: 3 },
+    ]);
   });
 });
 
@@ -124,12 +143,19 @@ const checkpointHead = (file: string) => checkpointValues(file, 'c["head"]');
 describe('data-parallel training on Gloo over loopback, 2 processes', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-dp-'));
   const config = {
-    runsDir: dir, backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32, norm: 'none' },
+    runsDir: dir,
+    backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32, norm: 'none' },
     head: { type: 'mv-am', mode: 'adaptive' },
     // 10 x 16 = 160 samples, global batch 16: 10 steps per epoch, 2 epochs; 10 classes over 2 ranks
     // and 7 over 2 (shards of 4 and 3, for the sharded head).
     data: { kind: 'synthetic', classes: 10, perClass: 16, height: 28, width: 28, channels: 1, seed: 5 },
-    epochs: 2, batchSize: 8, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, seed: 3, workers: 1, device: 'cpu',
+    epochs: 2,
+    batchSize: 8,
+    optimizer: { lr: 0.01 },
+    schedule: { type: 'constant' },
+    seed: 3,
+    workers: 1,
+    device: 'cpu',
   } as const;
   const rng = new Random(11);
   const probe = Array.from({ length: 3 * 784 }, () => rng.normal());
@@ -139,9 +165,24 @@ describe('data-parallel training on Gloo over loopback, 2 processes', () => {
     const file = path.join(dir, `${name}.json`);
     fs.writeFileSync(file, JSON.stringify({ config: { ...config, ...overrides, name }, probe, abort }));
     const port = await freePort();
-    const env = (rank: number) => ({ ...process.env, RANK: `${rank}`, WORLD_SIZE: '2', LOCAL_RANK: `${rank}`, MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${port}`, MVFACE_NUM_THREADS: '1' });
-    await Promise.all([0, 1].map((r) => run(process.execPath, ['-e', dpWorker, file, path.join(dir, `${name}-out`)], { cwd: root, env: env(r), timeout: 120_000 })));
-    return [0, 1].map((r) => JSON.parse(fs.readFileSync(path.join(dir, `${name}-out${r}`), 'utf8'))) as Array<{ losses: number[]; embeddings: number[]; steps: number; cancelled: boolean }>;
+    const env = (rank: number) => ({
+      ...process.env,
+      RANK: `${rank}`,
+      WORLD_SIZE: '2',
+      LOCAL_RANK: `${rank}`,
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: `${port}`,
+      MVFACE_NUM_THREADS: '1',
+    });
+    await Promise.all(
+      [0, 1].map((r) => run(process.execPath, ['-e', dpWorker, file, path.join(dir, `${name}-out`)], { cwd: root, env: env(r), timeout: 120_000 })),
+    );
+    return [0, 1].map((r) => JSON.parse(fs.readFileSync(path.join(dir, `${name}-out${r}`), 'utf8'))) as Array<{
+      losses: number[];
+      embeddings: number[];
+      steps: number;
+      cancelled: boolean;
+    }>;
   }
 
   async function oneProcess(name: string, overrides: Record<string, unknown>) {
@@ -158,24 +199,28 @@ describe('data-parallel training on Gloo over loopback, 2 processes', () => {
     ['replicated head', {}],
     ['sharded head', { shardHead: true }],
     ['sharded head, uneven shards', { shardHead: true, data: { ...config.data, classes: 7, perClass: 16 }, epochs: 3 }],
-  ] as const)('equals one process with the double batch (%s)', async (label, overrides) => {
-    const name = label.replace(/[^a-z]+/g, '-');
-    const ranks = await twoRanks(name, overrides);
-    const single = await oneProcess(`${name}-single`, overrides);
-    expect(single.losses.length).toBeGreaterThanOrEqual(20);
-    for (const r of ranks) {
-      expect(r.steps).toBe(single.losses.length);
-      expectRelative(r.losses, single.losses, 1e-5);
-      expectRelative(r.embeddings, single.embeddings, 1e-4);
-    }
-    // Training moved the model (the comparison is not between two untrained models).
-    expect(mean(single.losses.slice(-5))).toBeLessThan(0.8 * mean(single.losses.slice(0, 5)));
-    // Rank 0 alone writes the run folder; the checkpoint holds the whole head, gathered from the shards.
-    expect(fs.readdirSync(path.join(dir, name))).toEqual(expect.arrayContaining(['checkpoint.pt', 'config.json', 'log.jsonl', 'model.pt']));
-    if (torchPython) {
-      expectRelative(checkpointHead(path.join(dir, name, 'checkpoint.pt')), checkpointHead(path.join(dir, `${name}-single`, 'checkpoint.pt')), 1e-4);
-    }
-  }, 180_000);
+  ] as const)(
+    'equals one process with the double batch (%s)',
+    async (label, overrides) => {
+      const name = label.replace(/[^a-z]+/g, '-');
+      const ranks = await twoRanks(name, overrides);
+      const single = await oneProcess(`${name}-single`, overrides);
+      expect(single.losses.length).toBeGreaterThanOrEqual(20);
+      for (const r of ranks) {
+        expect(r.steps).toBe(single.losses.length);
+        expectRelative(r.losses, single.losses, 1e-5);
+        expectRelative(r.embeddings, single.embeddings, 1e-4);
+      }
+      // Training moved the model (the comparison is not between two untrained models).
+      expect(mean(single.losses.slice(-5))).toBeLessThan(0.8 * mean(single.losses.slice(0, 5)));
+      // Rank 0 alone writes the run folder; the checkpoint holds the whole head, gathered from the shards.
+      expect(fs.readdirSync(path.join(dir, name))).toEqual(expect.arrayContaining(['checkpoint.pt', 'config.json', 'log.jsonl', 'model.pt']));
+      if (torchPython) {
+        expectRelative(checkpointHead(path.join(dir, name, 'checkpoint.pt')), checkpointHead(path.join(dir, `${name}-single`, 'checkpoint.pt')), 1e-4);
+      }
+    },
+    180_000,
+  );
 
   it('stops every rank after the same step when one rank is aborted (the flag travels with the step)', async () => {
     const ranks = await twoRanks('abort-one', {}, { rank: 1, step: 4 });
@@ -189,14 +234,21 @@ describe('data-parallel training on Gloo over loopback, 2 processes', () => {
 
 describe('joining a process group', () => {
   const join = (env: Record<string, string>) =>
-    run(process.execPath, ['-e', `
+    run(
+      process.execPath,
+      [
+        '-e',
+        `
       const { ProcessGroup } = require('./dist/lib/train/distributed.js');
       try {
         const g = ProcessGroup.join();
         console.log(JSON.stringify({ joined: true, rank: g.rank, worldSize: g.worldSize, localRank: g.localRank }));
         g.dispose();
       } catch (e) { console.log(JSON.stringify({ name: e.constructor.name, argument: e.argument, message: e.message })); }
-    `], { cwd: root, env: { ...process.env, ...env }, timeout: 30_000 });
+    `,
+      ],
+      { cwd: root, env: { ...process.env, ...env }, timeout: 30_000 },
+    );
 
   it('each rank knows its LOCAL_RANK (its GPU), which need not be its RANK', async () => {
     const port = await freePort();
@@ -233,8 +285,14 @@ describe('joining a process group', () => {
       })();`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-dp-refuse-'));
     const base = {
-      runsDir: dir, backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 }, head: { type: 'mv-am' },
-      data: { kind: 'synthetic', classes: 10, perClass: 4, height: 28, width: 28, channels: 1 }, epochs: 1, batchSize: 8, device: 'cpu', workers: 1,
+      runsDir: dir,
+      backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 },
+      head: { type: 'mv-am' },
+      data: { kind: 'synthetic', classes: 10, perClass: 4, height: 28, width: 28, channels: 1 },
+      epochs: 1,
+      batchSize: 8,
+      device: 'cpu',
+      workers: 1,
     };
     for (const [name, over, argument] of [
       ['pfc', { sampleRate: 0.5 }, 'sampleRate'],

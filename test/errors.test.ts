@@ -53,7 +53,12 @@ describe('bad input to marginLoss', () => {
     expectError(() => marginLoss({ type: 'am' }, { ...x(), rows: 5 }, w(), labels()), ShapeError, 'E_SHAPE', 'embeddings');
     expectError(() => marginLoss({ type: 'am' }, x(), { data: new Float32Array(C * 7), rows: C, cols: 7 }, labels()), ShapeError, 'E_SHAPE', 'weight');
     expectError(() => marginLoss({ type: 'am' }, x(), w(), Int32Array.from([0, 1])), ShapeError, 'E_SHAPE', 'labels');
-    expectError(() => marginLoss({ type: 'am' }, { data: new Float64Array(B * D), rows: B, cols: D } as never, w(), labels()), ShapeError, 'E_SHAPE', 'embeddings');
+    expectError(
+      () => marginLoss({ type: 'am' }, { data: new Float64Array(B * D), rows: B, cols: D } as never, w(), labels()),
+      ShapeError,
+      'E_SHAPE',
+      'embeddings',
+    );
     expectError(() => marginLoss({ type: 'am' }, { ...x(), cols: -1 }, w(), labels()), ShapeError, 'E_SHAPE', 'embeddings');
   });
 

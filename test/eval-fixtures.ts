@@ -34,10 +34,16 @@ export const syntheticDataArg = 'synthetic:classes=6,perClass=8,size=28,channels
 /** The small net on `syntheticData`: 3 steps per epoch. */
 export function tinyRun(runsDir: string, name: string, over: Partial<TrainConfig> = {}): TrainConfig {
   return {
-    name, runsDir: path.resolve(runsDir),
+    name,
+    runsDir: path.resolve(runsDir),
     backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32 },
     head: { type: 'mv-arc', mode: 'adaptive' },
-    data: syntheticData, epochs: 4, batchSize: 16, optimizer: { lr: 0.05 }, seed: 11, workers: 2,
+    data: syntheticData,
+    epochs: 4,
+    batchSize: 16,
+    optimizer: { lr: 0.05 },
+    seed: 11,
+    workers: 2,
     ...over,
   };
 }

@@ -83,8 +83,7 @@ function meanError(images: Float32Array, originals: Picture[]): number {
   let sum = 0;
   const { width: w, height: h } = originals[0];
   originals.forEach((p, n) => {
-    for (let c = 0; c < 3; c++)
-      for (let i = 0; i < w * h; i++) sum += Math.abs(images[((n * 3 + c) * h * w) + i] * 128 + 127.5 - p.pixels[i * 3 + c]);
+    for (let c = 0; c < 3; c++) for (let i = 0; i < w * h; i++) sum += Math.abs(images[(n * 3 + c) * h * w + i] * 128 + 127.5 - p.pixels[i * 3 + c]);
   });
   return sum / (originals.length * 3 * w * h);
 }
@@ -117,7 +116,11 @@ describe('decodeImages', () => {
 
 describe('LFW pairs.txt', () => {
   const root = path.join(dir, 'lfw');
-  for (const [name, i, seed] of [['Alice_Smith', 1, 1], ['Alice_Smith', 2, 2], ['Bob', 1, 3]] as const) {
+  for (const [name, i, seed] of [
+    ['Alice_Smith', 1, 1],
+    ['Alice_Smith', 2, 2],
+    ['Bob', 1, 3],
+  ] as const) {
     fs.mkdirSync(path.join(root, name), { recursive: true });
     fs.writeFileSync(path.join(root, name, `${name}_000${i}.jpg`), encodeJpeg(picture(60, 60, 3, seed)));
   }
@@ -136,7 +139,9 @@ describe('LFW pairs.txt', () => {
     const pairs = path.join(dir, 'pairs-missing.txt');
     fs.writeFileSync(pairs, 'Alice_Smith 1 2\nCarol 1 2\n');
     expect(() => readLfwPairs(pairs, root)).toThrow(IoError);
-    expect(() => readLfwPairs(pairs, root)).toThrow(`${path.join(root, 'Carol', 'Carol_0001.jpg')}: image named by ${pairs} is missing (and 1 more missing images)`);
+    expect(() => readLfwPairs(pairs, root)).toThrow(
+      `${path.join(root, 'Carol', 'Carol_0001.jpg')}: image named by ${pairs} is missing (and 1 more missing images)`,
+    );
     fs.writeFileSync(pairs, 'Alice_Smith 1 2\nAlice_Smith one 2\n');
     expect(() => readLfwPairs(pairs, root)).toThrow(`${pairs}:2: expected`);
   });

@@ -41,7 +41,11 @@ interface LogRecord {
 }
 
 function logOf(name: string): LogRecord[] {
-  return fs.readFileSync(path.join(runsDir, name, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(path.join(runsDir, name, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 describe('evaluation during training', () => {
@@ -57,7 +61,12 @@ describe('evaluation during training', () => {
     expect(withEval).toEqual(plain);
     const evals = logOf('trained').filter((r) => r.event === 'eval');
     // 8 epochs x 3 steps: evaluations at steps 12 and 24, two sets each.
-    expect(evals.map((r) => [r.step, r.name])).toEqual([[12, 'synthetic'], [12, 'tiny'], [24, 'synthetic'], [24, 'tiny']]);
+    expect(evals.map((r) => [r.step, r.name])).toEqual([
+      [12, 'synthetic'],
+      [12, 'tiny'],
+      [24, 'synthetic'],
+      [24, 'tiny'],
+    ]);
     for (const r of evals) {
       expect(r.accuracy).toBeGreaterThanOrEqual(0);
       expect(r.accuracy).toBeLessThanOrEqual(1);
@@ -80,7 +89,11 @@ describe('evaluation during training', () => {
 
   it('evaluate() scores the run on each kind of set and merges eval.json', async () => {
     const lfw = path.join(runsDir, 'lfw');
-    for (const [name, i, seed] of [['Ann', 1, 1], ['Ann', 2, 2], ['Ben', 1, 3]] as const) {
+    for (const [name, i, seed] of [
+      ['Ann', 1, 1],
+      ['Ann', 2, 2],
+      ['Ben', 1, 3],
+    ] as const) {
       fs.mkdirSync(path.join(lfw, name), { recursive: true });
       fs.writeFileSync(path.join(lfw, name, `${name}_000${i}.jpg`), encodeJpeg(picture(60, 60, 3, seed)));
     }
@@ -101,7 +114,9 @@ describe('evaluation during training', () => {
     expect(second.sets[0].allPairs!.tarAtFar['1e-2']).toBeGreaterThan(0.3);
     expect(second.sets[0].allPairs!.tarAtFar['1e-3']).toBeNull();
     // The same checkpoint and set as the last eval during training: the same numbers.
-    const logged = logOf('trained').filter((r) => r.event === 'eval' && r.name === 'synthetic').pop()!;
+    const logged = logOf('trained')
+      .filter((r) => r.event === 'eval' && r.name === 'synthetic')
+      .pop()!;
     expect(v.accuracy).toBe(logged.accuracy);
     expect(readEvalReport(runDir)!.sets.map((s) => s.name)).toEqual(['lfw-pairs', 'synthetic']);
     const table = formatEvalTable(second.sets);
@@ -112,14 +127,25 @@ describe('evaluation during training', () => {
   it('gives the same results at any batch size, and names a corrupt image in a later batch', async () => {
     const runDir = path.join(runsDir, 'trained');
     const set = { kind: 'bin', path: binFile, resize: true } as const;
-    const [whole, batched] = [await evaluate({ run: runDir, sets: [set], write: false }), await evaluate({ run: runDir, sets: [set], write: false, batchSize: 5 })];
+    const [whole, batched] = [
+      await evaluate({ run: runDir, sets: [set], write: false }),
+      await evaluate({ run: runDir, sets: [set], write: false, batchSize: 5 }),
+    ];
     expect(batched.sets[0].verification.accuracy).toBe(whole.sets[0].verification.accuracy);
     expect(batched.sets[0].verification.auc).toBeCloseTo(whole.sets[0].verification.auc, 6);
     const corrupt = path.join(runsDir, 'corrupt.bin');
     const images = Array.from({ length: 24 }, (_, i) => encodeJpeg(picture(112, 112, 3, i)));
     images[13] = images[13].subarray(0, 200);
-    fs.writeFileSync(corrupt, python2Bin(images, Array.from({ length: 12 }, (_, k) => k % 2 === 0)));
-    await expect(evaluate({ run: runDir, sets: [{ kind: 'bin', path: corrupt, resize: true }], write: false, batchSize: 5 })).rejects.toThrow(/^corrupt: image 13: corrupt JPEG/);
+    fs.writeFileSync(
+      corrupt,
+      python2Bin(
+        images,
+        Array.from({ length: 12 }, (_, k) => k % 2 === 0),
+      ),
+    );
+    await expect(evaluate({ run: runDir, sets: [{ kind: 'bin', path: corrupt, resize: true }], write: false, batchSize: 5 })).rejects.toThrow(
+      /^corrupt: image 13: corrupt JPEG/,
+    );
   });
 
   it('names missing files', async () => {
@@ -130,10 +156,26 @@ describe('evaluation during training', () => {
 
   it('mvface eval prints the table and writes eval.json and the report', async () => {
     const runDir = path.join(runsDir, 'trained');
-    const { stdout, stderr } = await run(process.execPath, [cli, 'eval', '--run', runDir, '--bin', binFile, '--data', syntheticDataArg, '--pairs-count', '60', '--report', '--resize']);
+    const { stdout, stderr } = await run(process.execPath, [
+      cli,
+      'eval',
+      '--run',
+      runDir,
+      '--bin',
+      binFile,
+      '--data',
+      syntheticDataArg,
+      '--pairs-count',
+      '60',
+      '--report',
+      '--resize',
+    ]);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^set\s+pairs\s+accuracy/);
-    expect(lines.slice(2).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([['tiny', '12'], ['synthetic-pairs', '60']]);
+    expect(lines.slice(2).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([
+      ['tiny', '12'],
+      ['synthetic-pairs', '60'],
+    ]);
     expect(stderr).toContain(path.join(runDir, 'eval.json'));
     const report = readEvalReport(runDir)!;
     expect(report.sets.map((s) => s.name).sort()).toEqual(['lfw-pairs', 'synthetic', 'synthetic-pairs', 'tiny']);

@@ -35,7 +35,10 @@ function files(root: string): Map<string, Buffer> {
 
 /** images[identity][k]: RGB pixels of root/<identity>/<k>.png, identities and images in name order. */
 function readImages(root: string): Uint8Array[][] {
-  const ids = fs.readdirSync(root).filter((d) => fs.statSync(path.join(root, d)).isDirectory()).sort();
+  const ids = fs
+    .readdirSync(root)
+    .filter((d) => fs.statSync(path.join(root, d)).isDirectory())
+    .sort();
   return ids.map((id) =>
     fs
       .readdirSync(path.join(root, id))
@@ -166,7 +169,9 @@ describe('identities', () => {
     const within = median(withinIdentity(images));
     const between = median(betweenIdentities(images));
     const nearest = nearestNeighbourAccuracy(images);
-    console.log(`difficulty 0.2: median distance within ${within.toFixed(1)}, between ${between.toFixed(1)} grey levels; nearest neighbour of the same identity ${nearest}`);
+    console.log(
+      `difficulty 0.2: median distance within ${within.toFixed(1)}, between ${between.toFixed(1)} grey levels; nearest neighbour of the same identity ${nearest}`,
+    );
     expect(between).toBeGreaterThan(1.5 * within);
     expect(nearest).toBeGreaterThanOrEqual(0.9);
   });
@@ -187,7 +192,22 @@ describe('variation', () => {
   });
 
   it('follows explicit ranges: only noise leaves the face where it is', async () => {
-    const variation = { rotation: 0, scale: 0, shift: 0, yaw: 0, expression: 0, background: 0, brightness: 0, contrast: 0, colorCast: 0, light: 0, grayscale: 0, blur: 0, occlusion: 0, noise: 8 };
+    const variation = {
+      rotation: 0,
+      scale: 0,
+      shift: 0,
+      yaw: 0,
+      expression: 0,
+      background: 0,
+      brightness: 0,
+      contrast: 0,
+      colorCast: 0,
+      light: 0,
+      grayscale: 0,
+      blur: 0,
+      occlusion: 0,
+      noise: 8,
+    };
     const images = readImages(await generate({ identities: 2, imagesPerIdentity: 3, seed: 5, variation }));
     const within = withinIdentity(images);
     // Two draws of noise with sigma <= 8 differ by |N(0, s1^2 + s2^2)|, whose mean is at most
@@ -210,7 +230,10 @@ describe('held-out identities', () => {
       if (name === 'faces.json') continue;
       expect(bytes.equals(a.get(name.split(path.sep).slice(1).join(path.sep))!), name).toBe(true);
     }
-    for (const [set, classes] of [['train', 3], ['test', 2]] as const) {
+    for (const [set, classes] of [
+      ['train', 3],
+      ['test', 2],
+    ] as const) {
       const loader = await DataLoader.open({ kind: 'imagefolder', root: path.join(root, set) }, { workers: 1 });
       expect(loader.info).toMatchObject({ numClasses: classes, size: classes * 2, height: 112, width: 112, channels: 3 });
       loader.dispose();
@@ -231,7 +254,9 @@ describe('options', () => {
     const root = path.join(tmp, 'bad');
     await expect(generateFaces({ root, identities: 0, imagesPerIdentity: 1 })).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'identities' });
     await expect(generateFaces({ root, identities: 2, imagesPerIdentity: 1, heldOut: 2 })).rejects.toBeInstanceOf(ConfigError);
-    await expect(generateFaces({ root, identities: 2, imagesPerIdentity: 1, variation: { tilt: 3 } as never })).rejects.toMatchObject({ argument: 'variation.tilt' });
+    await expect(generateFaces({ root, identities: 2, imagesPerIdentity: 1, variation: { tilt: 3 } as never })).rejects.toMatchObject({
+      argument: 'variation.tilt',
+    });
     await expect(generateFaces({ root, identities: 2, imagesPerIdentity: 1, colour: 1 } as never)).rejects.toMatchObject({ argument: 'colour' });
     expect(fs.existsSync(root)).toBe(false);
   });
@@ -282,7 +307,10 @@ describe('mvface faces', () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      await program().parseAsync(['faces', '--out', out, '--identities', '3', '--images', '2', '--held-out', '1', '--seed', '9', '--format', 'jpg', '--size', '48'], { from: 'user' });
+      await program().parseAsync(
+        ['faces', '--out', out, '--identities', '3', '--images', '2', '--held-out', '1', '--seed', '9', '--format', 'jpg', '--size', '48'],
+        { from: 'user' },
+      );
       expect(JSON.parse(String(log.mock.calls[0][0]))).toMatchObject({ identities: 3, images: 6, train: { identities: 2 }, test: { identities: 1 } });
       expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain('6/6 images (100%)');
     } finally {

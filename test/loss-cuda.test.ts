@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { thrown } from './expect-error';
 import { allHeads } from './heads';
 import { backendInfo } from '../lib/native/backend';
-import { ConfigError, } from '../lib/errors';
+import { ConfigError } from '../lib/errors';
 import { computeLoss, type HeadConfig, type LossOptions, marginLoss, marginLossAsync } from '../lib/loss/margin-loss';
 import { native } from '../lib/native/addon';
 import type { NativeLossResult } from '../lib/native/types';
@@ -193,7 +193,9 @@ describe.skipIf(!cuda)('fused CUDA path', () => {
     });
 
     it('the chunked loss peaks below the unchunked one by most of a B x C buffer', () => {
-      const B = 64, C = 200_000, D = 32;
+      const B = 64,
+        C = 200_000,
+        D = 32;
       const p = makeProblem('random', rng, B, C, D);
       const m = f32(p);
       const peak = (options: LossOptions) => {

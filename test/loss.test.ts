@@ -67,7 +67,7 @@ function float32AngleError(head: HeadConfig, p: Problem): number {
 }
 
 describe.each(heads)('%j', (head) => {
-  const rng = new Random(seed ^ name(head).length * 7919);
+  const rng = new Random(seed ^ (name(head).length * 7919));
 
   it.each(scenarios)('fused == ATen reference == float64 SPEC on %s inputs', (scenario) => {
     const p = roundedToFloat32(makeProblem(scenario, rng));
@@ -121,7 +121,10 @@ describe('MV-Softmax special cases', () => {
       const p = f32(makeProblem('spread', rng, 32, 20, 16));
       const labels = Int32Array.from({ length: 32 }, () => rng.int(20));
       const plain = marginLoss({ type: margin }, p.x, p.w, labels);
-      for (const mv of [{ mode: 'fixed', t: 0 }, { mode: 'adaptive', t: 1 }] as const) {
+      for (const mv of [
+        { mode: 'fixed', t: 0 },
+        { mode: 'adaptive', t: 1 },
+      ] as const) {
         const r = marginLoss({ type: `mv-${margin}`, ...mv }, p.x, p.w, labels);
         expect(r.hardFraction).toBeGreaterThan(0);
         expect(r.loss).toBe(plain.loss);
@@ -232,11 +235,12 @@ describe('class-chunked loss and Partial FC (CPU)', () => {
   });
 
   it('Partial FC samples the positives plus rate of the others, seeded, and is the loss over them', () => {
-    const B = 16, C = 200, D = 12;
+    const B = 16,
+      C = 200,
+      D = 12;
     const p = makeProblem('random', rng, B, C, D);
     const m = f32(p);
-    const rowsWithGradient = (g: Float32Array) =>
-      Array.from({ length: C }, (_, k) => k).filter((k) => g.subarray(k * D, (k + 1) * D).some((v) => v !== 0));
+    const rowsWithGradient = (g: Float32Array) => Array.from({ length: C }, (_, k) => k).filter((k) => g.subarray(k * D, (k + 1) * D).some((v) => v !== 0));
     const a = marginLoss({ type: 'mv-arc' }, m.x, m.w, p.labels, { sampleRate: 0.1, sampleSeed: 7 });
     const again = marginLoss({ type: 'mv-arc' }, m.x, m.w, p.labels, { sampleRate: 0.1, sampleSeed: 7 });
     const other = marginLoss({ type: 'mv-arc' }, m.x, m.w, p.labels, { sampleRate: 0.1, sampleSeed: 8 });

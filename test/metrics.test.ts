@@ -3,8 +3,20 @@ import { flipAveragedEmbeddings, flipWidth } from '../lib/eval/flip-embeddings';
 import { ShapeError } from '../lib/errors';
 import { freshSeed, Random } from './random';
 import {
-  accuracyAt, allPairsVerification, bestThreshold, equalErrorRate, foldRanges, identificationMetrics, identificationRanks, kFoldAccuracy,
-  pairScores, rocAuc, rocCurve, tarAt, tarAtFar, verificationMetrics,
+  accuracyAt,
+  allPairsVerification,
+  bestThreshold,
+  equalErrorRate,
+  foldRanges,
+  identificationMetrics,
+  identificationRanks,
+  kFoldAccuracy,
+  pairScores,
+  rocAuc,
+  rocCurve,
+  tarAt,
+  tarAtFar,
+  verificationMetrics,
 } from '../lib/eval/metrics';
 
 function numbersIn(value: unknown): number[] {
@@ -43,7 +55,18 @@ describe('verification accuracy', () => {
 
   it('splits folds as consecutive blocks like sklearn KFold', () => {
     // 23 pairs in 10 folds: the first 23 % 10 = 3 folds hold 3 pairs, the other 7 hold 2.
-    expect(foldRanges(23, 10)).toEqual([[0, 3], [3, 6], [6, 9], [9, 11], [11, 13], [13, 15], [15, 17], [17, 19], [19, 21], [21, 23]]);
+    expect(foldRanges(23, 10)).toEqual([
+      [0, 3],
+      [3, 6],
+      [6, 9],
+      [9, 11],
+      [11, 13],
+      [13, 15],
+      [15, 17],
+      [17, 19],
+      [19, 21],
+      [21, 23],
+    ]);
     expect(() => foldRanges(5, 10)).toThrow(ShapeError);
   });
 
@@ -65,7 +88,11 @@ describe('verification accuracy', () => {
 
   it('is 1 +- 0 over 10 folds on separable pairs', () => {
     const s = Array.from({ length: 20 }, (_, i) => (i % 2 ? 0.2 + i / 100 : 0.6 + i / 100));
-    const r = kFoldAccuracy(s, s.map((_, i) => i % 2 === 0), 10);
+    const r = kFoldAccuracy(
+      s,
+      s.map((_, i) => i % 2 === 0),
+      10,
+    );
     expect(r.accuracy).toBe(1);
     expect(r.std).toBe(0);
   });
@@ -210,14 +237,19 @@ describe('all-pairs verification', () => {
   it('equals the ROC over every pair, on random embeddings', () => {
     const rng = new Random(freshSeed());
     const labels = Array.from({ length: 150 }, () => rng.int(8));
-    const r = checkAgainstRoc(Float64Array.from({ length: 150 * 5 }, () => rng.normal() + (rng.int(4) === 0 ? 2 : 0)), labels, 5);
+    const r = checkAgainstRoc(
+      Float64Array.from({ length: 150 * 5 }, () => rng.normal() + (rng.int(4) === 0 ? 2 : 0)),
+      labels,
+      5,
+    );
     expect(r.tarAtFar['1e-1']).toBeGreaterThan(0);
   });
 
   it('equals the ROC over every pair when scores tie', () => {
     // Signed one-hot rows (scaled by 1 or 2): every score is exactly -1, 0 or 1, in both computations.
     const rng = new Random(freshSeed());
-    const n = 150, dim = 4;
+    const n = 150,
+      dim = 4;
     const e = new Float64Array(n * dim);
     const labels = Array.from({ length: n }, (_, i) => {
       const axis = rng.int(dim);

@@ -27,7 +27,11 @@ describe('Model', () => {
     const x = images(4, 1);
     const raw = (await model.embed(x, { flip: false, normalize: false })).data;
     expect(maxAbs(raw, await backboneForward(small, 5, x, 4))).toBe(0);
-    expect(model.info).toMatchObject({ input: { channels: 3, height: 28, width: 28 }, embeddingSize: 16, preprocessing: { channelOrder: 'RGB', mean: 127.5, std: 128 } });
+    expect(model.info).toMatchObject({
+      input: { channels: 3, height: 28, width: 28 },
+      embeddingSize: 16,
+      preprocessing: { channelOrder: 'RGB', mean: 127.5, std: 128 },
+    });
 
     const file = path.join(dir, 'saved', 'model.pt');
     fs.mkdirSync(path.dirname(file));
@@ -62,7 +66,10 @@ describe('Model', () => {
 
 function snapshot(folder: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of fs.readdirSync(folder)) out[f] = createHash('sha256').update(fs.readFileSync(path.join(folder, f))).digest('hex');
+  for (const f of fs.readdirSync(folder))
+    out[f] = createHash('sha256')
+      .update(fs.readFileSync(path.join(folder, f)))
+      .digest('hex');
   return out;
 }
 
@@ -74,7 +81,16 @@ describe('a run folder on its own', () => {
     const testData = path.join(dir, 'test-faces');
     writeImageFolder(testData, pictures, ['a', 'b', 'c', 'd'], () => 'jpg');
     const runsDir = path.join(dir, 'runs');
-    await trainRun({ name: 'r', runsDir, backbone: small, head: { type: 'mv-am', mode: 'fixed' }, data: { kind: 'imagefolder', root: trainData }, epochs: 1, batchSize: 8, workers: 1 });
+    await trainRun({
+      name: 'r',
+      runsDir,
+      backbone: small,
+      head: { type: 'mv-am', mode: 'fixed' },
+      data: { kind: 'imagefolder', root: trainData },
+      epochs: 1,
+      batchSize: 8,
+      workers: 1,
+    });
     const moved = path.join(dir, 'elsewhere', 'r');
     fs.cpSync(path.join(runsDir, 'r'), moved, { recursive: true });
     fs.rmSync(runsDir, { recursive: true });
@@ -93,7 +109,11 @@ describe('a run folder on its own', () => {
     const order = [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15];
     expect(meta).toMatchObject({ count: 16, dim: 16, normalized: true, labels: order.map((i) => i % 4) });
     expect(meta.images).toEqual(order.map((i) => path.join('abcd'[i % 4], `${String(i).padStart(4, '0')}.jpg`)));
-    const python = spawnSync('python3', ['-c', `import numpy; a = numpy.load(${JSON.stringify(`${out}.npy`)}); print(a.dtype, a.shape, float(abs(numpy.linalg.norm(a, axis=1) - 1).max()))`], { encoding: 'utf8' });
+    const python = spawnSync(
+      'python3',
+      ['-c', `import numpy; a = numpy.load(${JSON.stringify(`${out}.npy`)}); print(a.dtype, a.shape, float(abs(numpy.linalg.norm(a, axis=1) - 1).max()))`],
+      { encoding: 'utf8' },
+    );
     if (python.status === 0) {
       const [dtype, rows, cols, err] = python.stdout.replace(/[(),]/g, ' ').trim().split(/\s+/);
       expect([dtype, rows, cols]).toEqual(['float32', '16', '16']);
@@ -120,7 +140,16 @@ describe('a run folder on its own', () => {
 
 describe('Trainer.model()', () => {
   it('hands over the backbone as it is: the same embeddings as the trainer, unchanged by later training', async () => {
-    const trainer = await Trainer.create({ name: 'handover', runsDir: path.join(dir, 'handover'), backbone: { ...small, inChannels: 1 }, head: { type: 'mv-am', mode: 'fixed' }, data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1, seed: 1 }, epochs: 2, batchSize: 8, workers: 1 });
+    const trainer = await Trainer.create({
+      name: 'handover',
+      runsDir: path.join(dir, 'handover'),
+      backbone: { ...small, inChannels: 1 },
+      head: { type: 'mv-am', mode: 'fixed' },
+      data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1, seed: 1 },
+      epochs: 2,
+      batchSize: 8,
+      workers: 1,
+    });
     const x = Float32Array.from({ length: 3 * 28 * 28 }, (_, i) => Math.cos(i * 0.1));
     try {
       const stop = new AbortController();
@@ -144,7 +173,11 @@ describe('eval on whole images', () => {
   it('refuses images of another size than the model input (E_SHAPE) unless asked to resize', async () => {
     const model = await Model.create(small);
     const lfw = path.join(dir, 'lfw');
-    for (const [name, i, seed] of [['Ann', 1, 1], ['Ann', 2, 2], ['Bo', 1, 3]] as const) {
+    for (const [name, i, seed] of [
+      ['Ann', 1, 1],
+      ['Ann', 2, 2],
+      ['Bo', 1, 3],
+    ] as const) {
       fs.mkdirSync(path.join(lfw, name), { recursive: true });
       fs.writeFileSync(path.join(lfw, name, `${name}_000${i}.jpg`), encodeJpeg(picture(60, 60, 3, seed)));
     }
@@ -155,12 +188,18 @@ describe('eval on whole images', () => {
     await model.save(path.join(runDir, 'model.pt'));
     model.dispose();
     const sets = [{ kind: 'lfw', pairs, images: lfw } as const];
-    await expect(evaluate({ run: runDir, sets, write: false })).rejects.toMatchObject({ code: 'E_SHAPE', message: expect.stringMatching(/60 x 60, the model takes 28 x 28 .*--landmarks.*--resize/) });
+    await expect(evaluate({ run: runDir, sets, write: false })).rejects.toMatchObject({
+      code: 'E_SHAPE',
+      message: expect.stringMatching(/60 x 60, the model takes 28 x 28 .*--landmarks.*--resize/),
+    });
     await expect(evaluate({ run: runDir, sets: [{ ...sets[0], resize: true }], write: false })).resolves.toMatchObject({ sets: [{ images: 3 }] });
     const landmarks = path.join(dir, 'landmarks.txt');
     const face = '20 25 40 25 30 35 22 45 38 45';
     fs.writeFileSync(landmarks, `# path x1 y1 ... x5 y5\nAnn/Ann_0001.jpg ${face}\nAnn/Ann_0002.jpg ${face}\n`);
-    await expect(evaluate({ run: runDir, sets: [{ ...sets[0], landmarks }], write: false })).rejects.toMatchObject({ code: 'E_IO', message: expect.stringContaining('no landmarks for Bo/Bo_0001.jpg') });
+    await expect(evaluate({ run: runDir, sets: [{ ...sets[0], landmarks }], write: false })).rejects.toMatchObject({
+      code: 'E_IO',
+      message: expect.stringContaining('no landmarks for Bo/Bo_0001.jpg'),
+    });
     fs.appendFileSync(landmarks, `Bo/Bo_0001.jpg ${face}\n`);
     await expect(evaluate({ run: runDir, sets: [{ ...sets[0], landmarks }], write: false })).resolves.toMatchObject({ sets: [{ images: 3 }] });
     await expect(Model.load(runDir).then((m) => m.embed([encodeJpeg(picture(60, 60, 3, 1))]))).rejects.toMatchObject({ code: 'E_SHAPE' });

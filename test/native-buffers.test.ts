@@ -17,7 +17,10 @@ afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 
 function child(script: string, env: Record<string, string> = {}): string {
   const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], {
-    cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, MVFACE_NUM_THREADS: '1', ...env },
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, MVFACE_NUM_THREADS: '1', ...env },
   });
   expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toMatchObject({ status: 0, signal: null });
   return r.stdout;

@@ -15,7 +15,9 @@ describe('native loader', () => {
   });
 
   it('names a missing libtorch and how to install it', () => {
-    const e = explainLoadFailure([{ file: built, kind: 'prebuild', message: 'libtorch_cpu.so.1.13: cannot open shared object file: No such file or directory' }]);
+    const e = explainLoadFailure([
+      { file: built, kind: 'prebuild', message: 'libtorch_cpu.so.1.13: cannot open shared object file: No such file or directory' },
+    ]);
     expect(e.code).toBe('E_LIBTORCH_MISSING');
     expect(e.message).toMatch(/apt-get install libtorch-dev/);
   });
@@ -32,13 +34,17 @@ describe('native loader', () => {
   });
 
   it('says no libtorch is installed only when every binary misses its libtorch', () => {
-    const missing = (v: string) => ({ file: built, kind: 'prebuild', message: `libtorch_cpu.so.${v}: cannot open shared object file: No such file or directory` });
+    const missing = (v: string) => ({
+      file: built,
+      kind: 'prebuild',
+      message: `libtorch_cpu.so.${v}: cannot open shared object file: No such file or directory`,
+    });
     expect(explainLoadFailure([missing('1.13'), missing('2.6')]).message).toMatch(/missing: libtorch_cpu\.so\.1\.13, libtorch_cpu\.so\.2\.6/);
     const mixed = explainLoadFailure([missing('2.6'), { file: built, kind: 'local', message: `${built}: undefined symbol: _ZN3c105ErrorC2E` }]);
     expect(mixed.code).toBe('E_LIBTORCH_MISMATCH');
   });
 
-  it('names a libtorch mismatch (undefined symbols, or a tag that is not the binary\'s)', () => {
+  it("names a libtorch mismatch (undefined symbols, or a tag that is not the binary's)", () => {
     const e = explainLoadFailure([{ file: built, kind: 'prebuild', message: `${built}: undefined symbol: _ZN3c105ErrorC2E` }]);
     expect(e.code).toBe('E_LIBTORCH_MISMATCH');
     expect(e.message).toMatch(/LIBTORCH/);
@@ -47,16 +53,26 @@ describe('native loader', () => {
   it('fails with one readable LoadError in a process whose binary is missing, and loads the real one', () => {
     const script = "try { require('./dist/lib/index.js').backendInfo(); } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code })); }";
     const root = path.resolve(__dirname, '..');
-    const out = execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, MVFACE_NATIVE: '/nonexistent/mvface.node' } });
+    const out = execFileSync(process.execPath, ['-e', script], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, MVFACE_NATIVE: '/nonexistent/mvface.node' },
+    });
     expect(JSON.parse(out)).toEqual({ name: 'LoadError', code: 'E_NO_BUILD' });
     const ok = execFileSync(process.execPath, ['-e', "console.log(require('./dist/lib/index.js').backendInfo().binary.kind)"], { cwd: root, encoding: 'utf8' });
     expect(ok.trim()).toMatch(/^(local|prebuild|override)$/);
   });
 
-  it('MVFACE_ONEDNN=0 turns libtorch\'s oneDNN kernels off; MVFACE_TF32=0 or 1 sets TensorFloat-32', () => {
+  it("MVFACE_ONEDNN=0 turns libtorch's oneDNN kernels off; MVFACE_TF32=0 or 1 sets TensorFloat-32", () => {
     const root = path.resolve(__dirname, '..');
     const info = (env: Record<string, string>) =>
-      JSON.parse(execFileSync(process.execPath, ['-e', "console.log(JSON.stringify(require('./dist/lib/index.js').backendInfo()))"], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } }));
+      JSON.parse(
+        execFileSync(process.execPath, ['-e', "console.log(JSON.stringify(require('./dist/lib/index.js').backendInfo()))"], {
+          cwd: root,
+          encoding: 'utf8',
+          env: { ...process.env, ...env },
+        }),
+      );
     expect(info({ MVFACE_ONEDNN: '0' }).onednn).toBe(false);
     expect(info({ MVFACE_TF32: '0' }).tf32).toEqual({ cudnn: false, cublas: false });
     expect(info({ MVFACE_TF32: '1' }).tf32).toEqual({ cudnn: true, cublas: true });

@@ -14,9 +14,7 @@ const face = { inputSize: 32, embeddingSize: 64 };
 const cases: BackboneConfig[] = [
   { name: 'mobilefacenet', inputSize: 112, embeddingSize: 64 },
   { name: 'mobilefacenet', ...face },
-  ...(['iresnet18', 'iresnet34', 'iresnet50', 'iresnet100'] as const).flatMap((name) =>
-    (['ir', 'ir_se'] as const).map((block) => ({ name, block, ...face })),
-  ),
+  ...(['iresnet18', 'iresnet34', 'iresnet50', 'iresnet100'] as const).flatMap((name) => (['ir', 'ir_se'] as const).map((block) => ({ name, block, ...face }))),
   { name: 'attention56', ...face },
   { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 64 },
   { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 64, norm: 'none' },
@@ -66,7 +64,9 @@ function perturbed(state: StateEntry[], seed: number): StateEntry[] {
 function minCosine(a: Float32Array, b: Float32Array, dim: number): number {
   let min = 1;
   for (let row = 0; row < a.length / dim; row++) {
-    let dot = 0, aa = 0, bb = 0;
+    let dot = 0,
+      aa = 0,
+      bb = 0;
     for (let j = row * dim; j < (row + 1) * dim; j++) {
       dot += a[j] * b[j];
       aa += a[j] ** 2;

@@ -48,7 +48,10 @@ function orthogonalRows(rng: Random, C: number, D: number): Float64Array {
       v = v.map((a, d) => a - dot * b[d]);
     }
     const scale = (0.5 + 2 * rng.next()) / Math.hypot(...v);
-    w.set(v.map((a) => a * scale), k * D);
+    w.set(
+      v.map((a) => a * scale),
+      k * D,
+    );
   }
   return w;
 }
@@ -73,7 +76,10 @@ export function makeProblem(kind: Scenario, rng: Random, B = 12, C = 9, D = 16):
     labels.fill(0);
     for (let k = 0; k < C; k++) {
       const sign = k === 0 ? -1 : 1;
-      w.set(u.map((a) => sign * a + 0.1 * rng.normal()), k * D);
+      w.set(
+        u.map((a) => sign * a + 0.1 * rng.normal()),
+        k * D,
+      );
     }
   }
   return { x, w, labels, B, C, D };

@@ -31,7 +31,13 @@ describe('charts', () => {
   });
 
   it('draws a line per series, log ticks at powers of ten, and escapes text', () => {
-    const svg = lineChart([{ label: 'a<b', x: [1e-3, 1e-2, 1], y: [0.1, 0.5, 1] }, { label: 'c', x: [], y: [] }], { title: 'T & U', xLabel: 'x', yLabel: 'y', logX: true });
+    const svg = lineChart(
+      [
+        { label: 'a<b', x: [1e-3, 1e-2, 1], y: [0.1, 0.5, 1] },
+        { label: 'c', x: [], y: [] },
+      ],
+      { title: 'T & U', xLabel: 'x', yLabel: 'y', logX: true },
+    );
     expect(svg.match(/<path /g)).toHaveLength(1);
     for (const tick of ['1e-3', '1e-2', '1e-1', '1e0']) expect(svg).toContain(`>${tick}</text>`);
     expect(svg).toContain('T &#38; U');
@@ -72,11 +78,24 @@ describe('report', () => {
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-chromium-'));
     const shot = path.join(runsDir, 'shot.png');
     try {
-      execFileSync(chromium, [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, `--screenshot=${shot}`, '--window-size=1200,900',
-        `file://${path.resolve(files.index)}`,
-      ], { stdio: 'ignore', timeout: 60_000 });
+      execFileSync(
+        chromium,
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          `--user-data-dir=${profile}`,
+          `--screenshot=${shot}`,
+          '--window-size=1200,900',
+          `file://${path.resolve(files.index)}`,
+        ],
+        { stdio: 'ignore', timeout: 60_000 },
+      );
     } finally {
       fs.rmSync(profile, { recursive: true, force: true });
     }
@@ -90,7 +109,8 @@ describe('report', () => {
     expect(Math.max(...counts.values()) / (png.width * png.height)).toBeLessThan(0.95);
     // The inline SVG charts were drawn: pixels of the first series colour (#1f77b4) in the screenshot.
     let lines = 0;
-    for (let i = 0; i < png.data.length; i += 4) if (Math.abs(png.data[i] - 0x1f) + Math.abs(png.data[i + 1] - 0x77) + Math.abs(png.data[i + 2] - 0xb4) < 30) lines++;
+    for (let i = 0; i < png.data.length; i += 4)
+      if (Math.abs(png.data[i] - 0x1f) + Math.abs(png.data[i + 1] - 0x77) + Math.abs(png.data[i + 2] - 0xb4) < 30) lines++;
     expect(lines).toBeGreaterThan(300);
   });
 });

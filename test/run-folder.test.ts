@@ -13,8 +13,14 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-runs-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const config = (name: string): TrainConfig => ({
-  name, runsDir: dir, backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 }, head: { type: 'mv-am', mode: 'fixed' },
-  data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1, seed: 1 }, epochs: 1, batchSize: 8, workers: 1,
+  name,
+  runsDir: dir,
+  backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 },
+  head: { type: 'mv-am', mode: 'fixed' },
+  data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1, seed: 1 },
+  epochs: 1,
+  batchSize: 8,
+  workers: 1,
 });
 
 async function train(c: TrainConfig, options: { resume?: boolean; overwrite?: boolean } = {}): Promise<void> {
@@ -31,7 +37,10 @@ describe('run folders', () => {
     await train(config('again'));
     const log = path.join(dir, 'again', 'log.jsonl');
     const before = fs.readFileSync(log, 'utf8');
-    await expect(train(config('again'))).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/already holds a run.*--resume.*--overwrite/) });
+    await expect(train(config('again'))).rejects.toMatchObject({
+      code: 'E_CONFIG',
+      message: expect.stringMatching(/already holds a run.*--resume.*--overwrite/),
+    });
     expect(fs.readFileSync(log, 'utf8')).toBe(before);
     await train(config('again'), { overwrite: true });
     const after = fs.readFileSync(log, 'utf8');
@@ -39,25 +48,56 @@ describe('run folders', () => {
     expect(after).not.toBe(before);
   });
 
-  it('are locked while a process uses them; a dead holder\'s lock is taken over', async () => {
+  it("are locked while a process uses them; a dead holder's lock is taken over", async () => {
     const folder = path.join(dir, 'locked');
     fs.mkdirSync(folder);
     const holder = spawn('sleep', ['30']);
     fs.writeFileSync(path.join(folder, 'lock'), JSON.stringify({ pid: holder.pid, host: os.hostname() }));
-    await expect(Trainer.create(config('locked'))).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringContaining(`in use by process ${holder.pid}`) });
+    await expect(Trainer.create(config('locked'))).rejects.toMatchObject({
+      code: 'E_CONFIG',
+      message: expect.stringContaining(`in use by process ${holder.pid}`),
+    });
     holder.kill();
     await new Promise((resolve) => holder.on('exit', resolve));
     const trainer = await Trainer.create(config('locked'));
     expect(JSON.parse(fs.readFileSync(path.join(folder, 'lock'), 'utf8')).pid).toBe(process.pid);
-    await expect(Trainer.create(config('locked'), { resume: true })).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringContaining(`in use by process ${process.pid}`) });
+    await expect(Trainer.create(config('locked'), { resume: true })).rejects.toMatchObject({
+      code: 'E_CONFIG',
+      message: expect.stringContaining(`in use by process ${process.pid}`),
+    });
     trainer.dispose();
     expect(fs.existsSync(path.join(folder, 'lock'))).toBe(false);
   });
 
   it('store absolute paths: --config ... --resume works from another working folder', async () => {
     const cwd = fs.mkdtempSync(path.join(dir, 'cwd-'));
-    const args = ['train', '--name', 'moved', '--runs-dir', 'relative-runs', '--backbone', 'small', '--input-size', '28', '--channels', '1', '--embedding-size', '16', '--head', 'mv-am', '--mode', 'fixed',
-      '--data', 'synthetic:classes=4,perClass=4,size=28,channels=1,seed=1', '--epochs', '1', '--batch-size', '8', '--workers', '1'];
+    const args = [
+      'train',
+      '--name',
+      'moved',
+      '--runs-dir',
+      'relative-runs',
+      '--backbone',
+      'small',
+      '--input-size',
+      '28',
+      '--channels',
+      '1',
+      '--embedding-size',
+      '16',
+      '--head',
+      'mv-am',
+      '--mode',
+      'fixed',
+      '--data',
+      'synthetic:classes=4,perClass=4,size=28,channels=1,seed=1',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--workers',
+      '1',
+    ];
     await run(process.execPath, [cli, ...args], { cwd });
     const configFile = path.join(cwd, 'relative-runs', 'moved', 'config.json');
     expect(JSON.parse(fs.readFileSync(configFile, 'utf8')).runsDir).toBe(path.join(cwd, 'relative-runs'));
@@ -69,14 +109,32 @@ describe('run folders', () => {
 describe('corrupt images', () => {
   it('stop training with the file named and the way to skip; skipped, they are counted in the log', async () => {
     const root = path.join(dir, 'faces');
-    const files = writeImageFolder(root, Array.from({ length: 16 }, (_, i) => picture(28, 28, 1, i, i % 4)), ['a', 'b', 'c', 'd'], () => 'jpg');
+    const files = writeImageFolder(
+      root,
+      Array.from({ length: 16 }, (_, i) => picture(28, 28, 1, i, i % 4)),
+      ['a', 'b', 'c', 'd'],
+      () => 'jpg',
+    );
     fs.writeFileSync(files[5], fs.readFileSync(files[5]).subarray(0, 300));
     const faces = { ...config('corrupt'), data: { kind: 'imagefolder', root, channels: 1 } } as TrainConfig;
-    await expect(train(faces)).rejects.toMatchObject({ code: 'E_IO', message: expect.stringMatching(new RegExp(`${path.basename(files[5])}.*--on-corrupt skip`)) });
+    await expect(train(faces)).rejects.toMatchObject({
+      code: 'E_IO',
+      message: expect.stringMatching(new RegExp(`${path.basename(files[5])}.*--on-corrupt skip`)),
+    });
     await train({ ...faces, onCorrupt: 'skip' }, { overwrite: true });
-    const steps = fs.readFileSync(path.join(dir, 'corrupt', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.event === 'step');
+    const steps = fs
+      .readFileSync(path.join(dir, 'corrupt', 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.event === 'step');
     expect(steps.reduce((n, l) => n + l.skipped, 0)).toBe(1);
-    const skipped = fs.readFileSync(path.join(dir, 'corrupt', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.event === 'skipped');
+    const skipped = fs
+      .readFileSync(path.join(dir, 'corrupt', 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.event === 'skipped');
     expect(skipped.flatMap((l) => l.items)).toEqual([files[5]]);
   });
 });
@@ -100,19 +158,79 @@ describe('labels with gaps', () => {
 });
 
 describe('the CLI', () => {
-  const base = ['train', '--runs-dir', dir, '--backbone', 'small', '--input-size', '28', '--channels', '1', '--embedding-size', '16', '--head', 'mv-am', '--mode', 'fixed',
-    '--data', 'synthetic:classes=5,perClass=8,size=28,channels=1,seed=2', '--batch-size', '8', '--workers', '1'];
+  const base = [
+    'train',
+    '--runs-dir',
+    dir,
+    '--backbone',
+    'small',
+    '--input-size',
+    '28',
+    '--channels',
+    '1',
+    '--embedding-size',
+    '16',
+    '--head',
+    'mv-am',
+    '--mode',
+    'fixed',
+    '--data',
+    'synthetic:classes=5,perClass=8,size=28,channels=1,seed=2',
+    '--batch-size',
+    '8',
+    '--workers',
+    '1',
+  ];
 
   it('has a flag for the optimizer, the schedule, warm-up and evaluation during training, and they reach config.json', async () => {
-    await run(process.execPath, [cli, ...base, '--epochs', '1', '--name', 'flags', '--momentum', '0.8', '--weight-decay', '0', '--schedule', 'multistep', '--milestones', '1,2', '--gamma', '0.5', '--warmup-epochs', '0', '--checkpoint-every-minutes', '0']);
+    await run(process.execPath, [
+      cli,
+      ...base,
+      '--epochs',
+      '1',
+      '--name',
+      'flags',
+      '--momentum',
+      '0.8',
+      '--weight-decay',
+      '0',
+      '--schedule',
+      'multistep',
+      '--milestones',
+      '1,2',
+      '--gamma',
+      '0.5',
+      '--warmup-epochs',
+      '0',
+      '--checkpoint-every-minutes',
+      '0',
+    ]);
     const saved = JSON.parse(fs.readFileSync(path.join(dir, 'flags', 'config.json'), 'utf8'));
-    expect(saved).toMatchObject({ optimizer: { momentum: 0.8, weightDecay: 0 }, schedule: { type: 'multistep', milestones: [1, 2], gamma: 0.5 }, warmupEpochs: 0, checkpointEveryMinutes: 0 });
+    expect(saved).toMatchObject({
+      optimizer: { momentum: 0.8, weightDecay: 0 },
+      schedule: { type: 'multistep', milestones: [1, 2], gamma: 0.5 },
+      warmupEpochs: 0,
+      checkpointEveryMinutes: 0,
+    });
     const r = spawnSync(process.execPath, [cli, ...base, '--epochs', '1', '--name', 'flags2', '--eval-every', '2'], { encoding: 'utf8' });
     expect([r.status, r.stderr]).toEqual([1, expect.stringContaining('--eval-every and --eval-bin go together')]);
   });
 
   it('mvface embed into a folder that does not exist: a coded error, no stack', async () => {
-    const r = spawnSync(process.execPath, [cli, 'embed', '--run', path.join(dir, 'flags'), '--data', 'synthetic:classes=5,perClass=8,size=28,channels=1,seed=2', '--out', path.join(dir, 'missing', 'dir', 'x')], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'embed',
+        '--run',
+        path.join(dir, 'flags'),
+        '--data',
+        'synthetic:classes=5,perClass=8,size=28,channels=1,seed=2',
+        '--out',
+        path.join(dir, 'missing', 'dir', 'x'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/the folder .*missing.dir does not exist \[E_IO\]/);
     expect(r.stderr).not.toMatch(/\n\s+at /);

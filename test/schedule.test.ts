@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { checkSchedule, learningRate, type ScheduleSettings } from '../lib/train/schedule';
 
-const base = (schedule: ScheduleSettings['schedule'], warmupEpochs = 0): ScheduleSettings => ({ schedule, lr: 0.1, warmupEpochs, stepsPerEpoch: 10, epochs: 10 });
+const base = (schedule: ScheduleSettings['schedule'], warmupEpochs = 0): ScheduleSettings => ({
+  schedule,
+  lr: 0.1,
+  warmupEpochs,
+  stepsPerEpoch: 10,
+  epochs: 10,
+});
 
 describe('learning-rate schedules', () => {
   it('multistep divides by gamma at each milestone epoch', () => {

@@ -6,7 +6,7 @@ export interface TrainRun {
   steps: StepInfo[];
   cancelled: boolean;
   accuracy?: number;
-  fusedNorm: boolean;  // the trainer's: whether its batch norms ran fused
+  fusedNorm: boolean; // the trainer's: whether its batch norms ran fused
 }
 
 /** Trains a config to the end (or aborts after step `abortAt`), collecting every step's info. */

@@ -40,7 +40,8 @@ const onGpu = configMaker('cuda', {
 const train = (config: TrainConfig) => trainRun(config);
 const losses = (r: { steps: StepInfo[] }) => r.steps.map((s) => s.loss);
 const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
-const epochMeans = (r: { steps: StepInfo[] }) => [...new Set(r.steps.map((s) => s.epoch))].map((e) => mean(r.steps.filter((s) => s.epoch === e).map((s) => s.loss)));
+const epochMeans = (r: { steps: StepInfo[] }) =>
+  [...new Set(r.steps.map((s) => s.epoch))].map((e) => mean(r.steps.filter((s) => s.epoch === e).map((s) => s.loss)));
 
 // CPU, the fused and the module batch norms' losses differ by 2e-7 at the first step, 2e-3 at the
 // second and 0.3 at the fourth (this config, lr 0.05): a few PReLU inputs land on the other side of
@@ -88,7 +89,7 @@ describe.skipIf(!cuda)('CUDA training', () => {
       const n = graphed.steps.length;
       expect(graphed.steps.map((s) => s.stepMode)).toEqual([...Array(3).fill('static'), ...Array(n - 3).fill('graph')]);
       expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(precision === 'fp32' ? 1e-5 : 1e-3);
-      expect(Math.max(...losses(eager)) / Math.min(...losses(eager))).toBeGreaterThan(1.01);  // the batches differ
+      expect(Math.max(...losses(eager)) / Math.min(...losses(eager))).toBeGreaterThan(1.01); // the batches differ
       // Training: the replayed update graph moves the weights as the eager step does.
       const learning = await train(onGpu({ precision, evalData: faces, cudaGraph: true }));
       expect(learning.steps.slice(3).every((s) => s.stepMode === 'graph')).toBe(true);
@@ -108,7 +109,10 @@ describe.skipIf(!cuda)('CUDA training', () => {
   it('fusedNorm: the fused batch norms run (MobileFaceNet, IResNet-18; fp32 and bf16; layouts; graphs)', async () => {
     const iresnet: BackboneConfig = { name: 'iresnet18', inputSize: 112, inChannels: 3, embeddingSize: 128 };
     for (const backbone of [face, iresnet]) {
-      for (const [precision, tolerance] of [['fp32', 1e-5], ['bf16', 2e-2]] as const) {
+      for (const [precision, tolerance] of [
+        ['fp32', 1e-5],
+        ['bf16', 2e-2],
+      ] as const) {
         for (const channelsLast of [false, true]) {
           const plain = await train(onGpu({ backbone, precision, channelsLast, epochs: 2, fusedNorm: false }));
           const fused = await train(onGpu({ backbone, precision, channelsLast, epochs: 2, fusedNorm: true }));

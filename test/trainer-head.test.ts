@@ -40,7 +40,7 @@ const stepwise = (config: TrainConfig, steps: number) =>
   stepRows(config, steps, 16, torchPython ? (checkpoint) => Float32Array.from(headMomentum(checkpoint)) : undefined);
 
 describe('chunkClasses', () => {
-  it('gives the whole head\'s loss at every step, and its first update', async () => {
+  it("gives the whole head's loss at every step, and its first update", async () => {
     // Frozen weights (a learning rate of 1e-30): each step's loss is its batch's alone, so the chunked
     // head's must equal the whole head's at all 20 steps, to float32 rounding. A trajectory that
     // learns is compared over its first two steps only: float32 runs that sum in another order part
@@ -50,8 +50,8 @@ describe('chunkClasses', () => {
     const chunked = await trainRun(tiny({ ...frozen, chunkClasses: 7 }));
     expect(chunked.steps).toHaveLength(whole.steps.length);
     expect(maxRelDiff(losses(chunked.steps), losses(whole.steps))).toBeLessThan(1e-6);
-    expect(Math.max(...losses(whole.steps)) / Math.min(...losses(whole.steps))).toBeGreaterThan(1.01);  // the batches differ
-    expect(losses(chunked.steps)).not.toEqual(losses(whole.steps));  // the chunked path did run
+    expect(Math.max(...losses(whole.steps)) / Math.min(...losses(whole.steps))).toBeGreaterThan(1.01); // the batches differ
+    expect(losses(chunked.steps)).not.toEqual(losses(whole.steps)); // the chunked path did run
     expect(chunked.steps.every((s) => s.sampledClasses === 40)).toBe(true);
     const learning = await trainRun(tiny({ epochs: 3 }));
     const chunkedLearning = await trainRun(tiny({ epochs: 3, chunkClasses: 7 }));

@@ -44,11 +44,19 @@ const train = (config: TrainConfig, abortAt?: number, resume = false) => trainRu
 
 const losses = (r: { steps: StepInfo[] }) => r.steps.map((s) => s.loss);
 const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
-const epochMeans = (r: { steps: StepInfo[] }) => [...new Set(r.steps.map((s) => s.epoch))].map((e) => mean(r.steps.filter((s) => s.epoch === e).map((s) => s.loss)));
+const epochMeans = (r: { steps: StepInfo[] }) =>
+  [...new Set(r.steps.map((s) => s.epoch))].map((e) => mean(r.steps.filter((s) => s.epoch === e).map((s) => s.loss)));
 
 describe('precision options', () => {
   it('resolve with defaults: no scaler except for fp16', () => {
-    expect(resolvePrecisionOptions({})).toEqual({ precision: 'fp32', channelsLast: false, fusedNorm: undefined, cudnnBenchmark: true, cudaGraph: false, staticStep: false });
+    expect(resolvePrecisionOptions({})).toEqual({
+      precision: 'fp32',
+      channelsLast: false,
+      fusedNorm: undefined,
+      cudnnBenchmark: true,
+      cudaGraph: false,
+      staticStep: false,
+    });
     expect(resolvePrecisionOptions({ fusedNorm: true }).fusedNorm).toBe(true);
     expect(resolvePrecisionOptions({ fusedNorm: false }).fusedNorm).toBe(false);
     expect(resolvePrecisionOptions({ cudnnBenchmark: false }).cudnnBenchmark).toBe(false);
@@ -97,7 +105,7 @@ describe('bf16 autocast on the CPU', () => {
     // Same batches, bf16 convolutions: the first steps agree closely; per-step losses then wander
     // (small batches), so the curves are compared per epoch, against the scale of the initial loss.
     expect(maxRelDiff(losses(bf16).slice(0, 3), losses(fp32).slice(0, 3))).toBeLessThan(0.05);
-    expect(losses(bf16).slice(0, 3)).not.toEqual(losses(fp32).slice(0, 3));  // autocast did run
+    expect(losses(bf16).slice(0, 3)).not.toEqual(losses(fp32).slice(0, 3)); // autocast did run
     const a = epochMeans(fp32);
     const b = epochMeans(bf16);
     expect(Math.max(...b.map((v, i) => Math.abs(v - a[i])))).toBeLessThan(0.15 * a[0]);
@@ -123,7 +131,11 @@ describe('dynamic loss scaler (fp32 on the CPU)', () => {
     expect(r.steps[1]).toMatchObject({ updateSkipped: false, lossScale: 2 ** 120 });
     expect(r.steps.slice(1).every((s) => !s.updateSkipped && s.lossScale === 2 ** 120)).toBe(true);
     expect(mean(losses(r).slice(-3))).toBeLessThan(mean(losses(r).slice(0, 3)));
-    const log = fs.readFileSync(path.join(runsDir, config.name, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = fs
+      .readFileSync(path.join(runsDir, config.name, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(log.find((l) => l.event === 'step' && l.step === 1)).toMatchObject({ updateSkipped: true, lossScale: 2 ** 140 });
   });
 
@@ -173,7 +185,10 @@ describe('fusedNorm', () => {
   // backbones included, by scripts/check-cuda-emulated.sh (native/core/cuda/emulation/check_norm.cpp).
   const iresnet: BackboneConfig = { name: 'iresnet18', inputSize: 16, inChannels: 1, embeddingSize: 32 };
   describe.each([face, iresnet])('runs on the CPU: $name', (backbone) => {
-    it.each([['fp32', 1e-5], ['bf16', 2e-2]] as const)('%s, NCHW and channels-last', async (precision, tolerance) => {
+    it.each([
+      ['fp32', 1e-5],
+      ['bf16', 2e-2],
+    ] as const)('%s, NCHW and channels-last', async (precision, tolerance) => {
       for (const channelsLast of [false, true]) {
         const over = { backbone, data: faceData, epochs: 2, precision, channelsLast, device: 'cpu', optimizer: { lr: 0.01 } } as const;
         const plain = await train(tiny({ ...over, fusedNorm: false }));
@@ -194,7 +209,11 @@ describe('fusedNorm', () => {
   });
 
   it('is on by default on the CPU; fusedNorm: false turns it off', async () => {
-    for (const [fusedNorm, on] of [[undefined, true], [false, false], [true, true]] as const) {
+    for (const [fusedNorm, on] of [
+      [undefined, true],
+      [false, false],
+      [true, true],
+    ] as const) {
       const trainer = await Trainer.create(tiny({ backbone: face, data: faceData, epochs: 1, device: 'cpu', fusedNorm }));
       try {
         expect(trainer.fusedNorm).toBe(on);
@@ -238,7 +257,11 @@ describe('channels-last', () => {
 
 describe('static step: the code a CUDA graph captures, run uncaptured on the CPU', () => {
   const modes = (r: { steps: StepInfo[] }) => [...new Set(r.steps.map((s) => s.stepMode))];
-  const embedAll = async (trainer: Trainer) => trainer.embed(new Float32Array(4 * 28 * 28).map((_, i) => Math.sin(i)), 4);
+  const embedAll = async (trainer: Trainer) =>
+    trainer.embed(
+      new Float32Array(4 * 28 * 28).map((_, i) => Math.sin(i)),
+      4,
+    );
 
   it('gives the eager step results: loss, statistics, SGD with momentum and decay, accuracy', async () => {
     for (const head of [{ type: 'mv-arc', mode: 'adaptive' }, { type: 'softmax' }] as const) {
@@ -287,8 +310,8 @@ describe('static step: the code a CUDA graph captures, run uncaptured on the CPU
 
   it('runs the loss scaler as the eager step: the same scales, growth, skipped steps and losses', async () => {
     const settings = [
-      { initScale: 2 ** 16, growthInterval: 3 },  // grows every 3 steps
-      { initScale: 2 ** 140, backoffFactor: 2 ** -20, growthInterval: 1000 },  // overflows first: skipped
+      { initScale: 2 ** 16, growthInterval: 3 }, // grows every 3 steps
+      { initScale: 2 ** 140, backoffFactor: 2 ** -20, growthInterval: 1000 }, // overflows first: skipped
     ];
     for (const lossScale of settings) {
       const eager = await train(tiny({ lossScale }));
@@ -298,7 +321,10 @@ describe('static step: the code a CUDA graph captures, run uncaptured on the CPU
       expect(maxRelDiff(losses(graphed), losses(eager))).toBeLessThan(1e-5);
     }
     const overflowed = await train(tiny({ lossScale: settings[1], staticStep: true }));
-    expect(overflowed.steps.slice(0, 2).map((s) => [s.lossScale, s.updateSkipped])).toEqual([[2 ** 140, true], [2 ** 120, false]]);
+    expect(overflowed.steps.slice(0, 2).map((s) => [s.lossScale, s.updateSkipped])).toEqual([
+      [2 ** 140, true],
+      [2 ** 120, false],
+    ]);
   });
 
   it('refuses what the captured step cannot do: focal or hm mining', async () => {
@@ -316,8 +342,19 @@ describe('bench train', () => {
     try {
       const lines: string[] = [];
       const r = await benchTrainStep({
-        backbone: 'small', inputSize: 32, batch: 8, steps: 2, warmup: 1, classes: 10, device: 'cpu', workers: 2,
-        pipeline: 'recordio', pipelineImages: 48, dataDir, memorySteps: 4, log: (line) => lines.push(line),
+        backbone: 'small',
+        inputSize: 32,
+        batch: 8,
+        steps: 2,
+        warmup: 1,
+        classes: 10,
+        device: 'cpu',
+        workers: 2,
+        pipeline: 'recordio',
+        pipelineImages: 48,
+        dataDir,
+        memorySteps: 4,
+        log: (line) => lines.push(line),
       });
       expect(r).toMatchObject({ device: 'cpu', backbone: 'small', batch: 8, precision: 'fp32', head: 'mv-arc', steps: 2 });
       expect(r.samplesPerSecond).toBeGreaterThan(0);
@@ -337,17 +374,41 @@ describe('bench train', () => {
         r.memoryCheck!.samples.map((s) => `bench train: memory at step ${s.step} of 4: host RSS ${(s.rssBytes / 2 ** 20).toFixed(0)} MiB`),
       );
       const imagefolder = await benchTrainStep({
-        backbone: 'small', inputSize: 32, batch: 8, steps: 1, warmup: 1, classes: 10, device: 'cpu', workers: 2, pipeline: 'imagefolder', pipelineImages: 16, dataDir,
+        backbone: 'small',
+        inputSize: 32,
+        batch: 8,
+        steps: 1,
+        warmup: 1,
+        classes: 10,
+        device: 'cpu',
+        workers: 2,
+        pipeline: 'imagefolder',
+        pipelineImages: 16,
+        dataDir,
       });
       expect(imagefolder.pipeline?.kind).toBe('imagefolder');
       expect(fs.readdirSync(path.join(dataDir, 'imagefolder-16-32')).filter((d) => d.startsWith('id'))).toHaveLength(16);
       // Training on the generated RecordIO JPEGs: one epoch holds every step, so no epoch-end checkpoint is timed.
       const jpegs = await benchTrainStep({
-        backbone: 'small', inputSize: 32, batch: 8, steps: 3, warmup: 1, classes: 12, device: 'cpu', workers: 2, pipeline: 'none', source: 'recordio', pipelineImages: 16, dataDir,
+        backbone: 'small',
+        inputSize: 32,
+        batch: 8,
+        steps: 3,
+        warmup: 1,
+        classes: 12,
+        device: 'cpu',
+        workers: 2,
+        pipeline: 'none',
+        source: 'recordio',
+        pipelineImages: 16,
+        dataDir,
       });
       expect(jpegs).toMatchObject({ source: 'recordio', workers: 2, classes: 12, steps: 3 });
       expect(jpegs.samplesPerSecond).toBeGreaterThan(0);
-      const records = fs.readFileSync(path.join(dataDir, 'recordio-40-32-12', 'train.idx'), 'utf8').trim().split('\n');
+      const records = fs
+        .readFileSync(path.join(dataDir, 'recordio-40-32-12', 'train.idx'), 'utf8')
+        .trim()
+        .split('\n');
       expect(records).toHaveLength((1 + 3 + 1) * 8);
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -359,7 +420,31 @@ describe('mvface bench train (CLI)', () => {
   const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
   it('prints the step, memory and pipeline lines and writes --json; refuses what the machine cannot run', async () => {
     const json = path.join(runsDir, 'bench.json');
-    const args = [cli, 'bench', 'train', '--backbone', 'small', '--input-size', '32', '--batch', '8', '--steps', '2', '--warmup', '1', '--classes', '10', '--device', 'cpu', '--pipeline-images', '16', '--workers', '2', '--json', json];
+    const args = [
+      cli,
+      'bench',
+      'train',
+      '--backbone',
+      'small',
+      '--input-size',
+      '32',
+      '--batch',
+      '8',
+      '--steps',
+      '2',
+      '--warmup',
+      '1',
+      '--classes',
+      '10',
+      '--device',
+      'cpu',
+      '--pipeline-images',
+      '16',
+      '--workers',
+      '2',
+      '--json',
+      json,
+    ];
     const { stdout } = await promisify(execFile)(process.execPath, args, { env: process.env });
     expect(stdout).toMatch(/step: +[\d.]+ samples\/s/);
     expect(stdout).toMatch(/split: +native step [\d.]+ ms, waiting for data [\d.]+ ms, the rest \(Node, the TypeScript loop\) -?[\d.]+ ms/);
@@ -367,7 +452,11 @@ describe('mvface bench train (CLI)', () => {
     expect(stdout).toMatch(/pipeline: +[\d.]+ samples\/s alone \(recordio/);
     expect(JSON.parse(fs.readFileSync(json, 'utf8'))).toMatchObject({ backbone: 'small', batch: 8, device: 'cpu' });
     if (!cuda) {
-      const e = await promisify(execFile)(process.execPath, [cli, 'bench', 'train', '--backbone', 'small', '--input-size', '32', '--precision', 'fp16', '--pipeline', 'none'], { env: process.env }).catch((x: { code: number; stderr: string }) => x);
+      const e = await promisify(execFile)(
+        process.execPath,
+        [cli, 'bench', 'train', '--backbone', 'small', '--input-size', '32', '--precision', 'fp16', '--pipeline', 'none'],
+        { env: process.env },
+      ).catch((x: { code: number; stderr: string }) => x);
       expect((e as { code: number }).code).toBe(1);
       expect((e as { stderr: string }).stderr).toMatch(/precision: 'fp16' runs on device 'cuda' only.*\[E_CONFIG\]/);
     }

@@ -69,7 +69,11 @@ describe('Trainer', () => {
     const resumedMeans: number[] = [];
     await resumed.fit({ onEpoch: (e) => resumedMeans.push(e.meanLoss) });
     resumed.dispose();
-    const log = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = fs
+      .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(log.filter((l) => l.event === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(log.filter((l) => l.event === 'resumed')).toMatchObject([{ step: 4 }]);
     expect(log.filter((l) => l.event === 'epoch').map((l) => l.meanLoss)).toEqual(means);
@@ -84,7 +88,11 @@ describe('Trainer', () => {
     trainer.dispose();
     expect(seen[seen.length - 1]).toBeLessThan(seen[0] * 0.5);
     expect(r.closedSetAccuracy).toBeGreaterThan(0.8);
-    const log = fs.readFileSync(path.join(runsDir, 'learns', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = fs
+      .readFileSync(path.join(runsDir, 'learns', 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(log.filter((l) => l.event === 'step')).toHaveLength(36);
     expect(log.filter((l) => l.event === 'epoch')).toHaveLength(6);
     expect(fs.existsSync(path.join(runsDir, 'learns', 'model.pt'))).toBe(true);
@@ -106,7 +114,9 @@ describe('Trainer', () => {
 
   it('checks the config against the data', async () => {
     await expect(Trainer.create(tiny({ backbone: { ...small, inputSize: 32 } }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'backbone' });
-    await expect(Trainer.create(tiny({ data: { kind: 'idx', images: '/nonexistent/images', labels: '/nonexistent/labels' } }))).rejects.toMatchObject({ code: 'E_IO' });
+    await expect(Trainer.create(tiny({ data: { kind: 'idx', images: '/nonexistent/images', labels: '/nonexistent/labels' } }))).rejects.toMatchObject({
+      code: 'E_IO',
+    });
     await expect(Trainer.create(tiny({ batchSize: 1000 }))).rejects.toMatchObject({ code: 'E_CONFIG' });
     await expect(Trainer.create(tiny({ numClasses: 7 }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'numClasses' });
     await expect(Trainer.create(tiny({ device: 'cuda' }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'device' });
@@ -114,20 +124,26 @@ describe('Trainer', () => {
     await expect(Trainer.create(tiny({ device: 'gpu' as never }))).rejects.toMatchObject({ code: 'E_CONFIG', argument: 'device' });
   });
 
-  it('resolves the device: auto, each rank\'s own GPU, cuda:N, and refuses a GPU that is not there', () => {
+  it("resolves the device: auto, each rank's own GPU, cuda:N, and refuses a GPU that is not there", () => {
     expect(resolveDevice('auto', 0)).toBe('cpu');
     expect(resolveDevice('cpu', 4, 3)).toBe('cpu');
     expect(resolveDevice('auto', 2)).toBe('cuda:0');
     expect(resolveDevice('auto', 2, 1)).toBe('cuda:1');
     expect(resolveDevice('cuda', 4, 3)).toBe('cuda:3');
     expect(resolveDevice('cuda:1', 2, 0)).toBe('cuda:1');
-    expect(resolveDevice('cuda', 0)).toBe('cuda');  // no GPU at all: the native trainer says why
+    expect(resolveDevice('cuda', 0)).toBe('cuda'); // no GPU at all: the native trainer says why
     for (const [device, count, localRank, message] of [
       ['cuda', 1, 1, /LOCAL_RANK 1 \(one process per GPU\).*1 CUDA device/],
       ['cuda:2', 2, undefined, /'cuda:2'.*2 CUDA device/],
       ['cuda:x', 2, undefined, /must be 'cpu', 'cuda', 'cuda:N' or 'auto'/],
     ] as const) {
-      const e = (() => { try { resolveDevice(device as Device, count, localRank); } catch (x) { return x; } })();
+      const e = (() => {
+        try {
+          resolveDevice(device as Device, count, localRank);
+        } catch (x) {
+          return x;
+        }
+      })();
       expect(e).toMatchObject({ code: 'E_CONFIG', argument: 'device' });
       expect((e as Error).message).toMatch(message);
     }
@@ -145,19 +161,32 @@ describe('one training step lowers the loss on a fixed batch, for every backbone
     ['iresnet100 32', { name: 'iresnet100', inputSize: 32, embeddingSize: 128 }],
     ['attention56 64', { name: 'attention56', inputSize: 64, embeddingSize: 128 }],
   ];
-  it.each(cases)('%s', async (_, backbone) => {
-    const size = backbone.inputSize ?? (backbone.name === 'small' ? 28 : 112);
-    const channels = backbone.inChannels ?? (backbone.name === 'small' ? 1 : 3);
-    const trainer = await Trainer.create(tiny({
-      name: `fixed-${backbone.name}-${size}`, backbone, head: { type: 'mv-am' }, epochs: 2, batchSize: 6, flip: false, optimizer: { lr: 0.001 },
-      schedule: { type: 'constant' }, data: { kind: 'synthetic', classes: 3, perClass: 2, height: size, width: size, channels: channels as 1 | 3, seed: 9 },
-    }));
-    const seen: number[] = [];
-    await trainer.fit({ onStep: (s) => seen.push(s.loss) });
-    trainer.dispose();
-    expect(seen).toHaveLength(2);
-    expect(seen[1]).toBeLessThan(seen[0]);
-  }, 120_000);
+  it.each(cases)(
+    '%s',
+    async (_, backbone) => {
+      const size = backbone.inputSize ?? (backbone.name === 'small' ? 28 : 112);
+      const channels = backbone.inChannels ?? (backbone.name === 'small' ? 1 : 3);
+      const trainer = await Trainer.create(
+        tiny({
+          name: `fixed-${backbone.name}-${size}`,
+          backbone,
+          head: { type: 'mv-am' },
+          epochs: 2,
+          batchSize: 6,
+          flip: false,
+          optimizer: { lr: 0.001 },
+          schedule: { type: 'constant' },
+          data: { kind: 'synthetic', classes: 3, perClass: 2, height: size, width: size, channels: channels as 1 | 3, seed: 9 },
+        }),
+      );
+      const seen: number[] = [];
+      await trainer.fit({ onStep: (s) => seen.push(s.loss) });
+      trainer.dispose();
+      expect(seen).toHaveLength(2);
+      expect(seen[1]).toBeLessThan(seen[0]);
+    },
+    120_000,
+  );
 });
 
 describe('exported model', () => {

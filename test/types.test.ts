@@ -15,9 +15,28 @@ const entry = path.join(root, 'dist', 'lib', 'index.d.ts');
 const run = promisify(execFile);
 
 const types = [
-  'BackendInfo', 'DecodedImages', 'Device', 'EmbedFn', 'Embeddings', 'EvalModel', 'EvalSetResult', 'FaceConfig',
-  'HeadConfig', 'HeadEntry', 'LossResult', 'Matrix', 'NativeLoader', 'NativeLossConfig', 'PairList', 'Precision',
-  'PrecisionConfig', 'ReportFiles', 'RunPaths', 'ScaledHeadConfig', 'TrainConfig', 'VerificationMetrics',
+  'BackendInfo',
+  'DecodedImages',
+  'Device',
+  'EmbedFn',
+  'Embeddings',
+  'EvalModel',
+  'EvalSetResult',
+  'FaceConfig',
+  'HeadConfig',
+  'HeadEntry',
+  'LossResult',
+  'Matrix',
+  'NativeLoader',
+  'NativeLossConfig',
+  'PairList',
+  'Precision',
+  'PrecisionConfig',
+  'ReportFiles',
+  'RunPaths',
+  'ScaledHeadConfig',
+  'TrainConfig',
+  'VerificationMetrics',
 ];
 
 /** Checks that only pass when `m` (the package, however imported) and the types have their real types. */
@@ -83,7 +102,16 @@ afterAll(() => {
 /** tsc's diagnostics for the consumer files under `options`; empty when they type-check. */
 async function compile(options: Record<string, string>): Promise<string> {
   const project = path.join(dir, `tsconfig.${options.moduleResolution}.json`);
-  const compilerOptions = { ...options, target: 'es2022', strict: true, noImplicitAny: true, skipLibCheck: false, noEmit: true, lib: ['es2022'], types: ['node'] };
+  const compilerOptions = {
+    ...options,
+    target: 'es2022',
+    strict: true,
+    noImplicitAny: true,
+    skipLibCheck: false,
+    noEmit: true,
+    lib: ['es2022'],
+    types: ['node'],
+  };
   fs.writeFileSync(project, JSON.stringify({ compilerOptions, files: ['esm.mts', 'cjs.cts'] }));
   try {
     await run(process.execPath, [tsc, '-p', project, '--pretty', 'false'], { cwd: dir });

@@ -134,7 +134,10 @@ const defaultHead: HeadConfig = { type: 'mv-arc', mode: 'adaptive', t: 1.2, scal
 
 function statusBytes(field: 'VmRSS' | 'VmHWM'): number {
   try {
-    const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+    const line = fs
+      .readFileSync('/proc/self/status', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${field}:`));
     return line ? Number(line.split(/\s+/)[1]) * 1024 : process.memoryUsage().rss;
   } catch {
     return process.memoryUsage().rss;
@@ -160,7 +163,7 @@ function positiveInteger(value: number, name: string, min = 1): number {
 
 interface Resolved extends Required<Omit<TrainBenchOptions, 'log' | 'device' | 'fusedNorm'>> {
   device: 'cpu' | 'cuda';
-  fusedNorm?: boolean;  // undefined: the trainer's default
+  fusedNorm?: boolean; // undefined: the trainer's default
   log: (line: string) => void;
 }
 
@@ -168,7 +171,11 @@ function resolve(o: TrainBenchOptions): Resolved {
   const info = backendInfo();
   const device = o.device === undefined || o.device === 'auto' ? (info.cudaAvailable ? 'cuda' : 'cpu') : o.device;
   if (device === 'cuda' && !info.cudaAvailable) {
-    throw createError('E_CONFIG', `device: 'cuda' asked for, but this build or machine has no CUDA (${info.builtWithCuda ? 'no device visible' : 'a CPU libtorch build'})`, 'device');
+    throw createError(
+      'E_CONFIG',
+      `device: 'cuda' asked for, but this build or machine has no CUDA (${info.builtWithCuda ? 'no device visible' : 'a CPU libtorch build'})`,
+      'device',
+    );
   }
   const gpu = device === 'cuda';
   const r: Resolved = {
@@ -201,7 +208,8 @@ function resolve(o: TrainBenchOptions): Resolved {
   positiveInteger(r.pipelineImages, 'pipelineImages');
   positiveInteger(r.workers, 'workers');
   positiveInteger(r.memorySteps, 'memorySteps', 0);
-  if (!['recordio', 'imagefolder', 'none'].includes(r.pipeline)) throw createError('E_CONFIG', `pipeline: recordio, imagefolder or none, got ${String(r.pipeline)}`, 'pipeline');
+  if (!['recordio', 'imagefolder', 'none'].includes(r.pipeline))
+    throw createError('E_CONFIG', `pipeline: recordio, imagefolder or none, got ${String(r.pipeline)}`, 'pipeline');
   if (!sources.includes(r.source)) throw createError('E_CONFIG', `source: ${sources.join(', ')}, got ${String(r.source)}`, 'source');
   return r;
 }
@@ -212,14 +220,31 @@ async function trainSteps(r: Resolved, total: number, onStep: (s: StepInfo) => v
   const perClass = Math.max(1, Math.ceil(((total + 1) * r.batch) / r.classes));
   const backbone: BackboneConfig = { name: r.backbone, inputSize: r.inputSize, inChannels: 3, embeddingSize: 512 } as BackboneConfig;
   // One epoch holds every step (an epoch's end writes a checkpoint, which is not the step's time).
-  const data: DataSpec = r.source === 'recordio'
-    ? benchDataSet('recordio', Math.max(r.pipelineImages, (total + 1) * r.batch, r.classes), r.inputSize, r.dataDir, r.classes)  // every class seen
-    : { kind: 'synthetic', classes: r.classes, perClass, height: r.inputSize, width: r.inputSize, channels: 3 };
+  const data: DataSpec =
+    r.source === 'recordio'
+      ? benchDataSet('recordio', Math.max(r.pipelineImages, (total + 1) * r.batch, r.classes), r.inputSize, r.dataDir, r.classes) // every class seen
+      : { kind: 'synthetic', classes: r.classes, perClass, height: r.inputSize, width: r.inputSize, channels: 3 };
   const trainer = await Trainer.create({
-    name: 'bench', runsDir, backbone, head: r.head, data, numClasses: r.classes,
-    epochs: 1, batchSize: r.batch, optimizer: { lr: 0.01 }, schedule: { type: 'constant' }, flip: true,
-    workers: r.workers, device: r.device, precision: r.precision, channelsLast: r.channelsLast,
-    fusedNorm: r.fusedNorm, cudaGraph: r.cudaGraph, sampleRate: r.sampleRate, chunkClasses: r.chunkClasses, syntheticOnDevice: r.source === 'device',
+    name: 'bench',
+    runsDir,
+    backbone,
+    head: r.head,
+    data,
+    numClasses: r.classes,
+    epochs: 1,
+    batchSize: r.batch,
+    optimizer: { lr: 0.01 },
+    schedule: { type: 'constant' },
+    flip: true,
+    workers: r.workers,
+    device: r.device,
+    precision: r.precision,
+    channelsLast: r.channelsLast,
+    fusedNorm: r.fusedNorm,
+    cudaGraph: r.cudaGraph,
+    sampleRate: r.sampleRate,
+    chunkClasses: r.chunkClasses,
+    syntheticOnDevice: r.source === 'device',
   });
   const controller = new AbortController();
   const fusedNorm = trainer.fusedNorm;
@@ -346,7 +371,9 @@ async function memoryCheck(r: Resolved): Promise<MemoryCheck> {
 export async function benchTrainStep(options: TrainBenchOptions = {}): Promise<TrainBenchResult> {
   const r = resolve(options);
   const gpu = r.device === 'cuda';
-  r.log(`bench train: ${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head.type}, ${r.device}, ${r.warmup} + ${r.steps} steps`);
+  r.log(
+    `bench train: ${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head.type}, ${r.device}, ${r.warmup} + ${r.steps} steps`,
+  );
   let start = 0n;
   let end = 0n;
   let peak = 0;
@@ -372,11 +399,31 @@ export async function benchTrainStep(options: TrainBenchOptions = {}): Promise<T
   const seconds = Number(end - start) / 1e9;
   const samplesPerSecond = (r.steps * r.batch) / Math.max(seconds, 1e-9);
   const result: TrainBenchResult = {
-    device: r.device, backbone: r.backbone, inputSize: r.inputSize, batch: r.batch, precision: r.precision, head: r.head.type,
-    classes: r.classes, channelsLast: r.channelsLast, fusedNorm: ran.fusedNorm, cudaGraph: r.cudaGraph, sampleRate: r.sampleRate, chunkClasses: r.chunkClasses, source: r.source, workers: r.workers, steps: r.steps, warmup: r.warmup,
-    samplesPerSecond, stepMs: (1000 * seconds) / r.steps,
-    split: { nativeMs: (1000 * nativeSeconds) / r.steps, dataMs: (1000 * dataSeconds) / r.steps, restMs: (1000 * (seconds - nativeSeconds - dataSeconds)) / r.steps },
-    peakMemory: { kind: gpu ? 'cuda-allocated' : 'host-rss', bytes: peak }, graphSteps,
+    device: r.device,
+    backbone: r.backbone,
+    inputSize: r.inputSize,
+    batch: r.batch,
+    precision: r.precision,
+    head: r.head.type,
+    classes: r.classes,
+    channelsLast: r.channelsLast,
+    fusedNorm: ran.fusedNorm,
+    cudaGraph: r.cudaGraph,
+    sampleRate: r.sampleRate,
+    chunkClasses: r.chunkClasses,
+    source: r.source,
+    workers: r.workers,
+    steps: r.steps,
+    warmup: r.warmup,
+    samplesPerSecond,
+    stepMs: (1000 * seconds) / r.steps,
+    split: {
+      nativeMs: (1000 * nativeSeconds) / r.steps,
+      dataMs: (1000 * dataSeconds) / r.steps,
+      restMs: (1000 * (seconds - nativeSeconds - dataSeconds)) / r.steps,
+    },
+    peakMemory: { kind: gpu ? 'cuda-allocated' : 'host-rss', bytes: peak },
+    graphSteps,
   };
   if (r.pipeline !== 'none') {
     r.log(`bench train: input pipeline alone (${r.pipeline}, ${r.pipelineImages} JPEGs, ${r.workers} threads)`);

@@ -59,12 +59,21 @@ export function parseDataArg(arg: string): DataSpec {
       const f = fields(rest);
       const n = (k: string, d?: number) => (f[k] === undefined ? d : Number(f[k]));
       return {
-        kind: 'synthetic', classes: n('classes', 100)!, perClass: n('perClass', 20)!, height: n('size', 112), width: n('size', 112),
-        channels: n('channels', 3) as 1 | 3, seed: n('seed', 0),
+        kind: 'synthetic',
+        classes: n('classes', 100)!,
+        perClass: n('perClass', 20)!,
+        height: n('size', 112),
+        width: n('size', 112),
+        channels: n('channels', 3) as 1 | 3,
+        seed: n('seed', 0),
       };
     }
     default:
-      throw createError('E_CONFIG', `data: unknown source '${kind}' (fashion-mnist, imagefolder:<dir>, recordio:<dir>, idx:<images>,<labels>, synthetic:...)`, 'data');
+      throw createError(
+        'E_CONFIG',
+        `data: unknown source '${kind}' (fashion-mnist, imagefolder:<dir>, recordio:<dir>, idx:<images>,<labels>, synthetic:...)`,
+        'data',
+      );
   }
 }
 

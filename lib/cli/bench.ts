@@ -28,7 +28,6 @@ interface BenchTrainFlags {
   json?: string;
 }
 
-
 export function formatTrainBench(r: TrainBenchResult): string {
   const lines = [
     `${r.backbone} ${r.inputSize}x${r.inputSize}, batch ${r.batch}, ${r.precision}, ${r.head}, ${r.classes} classes, ${r.device}${r.channelsLast ? ', channels-last' : ''}${r.fusedNorm ? ', fused batch norms' : ''}${r.cudaGraph ? `, CUDA graph (${r.graphSteps} of ${r.steps} timed steps replayed)` : ''}${r.sampleRate < 1 ? `, Partial FC r = ${r.sampleRate}` : ''}${r.chunkClasses > 0 ? `, chunks of ${r.chunkClasses} classes` : ''}, source ${r.device === 'cpu' && r.source === 'device' ? 'synthetic loader (CPU)' : r.source === 'device' ? 'generated on the GPU' : r.source === 'recordio' ? `RecordIO JPEGs (${r.workers} decoding threads)` : 'loader'}`,
@@ -37,7 +36,9 @@ export function formatTrainBench(r: TrainBenchResult): string {
     `  memory:   peak ${mib(r.peakMemory.bytes)} (${r.peakMemory.kind === 'cuda-allocated' ? 'CUDA caching allocator, max allocated' : 'host peak RSS'})`,
   ];
   if (r.pipeline) {
-    lines.push(`  pipeline: ${r.pipeline.samplesPerSecond.toFixed(1)} samples/s alone (${r.pipeline.kind} JPEG decode + flip + normalise, ${r.pipeline.workers} threads) = ${r.pipeline.versusStep.toFixed(2)}x the step's consumption`);
+    lines.push(
+      `  pipeline: ${r.pipeline.samplesPerSecond.toFixed(1)} samples/s alone (${r.pipeline.kind} JPEG decode + flip + normalise, ${r.pipeline.workers} threads) = ${r.pipeline.versusStep.toFixed(2)}x the step's consumption`,
+    );
   }
   if (r.memoryCheck) {
     const m = r.memoryCheck;
@@ -65,10 +66,19 @@ export function registerBenchCommand(p: Command): void {
     .option('--fused-norm', 'fused batch norm + PReLU + residual passes (default on the CPU, off on CUDA)')
     .option('--no-fused-norm', 'batch norm, PReLU and residual add as separate modules')
     .option('--cuda-graph', 'capture the step in CUDA graphs (after 3 warm-up steps; CUDA only)')
-    .option('--sample-rate <r>', 'Partial FC: the batch\'s classes and this share of the others', number)
-    .option('--chunk-classes <k>', 'the head\'s loss over chunks of k classes', integer)
-    .addOption(new Option('--source <s>', 'device: batches generated on the GPU (CPU: the synthetic loader); loader: the native loader on synthetic identities; recordio: the native loader decoding a generated RecordIO JPEG set (--pipeline-images, --classes)').choices(['device', 'loader', 'recordio']).default('device'))
-    .addOption(new Option('--pipeline <kind>', 'the input pipeline alone on a generated JPEG set').choices(['recordio', 'imagefolder', 'none']).default('recordio'))
+    .option('--sample-rate <r>', "Partial FC: the batch's classes and this share of the others", number)
+    .option('--chunk-classes <k>', "the head's loss over chunks of k classes", integer)
+    .addOption(
+      new Option(
+        '--source <s>',
+        'device: batches generated on the GPU (CPU: the synthetic loader); loader: the native loader on synthetic identities; recordio: the native loader decoding a generated RecordIO JPEG set (--pipeline-images, --classes)',
+      )
+        .choices(['device', 'loader', 'recordio'])
+        .default('device'),
+    )
+    .addOption(
+      new Option('--pipeline <kind>', 'the input pipeline alone on a generated JPEG set').choices(['recordio', 'imagefolder', 'none']).default('recordio'),
+    )
     .option('--pipeline-images <n>', 'images in the generated set', integer, 4096)
     .option('--workers <n>', 'native decoding threads (default: every core)', integer)
     .option('--memory-steps <n>', 'a further run of n steps sampling host and device memory', integer, 0)
@@ -76,9 +86,26 @@ export function registerBenchCommand(p: Command): void {
     .action(async (f: BenchTrainFlags) => {
       const head = f.head === 'mv-arc' ? undefined : headFromFlags({ head: f.head });
       const r = await benchTrainStep({
-        backbone: f.backbone, inputSize: f.inputSize, batch: f.batch, precision: f.precision, device: f.device, steps: f.steps,
-        warmup: f.warmup, head, classes: f.classes, channelsLast: f.channelsLast, fusedNorm: f.fusedNorm, cudaGraph: f.cudaGraph, sampleRate: f.sampleRate, chunkClasses: f.chunkClasses, source: f.source, pipeline: f.pipeline,
-        pipelineImages: f.pipelineImages, workers: f.workers, memorySteps: f.memorySteps, log: (line) => console.error(line),
+        backbone: f.backbone,
+        inputSize: f.inputSize,
+        batch: f.batch,
+        precision: f.precision,
+        device: f.device,
+        steps: f.steps,
+        warmup: f.warmup,
+        head,
+        classes: f.classes,
+        channelsLast: f.channelsLast,
+        fusedNorm: f.fusedNorm,
+        cudaGraph: f.cudaGraph,
+        sampleRate: f.sampleRate,
+        chunkClasses: f.chunkClasses,
+        source: f.source,
+        pipeline: f.pipeline,
+        pipelineImages: f.pipelineImages,
+        workers: f.workers,
+        memorySteps: f.memorySteps,
+        log: (line) => console.error(line),
       });
       console.log(formatTrainBench(r));
       if (f.json) fs.writeFileSync(f.json, `${JSON.stringify(r, null, 2)}\n`);

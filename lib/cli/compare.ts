@@ -30,7 +30,10 @@ export async function runCompare(f: CompareFlags, signal?: AbortSignal): Promise
   let done = 0;
   const cells = await compareHeads(config, {
     signal,
-    onCell: (c) => process.stderr.write(`[${++done}/${total}] ${c.dataset.split(',')[0]} | ${c.head} | seed ${c.seed}: accuracy ${(100 * c.accuracy).toFixed(2)}%, rank-1 ${c.rank1 === null ? 'n/a' : (100 * c.rank1).toFixed(2)}% (${c.seconds.toFixed(0)} s)\n`),
+    onCell: (c) =>
+      process.stderr.write(
+        `[${++done}/${total}] ${c.dataset.split(',')[0]} | ${c.head} | seed ${c.seed}: accuracy ${(100 * c.accuracy).toFixed(2)}%, rank-1 ${c.rank1 === null ? 'n/a' : (100 * c.rank1).toFixed(2)}% (${c.seconds.toFixed(0)} s)\n`,
+      ),
   });
   const table = formatCompareTable(cells);
   if (f.out) {

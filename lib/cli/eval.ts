@@ -22,11 +22,23 @@ interface EvalFlags {
 }
 
 export function evalSets(f: Omit<EvalFlags, 'run'>): EvalSetSpec[] {
-  if ((f.pairs === undefined) !== (f.images === undefined)) throw createError('E_CONFIG', '--pairs and --images go together (LFW pairs.txt and its image folder)', f.pairs ? 'images' : 'pairs');
-  if (f.landmarks !== undefined && f.pairs === undefined) throw createError('E_CONFIG', '--landmarks goes with --pairs and --images (the LFW images it aligns)', 'landmarks');
+  if ((f.pairs === undefined) !== (f.images === undefined))
+    throw createError('E_CONFIG', '--pairs and --images go together (LFW pairs.txt and its image folder)', f.pairs ? 'images' : 'pairs');
+  if (f.landmarks !== undefined && f.pairs === undefined)
+    throw createError('E_CONFIG', '--landmarks goes with --pairs and --images (the LFW images it aligns)', 'landmarks');
   const sets: EvalSetSpec[] = [
     ...(f.bin ?? []).map((path): EvalSetSpec => ({ kind: 'bin', path, ...(f.resize && { resize: true }) })),
-    ...(f.pairs && f.images ? [{ kind: 'lfw', pairs: f.pairs, images: f.images, ...(f.landmarks !== undefined && { landmarks: f.landmarks }), ...(f.resize && { resize: true }) } as const] : []),
+    ...(f.pairs && f.images
+      ? [
+          {
+            kind: 'lfw',
+            pairs: f.pairs,
+            images: f.images,
+            ...(f.landmarks !== undefined && { landmarks: f.landmarks }),
+            ...(f.resize && { resize: true }),
+          } as const,
+        ]
+      : []),
     ...(f.data ?? []).map((d): EvalSetSpec => ({ kind: 'data', data: parseDataArg(d), pairs: f.pairsCount, seed: f.seed })),
   ];
   if (sets.length === 0) throw createError('E_CONFIG', 'eval: give --bin <file>, --pairs <pairs.txt> --images <dir>, or --data <spec>', 'sets');
@@ -35,7 +47,10 @@ export function evalSets(f: Omit<EvalFlags, 'run'>): EvalSetSpec[] {
 
 async function evalCommand(f: EvalFlags): Promise<void> {
   const report = await evaluate({
-    run: f.run, sets: evalSets(f), batchSize: f.batchSize, workers: f.workers,
+    run: f.run,
+    sets: evalSets(f),
+    batchSize: f.batchSize,
+    workers: f.workers,
     onSet: (r) => console.error(`mvface eval: ${r.name}: ${r.images} images in ${r.seconds.toFixed(1)} s`),
   });
   console.log(formatEvalTable(report.sets));

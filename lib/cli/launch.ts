@@ -48,8 +48,13 @@ function prefixLines(stream: NodeJS.ReadableStream, into: NodeJS.WritableStream,
 
 function startRank(rank: number, o: Required<LaunchOptions>): ChildProcess {
   const env = {
-    ...process.env, RANK: `${rank}`, WORLD_SIZE: `${o.nproc}`, LOCAL_RANK: `${rank}`,
-    MASTER_ADDR: '127.0.0.1', MASTER_PORT: `${o.masterPort}`, MVFACE_NUM_THREADS: `${o.threadsPerRank}`,
+    ...process.env,
+    RANK: `${rank}`,
+    WORLD_SIZE: `${o.nproc}`,
+    LOCAL_RANK: `${rank}`,
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: `${o.masterPort}`,
+    MVFACE_NUM_THREADS: `${o.threadsPerRank}`,
     MVFACE_LAUNCHER_PID: `${process.pid}`,
   };
   // Own process groups: a terminal's Ctrl-C reaches this launcher only, which forwards it once.
@@ -99,20 +104,26 @@ export async function launchLocal(options: LaunchOptions): Promise<number> {
   process.on('SIGTERM', onTerm);
   let firstFailure = 0;
   try {
-    await Promise.all(children.map((child, rank) => new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        const status = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1);
-        if (status === cancelled) firstFailure ||= status; // the others are stopping at the same step
-        else if (status !== 0 && (firstFailure === 0 || firstFailure === cancelled)) {
-          firstFailure = status;
-          process.stderr.write(`mvface: rank ${rank} exited with ${signal ?? code}; stopping the other ranks\n`);
-          children.forEach((c) => {
-            if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-          });
-        }
-        resolve();
-      });
-    })));
+    await Promise.all(
+      children.map(
+        (child, rank) =>
+          new Promise<void>((resolve) => {
+            child.once('exit', (code, signal) => {
+              const status = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1);
+              if (status === cancelled)
+                firstFailure ||= status; // the others are stopping at the same step
+              else if (status !== 0 && (firstFailure === 0 || firstFailure === cancelled)) {
+                firstFailure = status;
+                process.stderr.write(`mvface: rank ${rank} exited with ${signal ?? code}; stopping the other ranks\n`);
+                children.forEach((c) => {
+                  if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+                });
+              }
+              resolve();
+            });
+          }),
+      ),
+    );
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);

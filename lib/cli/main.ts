@@ -20,7 +20,7 @@ import { MvfaceError } from '../errors';
 import { Model } from '../model/model';
 import { exportOnnx } from '../model/onnx/export';
 import { createProgress } from './progress';
-import { readJson, } from '../train/run-files';
+import { readJson } from '../train/run-files';
 import type { Schedule } from '../train/schedule';
 import { backboneDefaults, headDefaults, optimizerDefaults, scheduleDefaults, trainDefaults } from '../config/defaults';
 import { type Device, type TrainConfig, Trainer } from '../train/trainer';
@@ -129,7 +129,8 @@ function trainConfig(f: TrainFlags): TrainConfig {
   const optimizer = Object.fromEntries(Object.entries({ lr: f.lr, momentum: f.momentum, weightDecay: f.weightDecay }).filter(([, v]) => v !== undefined));
   if (Object.keys(optimizer).length) c.optimizer = { ...(base.optimizer ?? {}), ...optimizer };
   if (f.schedule !== undefined) c.schedule = scheduleFromFlags(f);
-  else if ([f.milestones, f.gamma, f.minLr, f.power].some((v) => v !== undefined)) throw new MvfaceError('E_CONFIG', '--milestones, --gamma, --min-lr and --power go with --schedule', 'schedule');
+  else if ([f.milestones, f.gamma, f.minLr, f.power].some((v) => v !== undefined))
+    throw new MvfaceError('E_CONFIG', '--milestones, --gamma, --min-lr and --power go with --schedule', 'schedule');
   if (f.warmupEpochs !== undefined) c.warmupEpochs = f.warmupEpochs;
   if ((f.evalEvery === undefined) !== (f.evalBin === undefined)) throw new MvfaceError('E_CONFIG', '--eval-every and --eval-bin go together', 'eval');
   if (f.evalEvery !== undefined && f.evalBin) c.eval = { every: f.evalEvery, sets: f.evalBin.map((path) => ({ kind: 'bin', path })) };
@@ -172,13 +173,17 @@ async function train(f: TrainFlags): Promise<void> {
   const main = trainer.isMain;
   const progress = main ? createProgress() : undefined;
   try {
-    if (main) console.error(`mvface: ${trainer.paths.dir}, ${trainer.parameters.toLocaleString()} parameters, step ${trainer.step}/${trainer.totalSteps}${group ? `, ${group.worldSize} ranks` : ''}`);
+    if (main)
+      console.error(
+        `mvface: ${trainer.paths.dir}, ${trainer.parameters.toLocaleString()} parameters, step ${trainer.step}/${trainer.totalSteps}${group ? `, ${group.worldSize} ranks` : ''}`,
+      );
     const signal = interruptSignal();
     const r = await trainer.fit({ signal, onStep: progress?.step, onEpoch: progress?.epoch });
     progress?.stop();
     if (main) console.log(JSON.stringify(r, null, 2));
     if (r.cancelled) {
-      if (main) console.error(`mvface: cancelled; resume with: mvface train --config ${trainer.paths.config} --resume${group ? ` --nproc ${group.worldSize}` : ''}`);
+      if (main)
+        console.error(`mvface: cancelled; resume with: mvface train --config ${trainer.paths.config} --resume${group ? ` --nproc ${group.worldSize}` : ''}`);
       process.exitCode = cancelledExitCode(signal);
     }
   } finally {
@@ -191,7 +196,12 @@ async function train(f: TrainFlags): Promise<void> {
 async function embed(f: { run: string; data: string; out: string; batchSize: number; raw?: boolean; flip?: boolean; workers?: number }): Promise<void> {
   const model = await Model.load(f.run);
   try {
-    const written = await embedDataSet(model, parseDataArg(f.data), f.out, { batchSize: f.batchSize, normalize: !f.raw, flip: f.flip ?? false, workers: f.workers });
+    const written = await embedDataSet(model, parseDataArg(f.data), f.out, {
+      batchSize: f.batchSize,
+      normalize: !f.raw,
+      flip: f.flip ?? false,
+      workers: f.workers,
+    });
     console.error(`mvface: ${written.count} embeddings of size ${written.dim} in ${written.npy} (+ ${written.json})`);
   } finally {
     model.dispose();
@@ -205,9 +215,11 @@ function packageVersion(): string {
 
 export function program(): Command {
   const p = new Command('mvface').description('Train face-recognition embedding models with MV-Softmax').version(packageVersion()).showHelpAfterError();
-  p.command('info').description('print the native backend: libtorch, BLAS, CUDA, threads').action(() => {
-    console.log(JSON.stringify(backendInfo(), null, 2));
-  });
+  p.command('info')
+    .description('print the native backend: libtorch, BLAS, CUDA, threads')
+    .action(() => {
+      console.log(JSON.stringify(backendInfo(), null, 2));
+    });
   p.command('build')
     .description('build the native addon where mvface is installed, against your libtorch (where no prebuilt binary matches)')
     .option('--libtorch <dir>', 'an unpacked libtorch (as LIBTORCH=<dir>)')
@@ -216,7 +228,9 @@ export function program(): Command {
     .action((f: { libtorch?: string; pytorch?: boolean; jobs?: number }) => {
       console.error(`mvface: ${buildAddon(f)}`);
       const info = backendInfo();
-      console.log(`mvface: loaded ${info.binary.kind} ${info.binary.file}: libtorch ${info.libtorchVersion} (${info.libtorchTag}), CUDA ${info.cudaAvailable ? info.cudaDevices.join(', ') : 'none'}`);
+      console.log(
+        `mvface: loaded ${info.binary.kind} ${info.binary.file}: libtorch ${info.libtorchVersion} (${info.libtorchTag}), CUDA ${info.cudaAvailable ? info.cudaDevices.join(', ') : 'none'}`,
+      );
     });
   p.command('train')
     .description('train a model (flags, or a JSON config file with the TrainConfig fields)')
@@ -232,7 +246,7 @@ export function program(): Command {
     .option('--t <t>', `MV re-weighting parameter (default ${headDefaults.t.fixed} fixed, ${headDefaults.t.adaptive} adaptive)`, number)
     .option('--scale <s>', `scale s (default ${headDefaults.scale})`, number)
     .option('--margin <m>', `margin m (default am ${headDefaults.amMargin}, arc ${headDefaults.arcMargin})`, number)
-    .option('--easy-margin', 'the authors\' easy margin')
+    .option('--easy-margin', "the authors' easy margin")
     .option('--data <spec>', 'fashion-mnist[:train|test] | imagefolder:<dir> | recordio:<dir> | idx:<images>,<labels> | synthetic:classes=N,perClass=K,size=S')
     .option('--eval-data <spec>', 'closed-set accuracy after each epoch (same spec syntax)')
     .option('--epochs <n>', 'epochs', integer)
@@ -240,7 +254,9 @@ export function program(): Command {
     .option('--lr <lr>', `base learning rate (default ${optimizerDefaults.lr})`, number)
     .option('--momentum <m>', `SGD momentum (default ${optimizerDefaults.momentum})`, number)
     .option('--weight-decay <w>', `SGD weight decay, not on batch norms and biases (default ${optimizerDefaults.weightDecay})`, number)
-    .addOption(new Option('--schedule <type>', `learning-rate schedule (default ${scheduleDefaults.type})`).choices(['cosine', 'multistep', 'poly', 'constant']))
+    .addOption(
+      new Option('--schedule <type>', `learning-rate schedule (default ${scheduleDefaults.type})`).choices(['cosine', 'multistep', 'poly', 'constant']),
+    )
     .option('--milestones <epochs>', 'multistep: the epochs at which lr *= gamma, comma-separated', (v: string) => v.split(',').map(number))
     .option('--gamma <g>', `multistep: the factor at each milestone (default ${scheduleDefaults.gamma})`, number)
     .option('--min-lr <lr>', `cosine: the final learning rate (default ${scheduleDefaults.minLr})`, number)
@@ -250,24 +266,47 @@ export function program(): Command {
     .option('--eval-bin <files...>', 'InsightFace verification .bin sets for --eval-every')
     .option('--seed <n>', `seed (default ${trainDefaults.seed})`, integer)
     .option('--device <device>', `cpu | cuda | cuda:N | auto (default ${trainDefaults.device}; with --nproc, cuda is each process's own GPU)`, deviceArg)
-    .addOption(new Option('--precision <p>', `autocast of the backbone: fp32 | bf16 | fp16 (CUDA) (default ${trainDefaults.precision})`).choices(['fp32', 'bf16', 'fp16']))
+    .addOption(
+      new Option('--precision <p>', `autocast of the backbone: fp32 | bf16 | fp16 (CUDA) (default ${trainDefaults.precision})`).choices([
+        'fp32',
+        'bf16',
+        'fp16',
+      ]),
+    )
     .option('--channels-last', 'NHWC images and convolution weights')
     .option('--fused-norm', 'batch norm, PReLU and residual add as one fused pass (default on the CPU, off on CUDA)')
     .option('--no-fused-norm', 'batch norm, PReLU and residual add as separate modules')
-    .option('--no-cudnn-benchmark', 'CUDA: cuDNN\'s heuristic convolution algorithms instead of timing them (on by default)')
+    .option('--no-cudnn-benchmark', "CUDA: cuDNN's heuristic convolution algorithms instead of timing them (on by default)")
     .option('--tf32', 'CUDA: TensorFloat-32 in convolutions and float32 matrix products (default: convolutions only)')
     .option('--no-tf32', 'CUDA: IEEE float32 in convolutions and matrix products')
     .option('--cuda-graph', 'CUDA: capture the step in CUDA graphs after 3 warm-up steps')
-    .option('--sample-rate <r>', 'Partial FC: each step uses the batch\'s classes and this share of the others (0 < r <= 1)', number)
-    .option('--chunk-classes <k>', 'the head\'s loss over chunks of k classes (a batch x k buffer)', integer)
+    .option('--sample-rate <r>', "Partial FC: each step uses the batch's classes and this share of the others (0 < r <= 1)", number)
+    .option('--chunk-classes <k>', "the head's loss over chunks of k classes (a batch x k buffer)", integer)
     .option('--workers <n>', 'native decoding threads', integer)
-    .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--resume', "continue from the run folder's checkpoint")
     .option('--overwrite', 'start over in a run folder that already holds a run (deletes what it wrote)')
-    .option('--checkpoint-every-steps <n>', `also checkpoint every n steps (default: after each epoch and every ${trainDefaults.checkpointEveryMinutes} minutes)`, integer)
-    .option('--checkpoint-every-minutes <n>', `also checkpoint when n minutes passed since the last one; 0: off (default ${trainDefaults.checkpointEveryMinutes})`, number)
-    .addOption(new Option('--on-corrupt <policy>', `a corrupt image: stop naming it (fail) or skip and count it (skip) (default ${trainDefaults.onCorrupt})`).choices(['fail', 'skip']))
+    .option(
+      '--checkpoint-every-steps <n>',
+      `also checkpoint every n steps (default: after each epoch and every ${trainDefaults.checkpointEveryMinutes} minutes)`,
+      integer,
+    )
+    .option(
+      '--checkpoint-every-minutes <n>',
+      `also checkpoint when n minutes passed since the last one; 0: off (default ${trainDefaults.checkpointEveryMinutes})`,
+      number,
+    )
+    .addOption(
+      new Option('--on-corrupt <policy>', `a corrupt image: stop naming it (fail) or skip and count it (skip) (default ${trainDefaults.onCorrupt})`).choices([
+        'fail',
+        'skip',
+      ]),
+    )
     .option('--shard-head', 'with --nproc (or WORLD_SIZE): each process holds its shard of the class weights')
-    .option('--nproc <n>', 'data parallel: N local processes (batch size per process); several machines: set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT', integer)
+    .option(
+      '--nproc <n>',
+      'data parallel: N local processes (batch size per process); several machines: set RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT',
+      integer,
+    )
     .action(train);
   p.command('embed')
     .description('embed a data set with a trained model; writes <out>.npy (count x dim float32, unit rows) and <out>.json (labels, images)')

@@ -37,7 +37,9 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       const percent = Math.floor((100 * s.step) / s.totalSteps);
       if (percent >= lastPrinted + 5 || s.step === s.totalSteps) {
         lastPrinted = percent;
-        stream.write(`step ${s.step}/${s.totalSteps} (${percent}%) epoch ${payload.epoch} loss ${payload.loss} lr ${payload.lr} hard ${payload.hard} ${payload.sps} samples/s\n`);
+        stream.write(
+          `step ${s.step}/${s.totalSteps} (${percent}%) epoch ${payload.epoch} loss ${payload.loss} lr ${payload.lr} hard ${payload.hard} ${payload.sps} samples/s\n`,
+        );
       }
     },
     epoch(e) {

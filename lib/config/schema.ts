@@ -35,12 +35,33 @@ export const headSchema: z.ZodType<HeadConfig> = z.lazy(() =>
     z.strictObject({ type: z.literal('softmax'), mining: miningSchema.optional() }),
     z.strictObject({ type: z.literal('am'), margin: withDefault(z.number(), hd.amMargin), ...scaled }),
     z.strictObject({ type: z.literal('arc'), margin: withDefault(z.number(), hd.arcMargin), ...scaled }),
-    z.strictObject({ type: z.literal('combined'), m1: withDefault(z.number(), hd.combined.m1), m2: withDefault(z.number(), hd.combined.m2), m3: withDefault(z.number(), hd.combined.m3), ...scaled }),
-    z.strictObject({ type: z.enum(['mv-am', 'mv-arc']), margin: z.number().optional(), mode: withDefault(z.enum(['fixed', 'adaptive']), hd.mode), t: z.number().optional().meta({ description: `default ${hd.t.fixed} (fixed) or ${hd.t.adaptive} (adaptive)` }), ...scaled }),
     z.strictObject({
-      type: z.literal('sphereface'), m: withDefault(z.number(), hd.sphereface.m), lambda: z.number().optional(), iteration: withDefault(z.number(), hd.sphereface.iteration),
-      lambdaBase: withDefault(z.number(), hd.sphereface.lambdaBase), lambdaGamma: withDefault(z.number(), hd.sphereface.lambdaGamma),
-      lambdaPower: withDefault(z.number(), hd.sphereface.lambdaPower), lambdaMin: withDefault(z.number(), hd.sphereface.lambdaMin), mining: miningSchema.optional(),
+      type: z.literal('combined'),
+      m1: withDefault(z.number(), hd.combined.m1),
+      m2: withDefault(z.number(), hd.combined.m2),
+      m3: withDefault(z.number(), hd.combined.m3),
+      ...scaled,
+    }),
+    z.strictObject({
+      type: z.enum(['mv-am', 'mv-arc']),
+      margin: z.number().optional(),
+      mode: withDefault(z.enum(['fixed', 'adaptive']), hd.mode),
+      t: z
+        .number()
+        .optional()
+        .meta({ description: `default ${hd.t.fixed} (fixed) or ${hd.t.adaptive} (adaptive)` }),
+      ...scaled,
+    }),
+    z.strictObject({
+      type: z.literal('sphereface'),
+      m: withDefault(z.number(), hd.sphereface.m),
+      lambda: z.number().optional(),
+      iteration: withDefault(z.number(), hd.sphereface.iteration),
+      lambdaBase: withDefault(z.number(), hd.sphereface.lambdaBase),
+      lambdaGamma: withDefault(z.number(), hd.sphereface.lambdaGamma),
+      lambdaPower: withDefault(z.number(), hd.sphereface.lambdaPower),
+      lambdaMin: withDefault(z.number(), hd.sphereface.lambdaMin),
+      mining: miningSchema.optional(),
     }),
     z.strictObject({ type: z.literal('focal'), gamma: withDefault(z.number(), hd.focalGamma), base: headSchema.optional() }),
     z.strictObject({ type: z.literal('hm'), ratio: withDefault(z.number(), hd.hmRatio), base: headSchema.optional() }),
@@ -63,17 +84,33 @@ export const dataSpecSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('imagefolder'), root: z.string(), channels: channels.optional() }),
   z.strictObject({ kind: z.literal('recordio'), path: z.string(), channels: channels.optional() }),
   z.strictObject({
-    kind: z.literal('synthetic'), classes: int, perClass: int, height: int.optional(), width: int.optional(), channels: channels.optional(), seed: int.optional(),
+    kind: z.literal('synthetic'),
+    classes: int,
+    perClass: int,
+    height: int.optional(),
+    width: int.optional(),
+    channels: channels.optional(),
+    seed: int.optional(),
   }),
 ]) satisfies z.ZodType<DataSpec>;
 
 export const evalSetSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('bin'), path: z.string(), resize: z.boolean().optional(), name: z.string().optional() }),
   z.strictObject({
-    kind: z.literal('lfw'), pairs: z.string(), images: z.string(), landmarks: z.string().optional(), resize: z.boolean().optional(), name: z.string().optional(),
+    kind: z.literal('lfw'),
+    pairs: z.string(),
+    images: z.string(),
+    landmarks: z.string().optional(),
+    resize: z.boolean().optional(),
+    name: z.string().optional(),
   }),
   z.strictObject({
-    kind: z.literal('data'), data: dataSpecSchema, pairs: int.optional(), seed: int.optional(), allPairsImages: int.optional(), name: z.string().optional(),
+    kind: z.literal('data'),
+    data: dataSpecSchema,
+    pairs: int.optional(),
+    seed: int.optional(),
+    allPairsImages: int.optional(),
+    name: z.string().optional(),
   }),
 ]) satisfies z.ZodType<EvalSetSpec>;
 
@@ -85,8 +122,10 @@ export const scheduleSchema = z.discriminatedUnion('type', [
 ]) satisfies z.ZodType<Schedule>;
 
 const lossScaleSchema = z.strictObject({
-  initScale: withDefault(z.number(), lossScaleDefaults.initScale), growthFactor: withDefault(z.number(), lossScaleDefaults.growthFactor),
-  backoffFactor: withDefault(z.number(), lossScaleDefaults.backoffFactor), growthInterval: withDefault(int, lossScaleDefaults.growthInterval),
+  initScale: withDefault(z.number(), lossScaleDefaults.initScale),
+  growthFactor: withDefault(z.number(), lossScaleDefaults.growthFactor),
+  backoffFactor: withDefault(z.number(), lossScaleDefaults.backoffFactor),
+  growthInterval: withDefault(int, lossScaleDefaults.growthInterval),
 }) satisfies z.ZodType<LossScaleConfig>;
 
 const trainEvalSchema = z.strictObject({ every: int, sets: z.array(evalSetSchema), batchSize: int.optional() }) satisfies z.ZodType<TrainEvalConfig>;
@@ -102,7 +141,11 @@ export const trainConfigSchema = z.strictObject({
   epochs: int,
   batchSize: withDefault(int, td.batchSize),
   optimizer: z
-    .strictObject({ lr: withDefault(z.number(), optimizerDefaults.lr), momentum: withDefault(z.number(), optimizerDefaults.momentum), weightDecay: withDefault(z.number(), optimizerDefaults.weightDecay) })
+    .strictObject({
+      lr: withDefault(z.number(), optimizerDefaults.lr),
+      momentum: withDefault(z.number(), optimizerDefaults.momentum),
+      weightDecay: withDefault(z.number(), optimizerDefaults.weightDecay),
+    })
     .optional(),
   schedule: withDefault(scheduleSchema, { type: sd.type }),
   warmupEpochs: withDefault(z.number(), td.warmupEpochs),
@@ -162,7 +205,9 @@ function knownKeys(schema: z.ZodType, value: unknown, path: PropertyKey[]): stri
     while (node instanceof z.ZodLazy || node instanceof z.ZodOptional) node = node instanceof z.ZodLazy ? node.unwrap() : (node as z.ZodOptional).unwrap();
     if (node instanceof z.ZodDiscriminatedUnion || node instanceof z.ZodUnion) {
       const options = (node as z.ZodUnion).options as z.ZodType[];
-      node = options.find((o) => o instanceof z.ZodObject && o.safeParse(current).success === false && matchesTag(o, current)) ?? options.find((o) => o instanceof z.ZodObject);
+      node =
+        options.find((o) => o instanceof z.ZodObject && o.safeParse(current).success === false && matchesTag(o, current)) ??
+        options.find((o) => o instanceof z.ZodObject);
     }
     if (step === undefined) break;
     if (node instanceof z.ZodObject) node = node.shape[step as string];

@@ -188,7 +188,11 @@ export function resolveLoaderOptions(options: LoaderOptions = {}): Required<Load
 
 function withInstallHint(error: unknown, spec: DataSpec): unknown {
   if (spec.kind !== 'fashion-mnist' || spec.root !== undefined || !(error instanceof MvfaceError) || error.code !== 'E_IO') return error;
-  return createError('E_IO', `${error.message}. Fashion-MNIST is not installed: run \`apt-get install dataset-fashion-mnist\` as root, or pass { root }`, error.argument);
+  return createError(
+    'E_IO',
+    `${error.message}. Fashion-MNIST is not installed: run \`apt-get install dataset-fashion-mnist\` as root, or pass { root }`,
+    error.argument,
+  );
 }
 
 export class DataLoader {

@@ -27,7 +27,12 @@ export class Embedder {
   /** A view of a trainer in memory; dispose() disposes the trainer. */
   static of(trainer: Trainer): Embedder {
     const { channels, height, width } = trainer.dataInfo;
-    return new Embedder((images, count) => trainer.embed(images, count), { channels, height, width }, trainer.step, () => trainer.dispose());
+    return new Embedder(
+      (images, count) => trainer.embed(images, count),
+      { channels, height, width },
+      trainer.step,
+      () => trainer.dispose(),
+    );
   }
 
   /** normalize(e(x) + e(flip(x))) of `count` images (count x C x H x W, normalised as the loader does). */

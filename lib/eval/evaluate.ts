@@ -81,11 +81,22 @@ export function formatEvalTable(sets: EvalSetResult[]): string {
   const rows = sets.map((s) => {
     const v = s.verification;
     return [
-      s.name, String(v.pairs), `${fixed(v.accuracy)} ± ${fixed(v.std)}`, fixed(v.bestThreshold, 3), fixed(v.auc), fixed(v.eer),
-      ...farLevels.map((f) => fixed(v.tarAtFar[f])), fixed(s.identification?.rank1), fixed(s.identification?.rank5),
+      s.name,
+      String(v.pairs),
+      `${fixed(v.accuracy)} ± ${fixed(v.std)}`,
+      fixed(v.bestThreshold, 3),
+      fixed(v.auc),
+      fixed(v.eer),
+      ...farLevels.map((f) => fixed(v.tarAtFar[f])),
+      fixed(s.identification?.rank1),
+      fixed(s.identification?.rank5),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

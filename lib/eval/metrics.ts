@@ -54,16 +54,21 @@ function checkPairs(scores: Scores, same: SameFlags): void {
 
 /** Cosine of each pair (pairs[2k], pairs[2k + 1]) of rows of the count x dim matrix `embeddings`; 0 for a zero row. */
 export function pairScores(embeddings: Float32Array | Float64Array, dim: number, pairs: ArrayLike<number>): Float64Array {
-  if (!Number.isInteger(dim) || dim < 1 || embeddings.length % dim !== 0) throw createError('E_SHAPE', `embeddings: length ${embeddings.length} is not a multiple of dim ${dim}`, 'embeddings');
+  if (!Number.isInteger(dim) || dim < 1 || embeddings.length % dim !== 0)
+    throw createError('E_SHAPE', `embeddings: length ${embeddings.length} is not a multiple of dim ${dim}`, 'embeddings');
   if (pairs.length % 2 !== 0) throw createError('E_SHAPE', 'pairs: needs an even number of indices', 'pairs');
   const rows = embeddings.length / dim;
   const out = new Float64Array(pairs.length / 2);
   for (let k = 0; k < out.length; k++) {
-    const a = pairs[2 * k], b = pairs[2 * k + 1];
+    const a = pairs[2 * k],
+      b = pairs[2 * k + 1];
     if (!(a >= 0 && a < rows && b >= 0 && b < rows)) throw createError('E_SHAPE', `pairs: pair ${k} names a row outside [0, ${rows})`, 'pairs');
-    let dot = 0, na = 0, nb = 0;
+    let dot = 0,
+      na = 0,
+      nb = 0;
     for (let j = 0; j < dim; j++) {
-      const x = embeddings[a * dim + j], y = embeddings[b * dim + j];
+      const x = embeddings[a * dim + j],
+        y = embeddings[b * dim + j];
       dot += x * y;
       na += x * x;
       nb += y * y;
@@ -107,7 +112,8 @@ export function bestThreshold(scores: Scores, same: SameFlags, indices?: ArrayLi
 
 /** sklearn's KFold(n_splits, shuffle=False): consecutive blocks, the first n % folds one longer. */
 export function foldRanges(n: number, folds: number): Array<[number, number]> {
-  if (!Number.isInteger(folds) || folds < 2 || n < folds) throw createError('E_SHAPE', `pairs: ${folds}-fold evaluation needs at least ${folds} pairs, got ${n}`, 'pairs');
+  if (!Number.isInteger(folds) || folds < 2 || n < folds)
+    throw createError('E_SHAPE', `pairs: ${folds}-fold evaluation needs at least ${folds} pairs, got ${n}`, 'pairs');
   const out: Array<[number, number]> = [];
   for (let f = 0, start = 0; f < folds; f++) {
     const size = Math.floor(n / folds) + (f < n % folds ? 1 : 0);
@@ -118,7 +124,11 @@ export function foldRanges(n: number, folds: number): Array<[number, number]> {
 }
 
 /** Accuracy on each fold at the threshold picked on the other folds; mean and population std. */
-export function kFoldAccuracy(scores: Scores, same: SameFlags, folds = 10): { accuracy: number; std: number; foldAccuracies: number[]; foldThresholds: number[] } {
+export function kFoldAccuracy(
+  scores: Scores,
+  same: SameFlags,
+  folds = 10,
+): { accuracy: number; std: number; foldAccuracies: number[]; foldThresholds: number[] } {
   checkPairs(scores, same);
   const foldAccuracies: number[] = [];
   const foldThresholds: number[] = [];
@@ -144,10 +154,12 @@ function countClasses(same: SameFlags): { positives: number; negatives: number }
 export function rocCurve(scores: Scores, same: SameFlags): RocCurve {
   checkPairs(scores, same);
   const { positives, negatives } = countClasses(same);
-  if (positives === 0 || negatives === 0) throw createError('E_SHAPE', `pairs: the ROC needs same and different pairs (${positives} same, ${negatives} different)`, 'pairs');
+  if (positives === 0 || negatives === 0)
+    throw createError('E_SHAPE', `pairs: the ROC needs same and different pairs (${positives} same, ${negatives} different)`, 'pairs');
   const order = Array.from({ length: scores.length }, (_, k) => k).sort((a, b) => scores[b] - scores[a]);
   const roc: RocCurve = { fpr: [0], tpr: [0], thresholds: [Infinity] };
-  let tp = 0, fp = 0;
+  let tp = 0,
+    fp = 0;
   for (let k = 0; k < order.length; ) {
     const s = scores[order[k]];
     for (; k < order.length && scores[order[k]] === s; k++) isSame(same[order[k]]) ? tp++ : fp++;
@@ -168,9 +180,13 @@ export function rocAuc(roc: RocCurve): number {
 /** Equal error rate: where FAR = FRR (1 - TPR), linearly interpolated on the ROC segment that crosses. */
 export function equalErrorRate(roc: RocCurve): number {
   for (let k = 1; k < roc.fpr.length; k++) {
-    const f1 = roc.fpr[k - 1], t1 = roc.tpr[k - 1], f2 = roc.fpr[k], t2 = roc.tpr[k];
+    const f1 = roc.fpr[k - 1],
+      t1 = roc.tpr[k - 1],
+      f2 = roc.fpr[k],
+      t2 = roc.tpr[k];
     if (f2 >= 1 - t2) {
-      const df = f2 - f1, dt = t2 - t1;
+      const df = f2 - f1,
+        dt = t2 - t1;
       const u = df + dt > 0 ? (1 - t1 - f1) / (df + dt) : 0;
       return f1 + Math.max(0, Math.min(1, u)) * df;
     }
@@ -209,9 +225,15 @@ export function verificationMetrics(scores: Scores, same: SameFlags, folds = 10)
   const { positives, negatives } = countClasses(same);
   const best = bestThreshold(scores, same);
   return {
-    pairs: scores.length, positives, negatives, ...kfold,
-    bestThreshold: best.threshold, bestAccuracy: best.accuracy,
-    auc: rocAuc(roc), eer: equalErrorRate(roc), tarAtFar: tarAtFar(roc, negatives),
+    pairs: scores.length,
+    positives,
+    negatives,
+    ...kfold,
+    bestThreshold: best.threshold,
+    bestAccuracy: best.accuracy,
+    auc: rocAuc(roc),
+    eer: equalErrorRate(roc),
+    tarAtFar: tarAtFar(roc, negatives),
   };
 }
 
@@ -227,8 +249,11 @@ export interface IdentificationMetrics {
  * 1 + the number of classes scoring strictly higher than its own. Every probe's class must be in the gallery.
  */
 export function identificationMetrics(
-  gallery: Float32Array | Float64Array, galleryLabels: ArrayLike<number>,
-  probes: Float32Array | Float64Array, probeLabels: ArrayLike<number>, dim: number,
+  gallery: Float32Array | Float64Array,
+  galleryLabels: ArrayLike<number>,
+  probes: Float32Array | Float64Array,
+  probeLabels: ArrayLike<number>,
+  dim: number,
 ): IdentificationMetrics {
   const ranks = identificationRanks(gallery, galleryLabels, probes, probeLabels, dim);
   const within = (k: number) => ranks.filter((r) => r <= k).length / ranks.length;
@@ -248,8 +273,11 @@ function unitRows(m: Float32Array | Float64Array, dim: number): Float64Array {
 
 /** Each probe's rank (1 = its class scored highest). */
 export function identificationRanks(
-  gallery: Float32Array | Float64Array, galleryLabels: ArrayLike<number>,
-  probes: Float32Array | Float64Array, probeLabels: ArrayLike<number>, dim: number,
+  gallery: Float32Array | Float64Array,
+  galleryLabels: ArrayLike<number>,
+  probes: Float32Array | Float64Array,
+  probeLabels: ArrayLike<number>,
+  dim: number,
 ): number[] {
   if (gallery.length !== galleryLabels.length * dim || probes.length !== probeLabels.length * dim) {
     throw createError('E_SHAPE', `identification: gallery or probes do not hold labels x ${dim} values`, 'gallery');
@@ -257,7 +285,8 @@ export function identificationRanks(
   if (probeLabels.length === 0) throw createError('E_SHAPE', 'identification: no probes', 'probes');
   const classes = [...new Set(Array.from(galleryLabels))];
   const classIndex = new Map(classes.map((c, i) => [c, i]));
-  const g = unitRows(gallery, dim), p = unitRows(probes, dim);
+  const g = unitRows(gallery, dim),
+    p = unitRows(probes, dim);
   const ranks: number[] = [];
   const classScore = new Float64Array(classes.length);
   for (let q = 0; q < probeLabels.length; q++) {
@@ -304,7 +333,8 @@ export function allPairsVerification(embeddings: Float32Array | Float64Array, la
       else negatives[nNeg++] = s;
     }
   }
-  if (positives.length === 0 || nNeg === 0) throw createError('E_SHAPE', `pairs: all-pairs verification needs same and different pairs (${positives.length} same, ${nNeg} different)`, 'labels');
+  if (positives.length === 0 || nNeg === 0)
+    throw createError('E_SHAPE', `pairs: all-pairs verification needs same and different pairs (${positives.length} same, ${nNeg} different)`, 'labels');
   const neg = negatives.subarray(0, nNeg).sort().reverse();
   const tarAtFar = {} as TarAtFar;
   for (const key of farLevels) {

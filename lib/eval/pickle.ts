@@ -19,7 +19,10 @@ export class NdArray {
 }
 
 class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
   get qualified(): string {
     return `${this.module}.${this.name}`;
   }
@@ -32,9 +35,15 @@ class Dtype {
 const MARK = Symbol('mark');
 
 const knownGlobals = new Set([
-  '_codecs.encode', 'builtins.bytearray', '__builtin__.bytearray', 'numpy.ndarray', 'numpy.dtype',
-  'numpy.core.multiarray._reconstruct', 'numpy._core.multiarray._reconstruct',
-  'numpy.core.numeric._frombuffer', 'numpy._core.numeric._frombuffer',
+  '_codecs.encode',
+  'builtins.bytearray',
+  '__builtin__.bytearray',
+  'numpy.ndarray',
+  'numpy.dtype',
+  'numpy.core.multiarray._reconstruct',
+  'numpy._core.multiarray._reconstruct',
+  'numpy.core.numeric._frombuffer',
+  'numpy._core.numeric._frombuffer',
 ]);
 
 function latin1(text: unknown): Uint8Array {

@@ -6,8 +6,29 @@ import { alignFaces, landmarksFor, readLandmarks } from '../data/align';
 import { DataLoader } from '../data/loader';
 import { concatRows, type EmbedFn, type Embeddings, flipAveragedEmbeddings, flipAveragedLoader, type ImageShape } from './flip-embeddings';
 import { createError, MvfaceError } from '../errors';
-import { type DecodedImages, decodeImages, drawPairs, sampleIndices, type EvalSetSpec, evalSetName, galleryProbeSplit, type PairList, readLfwPairs, readVerificationBin } from './sets';
-import { allPairsVerification, type AllPairsVerification, identificationMetrics, type IdentificationMetrics, pairScores, rocCurve, tarFarCurve, verificationMetrics, type VerificationMetrics } from './metrics';
+import {
+  type DecodedImages,
+  decodeImages,
+  drawPairs,
+  sampleIndices,
+  type EvalSetSpec,
+  evalSetName,
+  galleryProbeSplit,
+  type PairList,
+  readLfwPairs,
+  readVerificationBin,
+} from './sets';
+import {
+  allPairsVerification,
+  type AllPairsVerification,
+  identificationMetrics,
+  type IdentificationMetrics,
+  pairScores,
+  rocCurve,
+  tarFarCurve,
+  verificationMetrics,
+  type VerificationMetrics,
+} from './metrics';
 
 export interface EvalSetResult {
   name: string;
@@ -74,7 +95,13 @@ function checkSize(d: DecodedImages, input: ImageShape, set: string, start: numb
 }
 
 /** Flip-averaged embeddings of encoded images; the next batch decodes while this one is embedded. */
-async function embedEncoded(embed: EmbedFn, images: Uint8Array[], input: ImageShape, options: { batchSize: number; resize: boolean; landmarks?: Float32Array }, set: string): Promise<Embeddings> {
+async function embedEncoded(
+  embed: EmbedFn,
+  images: Uint8Array[],
+  input: ImageShape,
+  options: { batchSize: number; resize: boolean; landmarks?: Float32Array },
+  set: string,
+): Promise<Embeddings> {
   const { batchSize, landmarks } = options;
   const channels = input.channels as 1 | 3;
   const decodeBatch = (start: number): Promise<DecodedImages> => {
@@ -119,14 +146,28 @@ async function runDataSet(embed: EmbedFn, set: PreparedEvalSet, options: RunOpti
   try {
     const { channels, height, width } = loader.info;
     if (channels !== set.input.channels || height !== set.input.height || width !== set.input.width) {
-      throw createError('E_SHAPE', `${set.name}: images are ${channels} x ${height} x ${width}, the model takes ${set.input.channels} x ${set.input.height} x ${set.input.width}`, 'data');
+      throw createError(
+        'E_SHAPE',
+        `${set.name}: images are ${channels} x ${height} x ${width}, the model takes ${set.input.channels} x ${set.input.height} x ${set.input.width}`,
+        'data',
+      );
     }
     const e = await flipAveragedLoader(embed, loader);
     const { pairs, same } = drawPairs(e.labels, spec.pairs ?? 6000, spec.seed ?? 0);
     const { gallery, probes } = galleryProbeSplit(e.labels, spec.seed ?? 0);
-    const identification = identificationMetrics(rows(e, gallery), gallery.map((i) => e.labels[i]), rows(e, probes), probes.map((i) => e.labels[i]), e.dim);
+    const identification = identificationMetrics(
+      rows(e, gallery),
+      gallery.map((i) => e.labels[i]),
+      rows(e, probes),
+      probes.map((i) => e.labels[i]),
+      e.dim,
+    );
     const sample = sampleIndices(e.count, spec.allPairsImages ?? 3000, spec.seed ?? 0);
-    const allPairs = allPairsVerification(rows(e, sample), sample.map((i) => e.labels[i]), e.dim);
+    const allPairs = allPairsVerification(
+      rows(e, sample),
+      sample.map((i) => e.labels[i]),
+      e.dim,
+    );
     return { name: set.name, kind: 'data', source: sourceOf(spec), images: e.count, verification: verification(e, pairs, same), identification, allPairs };
   } finally {
     loader.dispose();
@@ -139,7 +180,13 @@ export async function runEvalSet(embed: EmbedFn, set: PreparedEvalSet, options: 
   let result: Omit<EvalSetResult, 'seconds'>;
   if (set.encoded) {
     const { images, pairs, same } = set.encoded;
-    const e = await embedEncoded(embed, images, set.input, { batchSize: options.batchSize ?? 256, resize: (set.spec.kind !== 'data' && set.spec.resize) ?? false, landmarks: set.landmarks }, set.name);
+    const e = await embedEncoded(
+      embed,
+      images,
+      set.input,
+      { batchSize: options.batchSize ?? 256, resize: (set.spec.kind !== 'data' && set.spec.resize) ?? false, landmarks: set.landmarks },
+      set.name,
+    );
     result = { name: set.name, kind: set.spec.kind, source: sourceOf(set.spec), images: images.length, verification: verification(e, pairs, same) };
   } else {
     result = await runDataSet(embed, set, options);

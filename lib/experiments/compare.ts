@@ -84,18 +84,28 @@ export function defaultCompareConfig(options: { large?: boolean; facesRoot: stri
       name: `faces ${faces.size}px, ${faces.identities - faces.heldOut} train / ${faces.heldOut} held-out identities`,
       train: { kind: 'imagefolder', root: path.join(faces.root, 'train') },
       test: { kind: 'imagefolder', root: path.join(faces.root, 'test') },
-      backbone, epochs: large ? 20 : 8, pairs: 6000,
+      backbone,
+      epochs: large ? 20 : 8,
+      pairs: 6000,
     },
     {
       name: 'Fashion-MNIST (1 epoch, 1 seed; closed set: the test images are of the training classes)',
       train: { kind: 'fashion-mnist', split: 'train' },
       test: { kind: 'fashion-mnist', split: 'test' },
-      backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 128 }, epochs: 1, pairs: 6000, seeds: [1],
+      backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 128 },
+      epochs: 1,
+      pairs: 6000,
+      seeds: [1],
     },
   ];
   const config: CompareConfig = {
-    heads: defaultHeads, seeds: [1, 2, 3], datasets, batchSize: large ? 256 : 128, lr: 0.1,
-    schedule: { type: 'cosine' }, runsDir: options.runsDir,
+    heads: defaultHeads,
+    seeds: [1, 2, 3],
+    datasets,
+    batchSize: large ? 256 : 128,
+    lr: 0.1,
+    schedule: { type: 'cosine' },
+    runsDir: options.runsDir,
   };
   return { config, faces };
 }
@@ -105,8 +115,14 @@ export async function ensureFaces(f: FacesSetup, onProgress?: (done: number, tot
   const manifest = path.join(f.root, 'faces.json');
   if (fs.existsSync(manifest)) {
     const m = JSON.parse(fs.readFileSync(manifest, 'utf8'));
-    const same = m.complete && m.identities === f.identities && m.size === f.size && m.seed === f.seed &&
-      m.heldOut === f.heldOut && m.imagesPerIdentity === f.imagesPerIdentity && m.difficulty === f.difficulty;
+    const same =
+      m.complete &&
+      m.identities === f.identities &&
+      m.size === f.size &&
+      m.seed === f.seed &&
+      m.heldOut === f.heldOut &&
+      m.imagesPerIdentity === f.imagesPerIdentity &&
+      m.difficulty === f.difficulty;
     if (same) return;
   }
   await generateFaces({ ...f, overwrite: true, onProgress });
@@ -115,9 +131,18 @@ export async function ensureFaces(f: FacesSetup, onProgress?: (done: number, tot
 async function trainAndEvaluate(c: CompareConfig, d: CompareDataset, h: HeadEntry, seed: number, signal?: AbortSignal): Promise<CompareCell> {
   const started = Date.now();
   const config: TrainConfig = {
-    name: `${d.name.split(' ')[0].toLowerCase()}-${h.name.replace(/\s+/g, '-')}-seed${seed}`, runsDir: c.runsDir,
-    backbone: d.backbone, head: h.head, data: d.train, epochs: d.epochs, batchSize: c.batchSize,
-    optimizer: { lr: c.lr }, schedule: c.schedule, warmupEpochs: d.epochs > 1 ? 0.5 : 0.1, seed, workers: c.workers,
+    name: `${d.name.split(' ')[0].toLowerCase()}-${h.name.replace(/\s+/g, '-')}-seed${seed}`,
+    runsDir: c.runsDir,
+    backbone: d.backbone,
+    head: h.head,
+    data: d.train,
+    epochs: d.epochs,
+    batchSize: c.batchSize,
+    optimizer: { lr: c.lr },
+    schedule: c.schedule,
+    warmupEpochs: d.epochs > 1 ? 0.5 : 0.1,
+    seed,
+    workers: c.workers,
   };
   fs.rmSync(path.join(c.runsDir, config.name), { recursive: true, force: true });
   const trainer = await Trainer.create(config);
@@ -125,10 +150,14 @@ async function trainAndEvaluate(c: CompareConfig, d: CompareDataset, h: HeadEntr
     const fit = await trainer.fit({ signal });
     if (fit.cancelled) throw new Error('cancelled');
     const model = await trainer.model();
-    const report = await evaluateModel(model, { run: trainer.paths.dir, sets: [{ kind: 'data', data: d.test, pairs: d.pairs, seed }] }).finally(() => model.dispose());
+    const report = await evaluateModel(model, { run: trainer.paths.dir, sets: [{ kind: 'data', data: d.test, pairs: d.pairs, seed }] }).finally(() =>
+      model.dispose(),
+    );
     const set = report.sets[0];
     return {
-      dataset: d.name, head: h.name, seed,
+      dataset: d.name,
+      head: h.name,
+      seed,
       accuracy: set.verification.accuracy,
       tar1e3: set.allPairs?.tarAtFar['1e-3'] ?? null,
       tar1e4: set.allPairs?.tarAtFar['1e-4'] ?? null,
@@ -168,11 +197,16 @@ export function formatCompareTable(cells: CompareCell[]): string {
   const out: string[] = [];
   for (const dataset of [...new Set(cells.map((c) => c.dataset))]) {
     const seeds = new Set(cells.filter((c) => c.dataset === dataset).map((c) => c.seed)).size;
-    out.push(`**${dataset}** (mean ± std over ${seeds} seed${seeds > 1 ? 's' : ''}, %; accuracy: 10-fold on balanced pairs; TAR: over all pairs of test images)`, '');
+    out.push(
+      `**${dataset}** (mean ± std over ${seeds} seed${seeds > 1 ? 's' : ''}, %; accuracy: 10-fold on balanced pairs; TAR: over all pairs of test images)`,
+      '',
+    );
     out.push('| head | verification accuracy | TAR@FAR=1e-3 | TAR@FAR=1e-4 | rank-1 |', '| --- | --- | --- | --- | --- |');
     for (const head of [...new Set(cells.map((c) => c.head))]) {
       const rows = cells.filter((c) => c.dataset === dataset && c.head === head);
-      out.push(`| ${head} | ${meanStd(rows.map((r) => r.accuracy))} | ${meanStd(rows.map((r) => r.tar1e3))} | ${meanStd(rows.map((r) => r.tar1e4))} | ${meanStd(rows.map((r) => r.rank1))} |`);
+      out.push(
+        `| ${head} | ${meanStd(rows.map((r) => r.accuracy))} | ${meanStd(rows.map((r) => r.tar1e3))} | ${meanStd(rows.map((r) => r.tar1e4))} | ${meanStd(rows.map((r) => r.rank1))} |`,
+      );
     }
     out.push('');
   }

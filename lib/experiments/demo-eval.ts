@@ -24,5 +24,15 @@ export async function demoVerification(trainer: Trainer, set: EvalSetSpec = demo
   const report = await evaluateModel(model, { run: trainer.paths.dir, sets: [set], workers: trainer.config.workers }).finally(() => model.dispose());
   const r = report.sets[0];
   const v = r.verification;
-  return { set: r.name, pairs: v.pairs, accuracy: v.accuracy, std: v.std, auc: v.auc, eer: v.eer, tarAtFar: v.tarAtFar, rank1: r.identification?.rank1, rank5: r.identification?.rank5 };
+  return {
+    set: r.name,
+    pairs: v.pairs,
+    accuracy: v.accuracy,
+    std: v.std,
+    auc: v.auc,
+    eer: v.eer,
+    tarAtFar: v.tarAtFar,
+    rank1: r.identification?.rank1,
+    rank5: r.identification?.rank5,
+  };
 }

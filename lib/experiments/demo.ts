@@ -55,7 +55,9 @@ export async function demoTrainer(config: TrainConfig): Promise<Trainer> {
 export async function runDemo(options: { signal?: AbortSignal; epochs?: number; runsDir?: string } = {}): Promise<Record<string, unknown>> {
   const config: TrainConfig = { ...demoConfig, epochs: options.epochs ?? demoConfig.epochs, runsDir: options.runsDir };
   const info = backendInfo();
-  console.error(`mvface demo: small net, mv-arc adaptive, Fashion-MNIST, ${config.epochs} epochs, ${info.threads} CPU threads (libtorch ${info.libtorchVersion})`);
+  console.error(
+    `mvface demo: small net, mv-arc adaptive, Fashion-MNIST, ${config.epochs} epochs, ${info.threads} CPU threads (libtorch ${info.libtorchVersion})`,
+  );
   const started = Date.now();
   const trainer = await demoTrainer(config);
   const paths = trainer.paths;

@@ -59,7 +59,6 @@ export interface LossResult {
   meanTargetCos: number;
 }
 
-
 const baseTypes = ['softmax', 'am', 'arc', 'combined', 'mv-am', 'mv-arc', 'sphereface'];
 
 function opt(value: unknown, fallback: number, name: string): number {
@@ -166,8 +165,10 @@ export interface LossOptions {
 /** chunkClasses (an integer >= 0) and sampleRate (in (0, 1]) with their defaults; a ConfigError naming the bad one. */
 export function headScaling(o: { chunkClasses?: number; sampleRate?: number }): { chunkClasses: number; sampleRate: number } {
   const { chunkClasses = 0, sampleRate = 1 } = o;
-  if (!Number.isInteger(chunkClasses) || chunkClasses < 0) throw createError('E_CONFIG', `chunkClasses: must be an integer >= 0, got ${String(chunkClasses)}`, 'chunkClasses');
-  if (!(typeof sampleRate === 'number' && sampleRate > 0 && sampleRate <= 1)) throw createError('E_CONFIG', `sampleRate: must be in (0, 1], got ${String(sampleRate)}`, 'sampleRate');
+  if (!Number.isInteger(chunkClasses) || chunkClasses < 0)
+    throw createError('E_CONFIG', `chunkClasses: must be an integer >= 0, got ${String(chunkClasses)}`, 'chunkClasses');
+  if (!(typeof sampleRate === 'number' && sampleRate > 0 && sampleRate <= 1))
+    throw createError('E_CONFIG', `sampleRate: must be in (0, 1], got ${String(sampleRate)}`, 'sampleRate');
   return { chunkClasses, sampleRate };
 }
 
@@ -179,7 +180,8 @@ function lossOptions(options: LossOptions | undefined): NativeLossOptions | unde
   if (device !== 'cpu' && device !== 'cuda') throw createError('E_CONFIG', `device: must be 'cpu' or 'cuda', got ${String(device)}`, 'device');
   if (dtype !== 'float32' && dtype !== 'bfloat16') throw createError('E_CONFIG', `dtype: must be 'float32' or 'bfloat16', got ${String(dtype)}`, 'dtype');
   const { chunkClasses, sampleRate } = headScaling(options);
-  if (!Number.isInteger(sampleSeed) || sampleSeed < 0) throw createError('E_CONFIG', `sampleSeed: must be an integer >= 0, got ${String(sampleSeed)}`, 'sampleSeed');
+  if (!Number.isInteger(sampleSeed) || sampleSeed < 0)
+    throw createError('E_CONFIG', `sampleSeed: must be an integer >= 0, got ${String(sampleSeed)}`, 'sampleSeed');
   return { device, dtype, chunkClasses, sampleRate, sampleSeed };
 }
 
@@ -190,13 +192,7 @@ export function marginLoss(config: HeadConfig, embeddings: Matrix, weight: Matri
 }
 
 /** The same result as marginLoss, computed off the event loop. */
-export async function marginLossAsync(
-  config: HeadConfig,
-  embeddings: Matrix,
-  weight: Matrix,
-  labels: Int32Array,
-  options?: LossOptions,
-): Promise<LossResult> {
+export async function marginLossAsync(config: HeadConfig, embeddings: Matrix, weight: Matrix, labels: Int32Array, options?: LossOptions): Promise<LossResult> {
   const a = args(config, embeddings, weight, labels);
   return native().marginLossAsync(...a, lossOptions(options));
 }

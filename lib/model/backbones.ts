@@ -8,15 +8,7 @@ import { native } from '../native/addon';
 
 export type BackboneName = 'mobilefacenet' | 'iresnet18' | 'iresnet34' | 'iresnet50' | 'iresnet100' | 'attention56' | 'small';
 
-export const backboneNames: readonly BackboneName[] = [
-  'mobilefacenet',
-  'iresnet18',
-  'iresnet34',
-  'iresnet50',
-  'iresnet100',
-  'attention56',
-  'small',
-];
+export const backboneNames: readonly BackboneName[] = ['mobilefacenet', 'iresnet18', 'iresnet34', 'iresnet50', 'iresnet100', 'attention56', 'small'];
 
 export interface BackboneConfig {
   name: BackboneName;
@@ -52,7 +44,6 @@ export interface BackboneInfo {
   stateShapes: Record<string, number[]>;
 }
 
-
 /** Fills in the defaults. Range checks happen natively (E_CONFIG). */
 export function resolveBackboneConfig(config: BackboneConfig): ResolvedBackboneConfig {
   if (config === null || typeof config !== 'object') throw createError('E_CONFIG', 'backbone: must be an object', 'backbone');
@@ -84,4 +75,3 @@ export async function backboneInfo(config: BackboneConfig, options: { forward?: 
 export async function backboneForward(config: BackboneConfig, seed: number, images: Float32Array, n: number): Promise<Float32Array> {
   return native().backboneForward(resolveBackboneConfig(config), seed, images, n);
 }
-

@@ -62,7 +62,12 @@ export async function embedDataSet(model: Model, spec: DataSpec, out: string, op
     const files = { npy: `${out}.npy`, json: `${out}.json` };
     writeNpy(files.npy, e.data, e.count, e.dim);
     writeJsonAtomic(files.json, {
-      count: e.count, dim: e.dim, normalized: normalize, flip, data: spec, labels,
+      count: e.count,
+      dim: e.dim,
+      normalized: normalize,
+      flip,
+      data: spec,
+      labels,
       ...(spec.kind === 'imagefolder' && { images: imageFolderFiles(spec.root) }),
     });
     return { ...files, count: e.count, dim: e.dim };

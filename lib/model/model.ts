@@ -62,7 +62,6 @@ export interface EmbedOptions {
   batchSize?: number;
 }
 
-
 export function preprocessingOf(channels: number): Preprocessing {
   return {
     channelOrder: channels === 1 ? 'gray' : 'RGB',
@@ -183,7 +182,11 @@ export class Model {
     const size = this.input.channels * this.input.height * this.input.width;
     const count = batch.length / size;
     if (!Number.isInteger(count) || count < 1) {
-      throw createError('E_SHAPE', `images: ${batch.length} values is not a whole number (>= 1) of ${this.input.channels} x ${this.input.height} x ${this.input.width} images`, 'images');
+      throw createError(
+        'E_SHAPE',
+        `images: ${batch.length} values is not a whole number (>= 1) of ${this.input.channels} x ${this.input.height} x ${this.input.width} images`,
+        'images',
+      );
     }
     const step = options.batchSize ?? 64;
     const dim = this.info.embeddingSize;
@@ -232,7 +235,11 @@ export class Model {
     const { channels, height, width } = this.input;
     const d = await decodeImages(files, channels as 1 | 3);
     if (d.height !== height || d.width !== width) {
-      throw createError('E_SHAPE', `images: ${d.width} x ${d.height}, the model takes ${width} x ${height}: align the faces first (alignFaces) or resize them`, 'images');
+      throw createError(
+        'E_SHAPE',
+        `images: ${d.width} x ${d.height}, the model takes ${width} x ${height}: align the faces first (alignFaces) or resize them`,
+        'images',
+      );
     }
     return d.images;
   }

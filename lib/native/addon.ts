@@ -39,7 +39,10 @@ function preferredSource(): string {
 }
 
 function tagOf(file: string): string | undefined {
-  return path.basename(file).split('.').find((t) => t.startsWith('torch'));
+  return path
+    .basename(file)
+    .split('.')
+    .find((t) => t.startsWith('torch'));
 }
 
 export function candidates(): Candidate[] {
@@ -65,9 +68,11 @@ const checkout = fs.existsSync(path.join(packageRoot, 'tsconfig.json'));
 /** The command that builds the addon where mvface is, and what it needs. */
 export function buildAdvice(): string {
   const command = checkout ? '`npm run build` in the mvface folder' : '`npx mvface build`';
-  return `Build it against your libtorch with ${command} (it needs cmake >= 3.18, a C++17 compiler and the ` +
+  return (
+    `Build it against your libtorch with ${command} (it needs cmake >= 3.18, a C++17 compiler and the ` +
     'libjpeg, libpng and zlib headers; LIBTORCH=/path/to/libtorch or LIBTORCH_USE_PYTORCH=1 choose the libtorch; ' +
-    'Debian/Ubuntu: apt-get install libtorch-dev libgloo-dev libopenblas0-pthread cmake g++ libjpeg62-turbo-dev libpng-dev zlib1g-dev).';
+    'Debian/Ubuntu: apt-get install libtorch-dev libgloo-dev libopenblas0-pthread cmake g++ libjpeg62-turbo-dev libpng-dev zlib1g-dev).'
+  );
 }
 
 // Debian's packages for the libraries the binaries need beyond libtorch.

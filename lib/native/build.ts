@@ -20,8 +20,14 @@ export interface BuildOptions {
 }
 
 // Where Debian, Ubuntu and a make install put libtorch's CMake config.
-const systemConfigDirs = ['/usr/lib/x86_64-linux-gnu/cmake/Torch', '/usr/lib/aarch64-linux-gnu/cmake/Torch', '/usr/lib/cmake/Torch',
-  '/usr/share/cmake/Torch', '/usr/local/lib/cmake/Torch', '/usr/local/share/cmake/Torch'];
+const systemConfigDirs = [
+  '/usr/lib/x86_64-linux-gnu/cmake/Torch',
+  '/usr/lib/aarch64-linux-gnu/cmake/Torch',
+  '/usr/lib/cmake/Torch',
+  '/usr/share/cmake/Torch',
+  '/usr/local/lib/cmake/Torch',
+  '/usr/local/share/cmake/Torch',
+];
 
 /** The libtorch a build would use, in words; undefined when none is to be found. */
 export function libtorchToBuildWith(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -51,7 +57,10 @@ export function buildAddon(options: BuildOptions = {}): string {
   const env = buildEnvironment(options);
   const libtorch = libtorchToBuildWith(env);
   if (!libtorch) {
-    throw createError('E_NO_BUILD', `no libtorch to build against: none is installed where CMake looks, and neither LIBTORCH nor LIBTORCH_USE_PYTORCH=1 is set. ${buildAdvice()}`);
+    throw createError(
+      'E_NO_BUILD',
+      `no libtorch to build against: none is installed where CMake looks, and neither LIBTORCH nor LIBTORCH_USE_PYTORCH=1 is set. ${buildAdvice()}`,
+    );
   }
   process.stderr.write(`mvface: building the native addon in ${path.join(packageRoot, 'build')} against ${libtorch}\n`);
   const r = spawnSync(process.execPath, [path.join(packageRoot, 'scripts', 'build-native.js')], { cwd: packageRoot, env, stdio: 'inherit' });

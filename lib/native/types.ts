@@ -113,7 +113,9 @@ export interface NativeAddon {
   /** Joins the process group of the environment's RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (blocks). */
   NativeComm: new () => NativeComm;
   /** Builds the model, head and optimizer (blocks while it builds). */
-  NativeTrainer: new (options: NativeTrainerOptions) => NativeTrainer;
+  NativeTrainer: new (
+    options: NativeTrainerOptions,
+  ) => NativeTrainer;
 }
 
 /** A backbone held natively, for inference. */

@@ -22,7 +22,7 @@ export interface ChartOptions {
 }
 
 const colors = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
-const font = "font-family=\"DejaVu Sans, Liberation Sans, Arial, sans-serif\"";
+const font = 'font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif"';
 const margin = { left: 64, right: 16, top: 34, bottom: 46 };
 
 export function escapeXml(text: string): string {
@@ -35,7 +35,8 @@ export function thin(x: number[], y: number[], max = 800): { x: number[]; y: num
   const out = { x: [] as number[], y: [] as number[] };
   const size = x.length / max;
   for (let b = 0; b < max; b++) {
-    const from = Math.floor(b * size), to = Math.floor((b + 1) * size);
+    const from = Math.floor(b * size),
+      to = Math.floor((b + 1) * size);
     const mean = (a: number[]) => a.slice(from, to).reduce((s, v) => s + v, 0) / (to - from);
     out.x.push(mean(x));
     out.y.push(mean(y));
@@ -84,7 +85,8 @@ function axisRange(values: number[], log: boolean, fixed?: [number, number]): Ax
 
 function scale(axis: Axis, from: number, to: number): (v: number) => number {
   const f = axis.log ? Math.log10 : (v: number) => v;
-  const a = f(axis.lo), b = f(axis.hi);
+  const a = f(axis.lo),
+    b = f(axis.hi);
   return (v) => from + ((f(v) - a) / (b - a)) * (to - from);
 }
 
@@ -94,12 +96,25 @@ function ticksFor(axis: Axis): number[] {
 
 /** One SVG line chart; points outside the axes (or not finite, or <= 0 on a log axis) are dropped. */
 export function lineChart(series: Series[], o: ChartOptions): string {
-  const width = o.width ?? 560, height = o.height ?? 320;
-  const x0 = margin.left, x1 = width - margin.right, y0 = height - margin.bottom, y1 = margin.top;
+  const width = o.width ?? 560,
+    height = o.height ?? 320;
+  const x0 = margin.left,
+    x1 = width - margin.right,
+    y0 = height - margin.bottom,
+    y1 = margin.top;
   const shown = series.map((s) => ({ ...s, ...thin(s.x, s.y) }));
-  const xa = axisRange(shown.flatMap((s) => s.x), !!o.logX, o.xRange);
-  const ya = axisRange(shown.flatMap((s) => s.y), !!o.logY, o.yRange);
-  const sx = scale(xa, x0, x1), sy = scale(ya, y0, y1);
+  const xa = axisRange(
+    shown.flatMap((s) => s.x),
+    !!o.logX,
+    o.xRange,
+  );
+  const ya = axisRange(
+    shown.flatMap((s) => s.y),
+    !!o.logY,
+    o.yRange,
+  );
+  const sx = scale(xa, x0, x1),
+    sy = scale(ya, y0, y1);
   const inside = (v: number, a: Axis) => Number.isFinite(v) && (!a.log || v > 0) && v >= a.lo - 1e-12 && v <= a.hi + 1e-12;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${font} font-size="12">`,
@@ -108,11 +123,17 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   ];
   for (const t of ticksFor(xa)) {
     const x = sx(t).toFixed(1);
-    parts.push(`<line x1="${x}" y1="${y1}" x2="${x}" y2="${y0}" stroke="#e5e5e5"/>`, `<text x="${x}" y="${y0 + 16}" text-anchor="middle">${tickLabel(t, xa.log)}</text>`);
+    parts.push(
+      `<line x1="${x}" y1="${y1}" x2="${x}" y2="${y0}" stroke="#e5e5e5"/>`,
+      `<text x="${x}" y="${y0 + 16}" text-anchor="middle">${tickLabel(t, xa.log)}</text>`,
+    );
   }
   for (const t of ticksFor(ya)) {
     const y = sy(t).toFixed(1);
-    parts.push(`<line x1="${x0}" y1="${y}" x2="${x1}" y2="${y}" stroke="#e5e5e5"/>`, `<text x="${x0 - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${tickLabel(t, ya.log)}</text>`);
+    parts.push(
+      `<line x1="${x0}" y1="${y}" x2="${x1}" y2="${y}" stroke="#e5e5e5"/>`,
+      `<text x="${x0 - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${tickLabel(t, ya.log)}</text>`,
+    );
   }
   parts.push(
     `<rect x="${x0}" y="${y1}" width="${x1 - x0}" height="${y0 - y1}" fill="none" stroke="#444"/>`,
@@ -127,7 +148,10 @@ export function lineChart(series: Series[], o: ChartOptions): string {
     else if (points.length === 1) parts.push(`<circle cx="${sx(points[0][0])}" cy="${sy(points[0][1])}" r="3" fill="${color}"/>`);
     if (o.legend ?? series.length > 1) {
       const ly = y0 - 14 - 16 * (series.length - 1 - k); // bottom right, where rising curves leave room
-      parts.push(`<text x="${x1 - 32}" y="${ly + 4}" text-anchor="end">${escapeXml(s.label)}</text>`, `<line x1="${x1 - 26}" y1="${ly}" x2="${x1 - 8}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
+      parts.push(
+        `<text x="${x1 - 32}" y="${ly + 4}" text-anchor="end">${escapeXml(s.label)}</text>`,
+        `<line x1="${x1 - 26}" y1="${ly}" x2="${x1 - 8}" y2="${ly}" stroke="${color}" stroke-width="2"/>`,
+      );
     }
   });
   if (shown.every((s) => s.x.length === 0)) parts.push(`<text x="${(x0 + x1) / 2}" y="${(y0 + y1) / 2}" text-anchor="middle" fill="#888">no data</text>`);

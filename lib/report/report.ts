@@ -45,7 +45,13 @@ function byStep(records: LogRecord[], key: string): { x: number[]; y: number[] }
 function evalSeries(log: LogRecord[]): Series[] {
   const evals = log.filter((r) => r.event === 'eval');
   const names = [...new Set(evals.map((r) => String(r.name)))];
-  const series = names.map((name) => ({ label: name, ...byStep(evals.filter((r) => r.name === name), 'accuracy') }));
+  const series = names.map((name) => ({
+    label: name,
+    ...byStep(
+      evals.filter((r) => r.name === name),
+      'accuracy',
+    ),
+  }));
   const steps = log.filter((r) => r.event === 'step');
   const perEpoch = steps.length ? Number(steps[steps.length - 1].stepsPerEpoch) : 0;
   const epochs = log.filter((r) => r.event === 'epoch' && typeof r.closedSetAccuracy === 'number');
@@ -67,14 +73,23 @@ function charts(log: LogRecord[], evalReport: EvalReport | undefined): Record<st
   const sets = evalReport?.sets ?? [];
   if (sets.length) {
     const series = sets.map((s) => ({ label: s.name, x: s.verification.roc.far, y: s.verification.roc.tar }));
-    out.roc = lineChart(series, { title: 'ROC', xLabel: 'false accept rate (FAR)', yLabel: 'true accept rate (TAR)', logX: true, yRange: [0, 1], legend: true });
+    out.roc = lineChart(series, {
+      title: 'ROC',
+      xLabel: 'false accept rate (FAR)',
+      yLabel: 'true accept rate (TAR)',
+      logX: true,
+      yRange: [0, 1],
+      legend: true,
+    });
   }
   return out;
 }
 
 async function writePng(svg: string, file: string): Promise<void> {
   const { Resvg } = await import('@resvg/resvg-js');
-  const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, background: '#ffffff', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+  const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, background: '#ffffff', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } })
+    .render()
+    .asPng();
   fs.writeFileSync(file, png);
 }
 
@@ -85,7 +100,16 @@ function metricsTable(report: EvalReport | undefined): string {
   const head = ['set', 'pairs', 'accuracy', 'AUC', 'EER', ...farLevels.map((f) => `TAR@${f}`), 'rank-1', 'rank-5'];
   const rows = report.sets.map((s) => {
     const v = s.verification;
-    return [s.name, String(v.pairs), `${num(v.accuracy)} ± ${num(v.std)}`, num(v.auc), num(v.eer), ...farLevels.map((f) => num(v.tarAtFar[f])), num(s.identification?.rank1), num(s.identification?.rank5)];
+    return [
+      s.name,
+      String(v.pairs),
+      `${num(v.accuracy)} ± ${num(v.std)}`,
+      num(v.auc),
+      num(v.eer),
+      ...farLevels.map((f) => num(v.tarAtFar[f])),
+      num(s.identification?.rank1),
+      num(s.identification?.rank5),
+    ];
   });
   const tr = (cells: string[], tag: string) => `<tr>${cells.map((c) => `<${tag}>${escapeXml(c)}</${tag}>`).join('')}</tr>`;
   return `<p>Checkpoint at step ${report.step}, evaluated ${escapeXml(report.time)}.</p>\n<table>${tr(head, 'th')}${rows.map((r) => tr(r, 'td')).join('')}</table>`;
@@ -96,14 +120,18 @@ function configLines(runDir: string): string {
   const read = (f: string) => (fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>) : undefined);
   const config = read(paths.config);
   const summary = read(paths.summary);
-  const items = config ? ['backbone', 'head', 'data', 'epochs', 'batchSize', 'optimizer', 'schedule', 'seed'].filter((k) => config[k] !== undefined).map((k) => [k, config[k]]) : [];
+  const items = config
+    ? ['backbone', 'head', 'data', 'epochs', 'batchSize', 'optimizer', 'schedule', 'seed'].filter((k) => config[k] !== undefined).map((k) => [k, config[k]])
+    : [];
   const list = items.map(([k, v]) => `<li><b>${escapeXml(String(k))}</b>: <code>${escapeXml(JSON.stringify(v))}</code></li>`).join('');
   const summaryBlock = summary ? `<h2>Summary</h2><pre>${escapeXml(JSON.stringify(summary, null, 2))}</pre>` : '';
   return `<ul>${list}</ul>${summaryBlock}`;
 }
 
 function page(runDir: string, svgs: Record<string, string>, report: EvalReport | undefined): string {
-  const figures = Object.entries(svgs).map(([name, svg]) => `<figure id="${name}">${svg}</figure>`).join('\n');
+  const figures = Object.entries(svgs)
+    .map(([name, svg]) => `<figure id="${name}">${svg}</figure>`)
+    .join('\n');
   const title = `mvface run ${path.basename(path.resolve(runDir))}`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title>
@@ -138,7 +166,8 @@ export async function writeReport(runDir: string): Promise<ReportFiles> {
   const svgs = charts(log, report);
   const files: ReportFiles = { dir, index: path.join(dir, 'index.html'), charts: {} };
   for (const [name, svg] of Object.entries(svgs)) {
-    const svgFile = path.join(dir, `${name}.svg`), pngFile = path.join(dir, `${name}.png`);
+    const svgFile = path.join(dir, `${name}.svg`),
+      pngFile = path.join(dir, `${name}.png`);
     fs.writeFileSync(svgFile, svg);
     await writePng(svg, pngFile);
     files.charts[name] = { svg: svgFile, png: pngFile };

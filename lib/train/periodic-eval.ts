@@ -22,8 +22,17 @@ export function checkTrainEvalConfig(c: TrainEvalConfig): void {
 export function evalLogRecord(step: number, r: EvalSetResult): Record<string, unknown> {
   const v = r.verification;
   return {
-    event: 'eval', step, name: r.name, accuracy: v.accuracy, std: v.std, bestThreshold: v.bestThreshold, auc: v.auc, eer: v.eer,
-    tarAtFar: v.tarAtFar, ...(r.identification && { rank1: r.identification.rank1, rank5: r.identification.rank5 }), seconds: r.seconds,
+    event: 'eval',
+    step,
+    name: r.name,
+    accuracy: v.accuracy,
+    std: v.std,
+    bestThreshold: v.bestThreshold,
+    auc: v.auc,
+    eer: v.eer,
+    tarAtFar: v.tarAtFar,
+    ...(r.identification && { rank1: r.identification.rank1, rank5: r.identification.rank5 }),
+    seconds: r.seconds,
   };
 }
 

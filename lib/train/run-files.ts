@@ -124,7 +124,11 @@ export function lockRun(dir: string): () => void {
       /* half written or unreadable: treated as stale */
     }
     if (holder.pid !== undefined && (holder.host !== os.hostname() || alive(holder.pid))) {
-      throw createError('E_CONFIG', `${dir}: in use by process ${holder.pid} on ${holder.host} (its lock file: ${file}); wait for it, or use another run name`, 'name');
+      throw createError(
+        'E_CONFIG',
+        `${dir}: in use by process ${holder.pid} on ${holder.host} (its lock file: ${file}); wait for it, or use another run name`,
+        'name',
+      );
     }
     fs.rmSync(file, { force: true });
   }

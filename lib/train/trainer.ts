@@ -166,7 +166,6 @@ export interface StepResult {
   sampledClasses: number;
 }
 
-
 /** Where a run stands: saved in every checkpoint, enough to continue exactly. */
 interface Position {
   step: number;
@@ -191,7 +190,11 @@ interface CheckpointMeta {
 function sortedKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortedKeys);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]));
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]),
+  );
 }
 
 const pathKeys = new Set(['root', 'path', 'images', 'labels', 'pairs', 'landmarks']);
@@ -200,9 +203,7 @@ const pathKeys = new Set(['root', 'path', 'images', 'labels', 'pairs', 'landmark
 function absoluteSpec<T>(spec: T): T {
   if (spec === null || typeof spec !== 'object') return spec;
   if (Array.isArray(spec)) return spec.map(absoluteSpec) as T;
-  return Object.fromEntries(
-    Object.entries(spec).map(([k, v]) => [k, pathKeys.has(k) && typeof v === 'string' ? path.resolve(v) : absoluteSpec(v)]),
-  ) as T;
+  return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, pathKeys.has(k) && typeof v === 'string' ? path.resolve(v) : absoluteSpec(v)])) as T;
 }
 
 /**
@@ -225,15 +226,18 @@ function withAbsolutePaths<C extends TrainConfig>(c: C): C {
  */
 function resumeLog(file: string, step: number): void {
   if (!fs.existsSync(file)) return;
-  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((line) => {
-    if (!line.trim()) return false;
-    try {
-      const record = JSON.parse(line) as { step?: number; event?: string };
-      return record.step === undefined || record.step <= step;
-    } catch {
-      return false; // a line half written when the process died
-    }
-  });
+  const kept = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        const record = JSON.parse(line) as { step?: number; event?: string };
+        return record.step === undefined || record.step <= step;
+      } catch {
+        return false; // a line half written when the process died
+      }
+    });
   kept.push(JSON.stringify({ time: new Date().toISOString(), event: 'resumed', step }));
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, `${kept.join('\n')}\n`);
@@ -321,14 +325,24 @@ export class Trainer {
     const backbone = resolveBackboneConfig(c.backbone);
     const device = pickDevice(c.device ?? trainDefaults.device, options.processGroup?.localRank);
     const train = await DataLoader.open(c.data, {
-      batchSize: c.batchSize, shuffle: true, flip: c.flip ?? trainDefaults.flip, seed: c.seed, workers: c.workers, dropLast: true, onCorrupt: c.onCorrupt,
-      rank: options.processGroup?.rank, worldSize: options.processGroup?.worldSize,
+      batchSize: c.batchSize,
+      shuffle: true,
+      flip: c.flip ?? trainDefaults.flip,
+      seed: c.seed,
+      workers: c.workers,
+      dropLast: true,
+      onCorrupt: c.onCorrupt,
+      rank: options.processGroup?.rank,
+      worldSize: options.processGroup?.worldSize,
       // Batches straight into page-locked memory for the upload (a device that is not there is the trainer's error).
       pinned: device.startsWith('cuda') && native().backendInfo().cudaAvailable,
     });
     const info = train.info;
     if (info.classesWithoutImages > 0) {
-      process.emitWarning(`data: ${info.classesWithoutImages} of its ${info.numClasses} classes (0 to the largest label) have no image: gaps in the labels, or a stray label; the head still has ${info.numClasses} classes`, { code: 'MVFACE_LABEL_GAPS' });
+      process.emitWarning(
+        `data: ${info.classesWithoutImages} of its ${info.numClasses} classes (0 to the largest label) have no image: gaps in the labels, or a stray label; the head still has ${info.numClasses} classes`,
+        { code: 'MVFACE_LABEL_GAPS' },
+      );
     }
     const schedule: ScheduleSettings = {
       schedule: c.schedule ?? { type: scheduleDefaults.type },
@@ -347,11 +361,22 @@ export class Trainer {
         throw createError('E_CONFIG', `batchSize: ${c.batchSize}${ranks} is larger than the data set (${info.size} images)`, 'batchSize');
       }
       if (backbone.inputSize !== info.height || backbone.inChannels !== info.channels) {
-        throw createError('E_CONFIG', `backbone: expects ${backbone.inChannels} x ${backbone.inputSize} x ${backbone.inputSize} images, the data has ${info.channels} x ${info.height} x ${info.width}`, 'backbone');
+        throw createError(
+          'E_CONFIG',
+          `backbone: expects ${backbone.inChannels} x ${backbone.inputSize} x ${backbone.inputSize} images, the data has ${info.channels} x ${info.height} x ${info.width}`,
+          'backbone',
+        );
       }
       const nt = new (native().NativeTrainer)({
-        backbone, numClasses: info.numClasses, seed: c.seed, device, ...precision, fusedNorm: precision.fusedNorm ?? device === 'cpu',
-        momentum: c.optimizer?.momentum ?? optimizerDefaults.momentum, weightDecay: c.optimizer?.weightDecay ?? optimizerDefaults.weightDecay, shardHead: c.shardHead ?? trainDefaults.shardHead,
+        backbone,
+        numClasses: info.numClasses,
+        seed: c.seed,
+        device,
+        ...precision,
+        fusedNorm: precision.fusedNorm ?? device === 'cpu',
+        momentum: c.optimizer?.momentum ?? optimizerDefaults.momentum,
+        weightDecay: c.optimizer?.weightDecay ?? optimizerDefaults.weightDecay,
+        shardHead: c.shardHead ?? trainDefaults.shardHead,
         ...scaling,
       });
       const trainer = new Trainer(c, nt, train, info, schedule, options.processGroup);
@@ -376,18 +401,30 @@ export class Trainer {
     // Rank 0 alone checks: the others would see the config.json it has just written.
     if (this.isMain && !resume && holdsRun(this.paths)) {
       if (!overwrite) {
-        throw createError('E_CONFIG', `${this.paths.dir} already holds a run: continue it with --resume (resume: true), or delete it and start over with --overwrite (overwrite: true)`, 'name');
+        throw createError(
+          'E_CONFIG',
+          `${this.paths.dir} already holds a run: continue it with --resume (resume: true), or delete it and start over with --overwrite (overwrite: true)`,
+          'name',
+        );
       }
       clearRun(this.paths);
     }
     if (resume && fs.existsSync(this.paths.checkpoint)) {
       const meta = JSON.parse(await this.nativeTrainer.load(this.paths.checkpoint)) as CheckpointMeta;
       if (meta.configKey !== configKey(this.config)) {
-        throw createError('E_CONFIG', `checkpoint: ${this.paths.checkpoint} comes from another config (model, head, data, optimizer, schedule or seed differ); use another run name`, 'checkpoint');
+        throw createError(
+          'E_CONFIG',
+          `checkpoint: ${this.paths.checkpoint} comes from another config (model, head, data, optimizer, schedule or seed differ); use another run name`,
+          'checkpoint',
+        );
       }
       const ranks = this.group?.worldSize ?? 1;
       if ((meta.worldSize ?? 1) !== ranks) {
-        throw createError('E_CONFIG', `checkpoint: ${this.paths.checkpoint} was written by ${meta.worldSize ?? 1} process(es), this run has ${ranks}; resume with --nproc ${meta.worldSize ?? 1} (the global batch and the data order depend on it)`, 'checkpoint');
+        throw createError(
+          'E_CONFIG',
+          `checkpoint: ${this.paths.checkpoint} was written by ${meta.worldSize ?? 1} process(es), this run has ${ranks}; resume with --nproc ${meta.worldSize ?? 1} (the global batch and the data order depend on it)`,
+          'checkpoint',
+        );
       }
       this.position = meta.position;
       if (this.isMain) resumeLog(this.paths.log, this.position.step);
@@ -450,9 +487,23 @@ export class Trainer {
       p.epochLossSum! += r.loss;
       p.epochSteps! += 1;
       const info: StepInfo = {
-        step: p.step, epoch: p.epoch, index: r.index, stepsPerEpoch: this.schedule.stepsPerEpoch, totalSteps: this.totalSteps,
-        loss: r.loss, lr, hardFraction: r.hardFraction, meanTargetCos: r.meanTargetCos, samples: r.samples, skipped: r.skipped, lossScale: r.lossScale, updateSkipped: r.updateSkipped, stepMode: r.stepMode,
-        dataSeconds: r.dataSeconds, nativeSeconds: r.nativeSeconds, sampledClasses: r.sampledClasses,
+        step: p.step,
+        epoch: p.epoch,
+        index: r.index,
+        stepsPerEpoch: this.schedule.stepsPerEpoch,
+        totalSteps: this.totalSteps,
+        loss: r.loss,
+        lr,
+        hardFraction: r.hardFraction,
+        meanTargetCos: r.meanTargetCos,
+        samples: r.samples,
+        skipped: r.skipped,
+        lossScale: r.lossScale,
+        updateSkipped: r.updateSkipped,
+        stepMode: r.stepMode,
+        dataSeconds: r.dataSeconds,
+        nativeSeconds: r.nativeSeconds,
+        sampledClasses: r.sampledClasses,
         samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9),
       };
       log.write({ event: 'step', ...info });
@@ -501,11 +552,18 @@ export class Trainer {
     } catch (e) {
       if (e instanceof NonFiniteError) {
         const saved = fs.existsSync(this.paths.checkpointMeta) ? readJson<CheckpointMeta>(this.paths.checkpointMeta).position.step : undefined;
-        const last = saved === undefined ? 'no checkpoint was written yet' : `the last good checkpoint is ${this.paths.checkpoint} (step ${saved}); nothing after it was saved`;
+        const last =
+          saved === undefined
+            ? 'no checkpoint was written yet'
+            : `the last good checkpoint is ${this.paths.checkpoint} (step ${saved}); nothing after it was saved`;
         throw createError('E_NONFINITE', `${e.message}. Training stopped: ${last}.`, e.argument);
       }
       if (e instanceof MvfaceError && e.code === 'E_IO' && (this.config.onCorrupt ?? trainDefaults.onCorrupt) === 'fail') {
-        throw createError('E_IO', `${e.message}. Training stopped; to skip corrupt images and count them, set onCorrupt: 'skip' (--on-corrupt skip)`, e.argument);
+        throw createError(
+          'E_IO',
+          `${e.message}. Training stopped; to skip corrupt images and count them, set onCorrupt: 'skip' (--on-corrupt skip)`,
+          e.argument,
+        );
       }
       throw e;
     }
@@ -515,7 +573,8 @@ export class Trainer {
 
   /** syntheticOnDevice on a CUDA trainer: batches come from the GPU, not from the loader. */
   private get onDeviceSource(): boolean {
-    this.deviceSource ??= this.config.syntheticOnDevice === true && pickDevice(this.config.device ?? trainDefaults.device, this.group?.localRank).startsWith('cuda');
+    this.deviceSource ??=
+      this.config.syntheticOnDevice === true && pickDevice(this.config.device ?? trainDefaults.device, this.group?.localRank).startsWith('cuda');
     return this.deviceSource;
   }
 
@@ -537,7 +596,12 @@ export class Trainer {
     // With a sharded head every rank takes part (the head is gathered); otherwise rank 0 alone.
     const evaluates = this.config.evalData && (this.isMain || this.config.shardHead);
     const accuracy = evaluates ? await this.closedSetAccuracy(this.config.evalData!) : undefined;
-    const info: EpochInfo = { epoch: p.epoch, meanLoss: this.epochLoss, samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9), closedSetAccuracy: accuracy };
+    const info: EpochInfo = {
+      epoch: p.epoch,
+      meanLoss: this.epochLoss,
+      samplesPerSecond: p.samples / Math.max(p.stepSeconds, 1e-9),
+      closedSetAccuracy: accuracy,
+    };
     p.epoch += 1;
     p.index = 0;
     p.epochLossSum = 0;
@@ -563,7 +627,12 @@ export class Trainer {
 
   /** Writes the checkpoint (model, head, optimizer, position, RNG) atomically; in a group, every rank calls it and rank 0 writes. */
   async checkpoint(): Promise<string> {
-    const meta: CheckpointMeta = { format: 'mvface-run-1', configKey: configKey(this.config), position: { ...this.position }, worldSize: this.group?.worldSize ?? 1 };
+    const meta: CheckpointMeta = {
+      format: 'mvface-run-1',
+      configKey: configKey(this.config),
+      position: { ...this.position },
+      worldSize: this.group?.worldSize ?? 1,
+    };
     await this.nativeTrainer.save(this.paths.checkpoint, JSON.stringify(meta)); // collective in a group; rank 0 writes
     if (this.isMain) writeJsonAtomic(this.paths.checkpointMeta, meta);
     this.lastCheckpoint = Date.now();

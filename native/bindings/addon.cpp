@@ -4,8 +4,8 @@
 #include <ATen/ATen.h>
 
 #include "backbone_binding.h"
-#include "bench_binding.h"
 #include "backend.h"
+#include "bench_binding.h"
 #include "data_binding.h"
 #include "dist_binding.h"
 #include "errors.h"
@@ -88,8 +88,6 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace mvface::bindings
 
-static Napi::Object InitMvface(Napi::Env env, Napi::Object exports) {
-  return mvface::bindings::init(env, exports);
-}
+static Napi::Object InitMvface(Napi::Env env, Napi::Object exports) { return mvface::bindings::init(env, exports); }
 
 NODE_API_MODULE(mvface, InitMvface)

@@ -24,7 +24,8 @@ Napi::Value drain_loader(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto loader = unwrap_loader(info[0]);
     const double n = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-    if (!(n >= 1) || n != static_cast<double>(static_cast<int64_t>(n))) fail("E_CONFIG", "batches", "must be an integer >= 1");
+    if (!(n >= 1) || n != static_cast<double>(static_cast<int64_t>(n)))
+      fail("E_CONFIG", "batches", "must be an integer >= 1");
     const int64_t batches = static_cast<int64_t>(n);
     return PromiseWorker<Drained>::Start(
         info.Env(),

@@ -42,15 +42,18 @@ using SourceFactory = std::function<std::shared_ptr<data::Source>()>;
 
 SourceFactory source_factory(const Napi::Object& spec) {
   const std::string kind = text(spec, "kind");
-  if (kind == "idx") return [images = text(spec, "images"), labels = text(spec, "labels")] { return data::open_idx(images, labels); };
+  if (kind == "idx")
+    return [images = text(spec, "images"), labels = text(spec, "labels")] { return data::open_idx(images, labels); };
   if (kind == "imagefolder" || kind == "recordio") {
     const int channels = static_cast<int>(std::min<int64_t>(integer(spec, "channels"), 1 << 20));
-    if (kind == "recordio") return [path = text(spec, "path"), channels] { return data::open_recordio(path, channels); };
+    if (kind == "recordio")
+      return [path = text(spec, "path"), channels] { return data::open_recordio(path, channels); };
     return [root = text(spec, "root"), channels] { return data::open_image_folder(root, channels); };
   }
   if (kind == "synthetic") {
-    data::SyntheticSpec s{integer(spec, "classes"), integer(spec, "perClass"), integer(spec, "height"),
-                          integer(spec, "width"), integer(spec, "channels"), static_cast<uint64_t>(integer(spec, "seed"))};
+    data::SyntheticSpec s{integer(spec, "classes"),  integer(spec, "perClass"),
+                          integer(spec, "height"),   integer(spec, "width"),
+                          integer(spec, "channels"), static_cast<uint64_t>(integer(spec, "seed"))};
     return [s] { return data::make_synthetic(s); };
   }
   fail("E_CONFIG", "kind", "unknown data kind '" + kind + "' (expected idx, imagefolder, recordio, synthetic)");
@@ -94,9 +97,10 @@ Napi::Value batch_object(Napi::Env env, std::optional<Batch>& batch) {
 class NativeLoader : public Napi::ObjectWrap<NativeLoader> {
  public:
   static Napi::Function define(Napi::Env env) {
-    return DefineClass(env, "NativeLoader",
-                       {InstanceMethod<&NativeLoader::start_epoch>("startEpoch"), InstanceMethod<&NativeLoader::next>("next"),
-                        InstanceMethod<&NativeLoader::info>("info"), InstanceMethod<&NativeLoader::dispose>("dispose")});
+    return DefineClass(
+        env, "NativeLoader",
+        {InstanceMethod<&NativeLoader::start_epoch>("startEpoch"), InstanceMethod<&NativeLoader::next>("next"),
+         InstanceMethod<&NativeLoader::info>("info"), InstanceMethod<&NativeLoader::dispose>("dispose")});
   }
 
   // Only createLoader constructs these: info[0] is an External holding the loader.
@@ -123,7 +127,8 @@ class NativeLoader : public Napi::ObjectWrap<NativeLoader> {
   Napi::Value next(const Napi::CallbackInfo& info) {
     return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
       LoaderPtr l = loader();
-      return PromiseWorker<std::optional<Batch>>::Start(info.Env(), [l] { return l->next(); }, batch_object);
+      return PromiseWorker<std::optional<Batch>>::Start(
+          info.Env(), [l] { return l->next(); }, batch_object);
     });
   }
 

@@ -19,10 +19,10 @@ constexpr napi_type_tag kCommTag = {0x6d76666163652d63ull, 0x6f6d6d756e696361ull
 class NativeComm : public Napi::ObjectWrap<NativeComm> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeComm",
-                       {InstanceMethod("info", &NativeComm::Info), InstanceMethod("shardedLoss", &NativeComm::ShardedLoss),
-                        InstanceMethod("allReduceSum", &NativeComm::AllReduceSum),
-                        InstanceMethod("dispose", &NativeComm::Dispose)});
+    return DefineClass(
+        env, "NativeComm",
+        {InstanceMethod("info", &NativeComm::Info), InstanceMethod("shardedLoss", &NativeComm::ShardedLoss),
+         InstanceMethod("allReduceSum", &NativeComm::AllReduceSum), InstanceMethod("dispose", &NativeComm::Dispose)});
   }
 
   // new NativeComm() joins the group described by RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT.
@@ -60,7 +60,8 @@ class NativeComm : public Napi::ObjectWrap<NativeComm> {
       const at::Tensor labels = labels_view(info[4], "labels").clone();
       const int64_t first = dist::shard_of(classes, comm->rank(), comm->world_size()).first;
       return PromiseWorker<loss::LossResult>::Start(
-          info.Env(), [comm, config, x, w, first, classes, labels]() {
+          info.Env(),
+          [comm, config, x, w, first, classes, labels]() {
             return dist::sharded_loss(*comm, config, x, w, first, classes, labels);
           },
           loss_result_object);

@@ -18,7 +18,8 @@ namespace {
 int64_t small_integer(const Napi::Value& v, const char* key, int64_t fallback) {
   if (v.IsUndefined()) return fallback;
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-  if (!(d >= 0 && d <= 4096) || d != static_cast<double>(static_cast<int64_t>(d))) fail("E_CONFIG", key, "must be an integer in [0, 4096]");
+  if (!(d >= 0 && d <= 4096) || d != static_cast<double>(static_cast<int64_t>(d)))
+    fail("E_CONFIG", key, "must be an integer in [0, 4096]");
   return static_cast<int64_t>(d);
 }
 
@@ -78,7 +79,8 @@ Napi::Value align_faces(const Napi::CallbackInfo& info) {
     const int channels = static_cast<int>(small_integer(info[2], "channels", 3));
     const int64_t size = small_integer(info[3], "size", 112);
     return PromiseWorker<at::Tensor>::Start(
-        info.Env(), [encoded, landmarks, channels, size] { return data::align_image_batch(*encoded, channels, landmarks, size); },
+        info.Env(),
+        [encoded, landmarks, channels, size] { return data::align_image_batch(*encoded, channels, landmarks, size); },
         images_object);
   });
 }

@@ -44,8 +44,8 @@ void set_error_factory(const Napi::CallbackInfo& info) {
 Napi::Value make_error(Napi::Env env, const ErrorInfo& e) {
   auto* factory = env.GetInstanceData<ErrorFactory>();
   if (factory && !factory->fn.IsEmpty()) {
-    return factory->fn.Call({Napi::String::New(env, e.code), Napi::String::New(env, e.message),
-                             Napi::String::New(env, e.argument)});
+    return factory->fn.Call(
+        {Napi::String::New(env, e.code), Napi::String::New(env, e.message), Napi::String::New(env, e.argument)});
   }
   Napi::Error err = Napi::Error::New(env, e.message);
   err.Set("code", Napi::String::New(env, e.code));

@@ -67,7 +67,8 @@ struct LossCall {
 void routing_args(const Napi::CallbackInfo& info, LossCall& call) {
   if (info.Length() < 5 || !info[4].IsObject()) return;
   auto o = info[4].As<Napi::Object>();
-  if (!o.Get("chunkClasses").IsUndefined()) call.fused.block_classes = static_cast<int64_t>(number_field(o, "chunkClasses"));
+  if (!o.Get("chunkClasses").IsUndefined())
+    call.fused.block_classes = static_cast<int64_t>(number_field(o, "chunkClasses"));
   if (!o.Get("sampleRate").IsUndefined()) call.sample_rate = number_field(o, "sampleRate");
   if (!o.Get("sampleSeed").IsUndefined()) call.sample_seed = static_cast<uint64_t>(number_field(o, "sampleSeed"));
   if (call.device.cuda && call.sample_rate < 1.0) fail("E_CONFIG", "device", "sampleRate runs on the CPU path only");
@@ -76,7 +77,8 @@ void routing_args(const Napi::CallbackInfo& info, LossCall& call) {
 LossResult run_loss(const LossCall& c) {
   if (c.device.cuda) return loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels, c.fused);
   if (c.sample_rate < 1.0) {
-    loss::PartialFcResult r = loss::partial_fc_loss(c.config, c.x, c.weight, c.labels, c.sample_rate, c.sample_seed, c.fused);
+    loss::PartialFcResult r =
+        loss::partial_fc_loss(c.config, c.x, c.weight, c.labels, c.sample_rate, c.sample_seed, c.fused);
     r.loss.grad_weight = loss::dense_grad_weight(r, c.weight);
     return r.loss;
   }
@@ -131,7 +133,8 @@ Napi::Value margin_loss_async(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     LossCall c = loss_call(info);
     c.x = c.x.clone(), c.weight = c.weight.clone(), c.labels = c.labels.clone();
-    return PromiseWorker<LossResult>::Start(info.Env(), [c]() { return run_loss(c); }, loss_result_object);
+    return PromiseWorker<LossResult>::Start(
+        info.Env(), [c]() { return run_loss(c); }, loss_result_object);
   });
 }
 

@@ -44,8 +44,7 @@ int64_t size_field(const Napi::Object& o, const char* key, int64_t fallback = 0)
   const Napi::Value v = o.Get(key);
   if (v.IsUndefined() && fallback > 0) return fallback;
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-  if (!(d >= 1) || d != static_cast<double>(static_cast<int64_t>(d)))
-    fail("E_CONFIG", key, "must be an integer >= 1");
+  if (!(d >= 1) || d != static_cast<double>(static_cast<int64_t>(d))) fail("E_CONFIG", key, "must be an integer >= 1");
   return static_cast<int64_t>(d);
 }
 
@@ -81,8 +80,8 @@ Napi::Value cuda_loss_bench(const Napi::CallbackInfo& info) {
 #ifdef MVFACE_WITH_CUDA
     const auto timed = cuda::time_loss_cuda(config, B, D, C, static_cast<int>(repeats), variants);
     for (size_t i = 0; i < timed.size(); ++i)
-      out.Set(static_cast<uint32_t>(i), timing_row(info.Env(), timed[i].name, timed[i].median_ms, "peakExtraBytes",
-                                                   timed[i].peak_extra_bytes));
+      out.Set(static_cast<uint32_t>(i),
+              timing_row(info.Env(), timed[i].name, timed[i].median_ms, "peakExtraBytes", timed[i].peak_extra_bytes));
 #endif
     return out;
   });
@@ -106,8 +105,8 @@ Napi::Value cuda_norm_bench(const Napi::CallbackInfo& info) {
     const cuda::NormBenchCase c{N, C, H, W, dtype == "bf16", channels_last, prelu, residual, static_cast<int>(repeats)};
     const auto timed = cuda::time_norm_cuda(c);
     for (size_t i = 0; i < timed.size(); ++i)
-      out.Set(static_cast<uint32_t>(i), timing_row(info.Env(), timed[i].name, timed[i].median_ms, "savedBytes",
-                                                   timed[i].saved_bytes));
+      out.Set(static_cast<uint32_t>(i),
+              timing_row(info.Env(), timed[i].name, timed[i].median_ms, "savedBytes", timed[i].saved_bytes));
 #else
     (void)N, (void)C, (void)H, (void)W, (void)repeats, (void)channels_last, (void)prelu, (void)residual;
 #endif

@@ -74,7 +74,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
 
   // Only loadModel and createModel construct these: info[0] is an External holding the model.
   explicit NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {
-    if (info.Length() < 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "use loadModel() or createModel()");
+    if (info.Length() < 1 || !info[0].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "use loadModel() or createModel()");
     model_ = *info[0].As<Napi::External<ModelPtr>>().Data();
     info.This().As<Napi::Object>().TypeTag(&kModelTag);
   }
@@ -91,7 +92,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
       ModelPtr m = live();
       const auto& o = m->options();
       const int64_t n = count_arg(info[1], "n"), s = o.input_size;
-      const at::Tensor images = matrix_view(info[0], n, o.in_channels * s * s, "images").to(at::kFloat).view({n, o.in_channels, s, s}).clone();
+      const at::Tensor images = matrix_view(info[0], n, o.in_channels * s * s, "images")
+                                    .to(at::kFloat)
+                                    .view({n, o.in_channels, s, s})
+                                    .clone();
       return PromiseWorker<at::Tensor>::Start(
           info.Env(), [m, images]() { return m->embed(images); },
           [](Napi::Env env, at::Tensor& t) { return to_typed_array(env, t); });
@@ -106,7 +110,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
           info.Env(), [m]() { return m->state(); },
           [](Napi::Env env, model::NamedTensors& state) -> Napi::Value {
             Napi::Array a = Napi::Array::New(env, state.size());
-            for (size_t i = 0; i < state.size(); ++i) a.Set(static_cast<uint32_t>(i), state_entry(env, state[i].first, state[i].second));
+            for (size_t i = 0; i < state.size(); ++i)
+              a.Set(static_cast<uint32_t>(i), state_entry(env, state[i].first, state[i].second));
             return a;
           });
     });
@@ -129,7 +134,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
       ModelPtr m = live();
       const std::string path = string_arg(info, 0, "path");
       return PromiseWorker<bool>::Start(
-          info.Env(), [m, path]() { return m->save(path), true; }, [](Napi::Env env, bool&) { return env.Undefined(); });
+          info.Env(), [m, path]() { return m->save(path), true; },
+          [](Napi::Env env, bool&) { return env.Undefined(); });
     });
   }
 
@@ -152,7 +158,8 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
     const std::string path = string_arg(info, 1, "path"), device = string_arg(info, 2, "device");
     auto* constructor = static_cast<Napi::FunctionReference*>(info.Data());
     return PromiseWorker<ModelPtr>::Start(
-        info.Env(), [options, path, device]() { return std::make_shared<model::InferenceModel>(options, path, device); },
+        info.Env(),
+        [options, path, device]() { return std::make_shared<model::InferenceModel>(options, path, device); },
         [constructor](Napi::Env env, ModelPtr& m) { return settle_model(env, constructor, m); });
   });
 }
@@ -162,11 +169,15 @@ Napi::Value create_model(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     const backbones::BackboneOptions options = backbone_options_arg(info[0]);
     const double seed = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-    if (!(seed >= 0 && seed <= 9007199254740991.0) || seed != std::floor(seed)) fail("E_CONFIG", "seed", "must be a non-negative integer");
+    if (!(seed >= 0 && seed <= 9007199254740991.0) || seed != std::floor(seed))
+      fail("E_CONFIG", "seed", "must be a non-negative integer");
     const std::string device = string_arg(info, 2, "device");
     auto* constructor = static_cast<Napi::FunctionReference*>(info.Data());
     return PromiseWorker<ModelPtr>::Start(
-        info.Env(), [options, seed, device]() { return std::make_shared<model::InferenceModel>(options, static_cast<uint64_t>(seed), device); },
+        info.Env(),
+        [options, seed, device]() {
+          return std::make_shared<model::InferenceModel>(options, static_cast<uint64_t>(seed), device);
+        },
         [constructor](Napi::Env env, ModelPtr& m) { return settle_model(env, constructor, m); });
   });
 }

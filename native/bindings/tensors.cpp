@@ -23,12 +23,16 @@ at::Tensor matrix_view(const Napi::Value& data, int64_t rows, int64_t cols, cons
   if (!data.IsTypedArray()) fail("E_SHAPE", argument, "data must be a Float32Array");
   auto array = data.As<Napi::TypedArray>();
   at::ScalarType dtype;
-  if (array.TypedArrayType() == napi_float32_array) dtype = at::kFloat;
-  else if (array.TypedArrayType() == napi_float64_array) dtype = at::kDouble;
-  else fail("E_SHAPE", argument, "data must be a Float32Array");
+  if (array.TypedArrayType() == napi_float32_array)
+    dtype = at::kFloat;
+  else if (array.TypedArrayType() == napi_float64_array)
+    dtype = at::kDouble;
+  else
+    fail("E_SHAPE", argument, "data must be a Float32Array");
   if (static_cast<int64_t>(array.ElementLength()) != rows * cols)
-    fail("E_SHAPE", argument, "data has " + std::to_string(array.ElementLength()) + " elements, expected rows x cols = " +
-                                  std::to_string(rows) + " x " + std::to_string(cols));
+    fail("E_SHAPE", argument,
+         "data has " + std::to_string(array.ElementLength()) +
+             " elements, expected rows x cols = " + std::to_string(rows) + " x " + std::to_string(cols));
   auto* base = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
   return at::from_blob(base, {rows, cols}, at::TensorOptions().dtype(dtype));
 }
@@ -43,7 +47,8 @@ at::Tensor labels_view(const Napi::Value& data, const char* argument) {
   if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
     fail("E_LABEL", argument, "must be an Int32Array");
   auto array = data.As<Napi::Int32Array>();
-  return at::from_blob(array.Data(), {static_cast<int64_t>(array.ElementLength())}, at::TensorOptions().dtype(at::kInt));
+  return at::from_blob(array.Data(), {static_cast<int64_t>(array.ElementLength())},
+                       at::TensorOptions().dtype(at::kInt));
 }
 
 Napi::ArrayBuffer tensor_buffer(Napi::Env env, const at::Tensor& tensor) {

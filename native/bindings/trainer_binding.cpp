@@ -24,7 +24,8 @@ namespace {
 using train::StepResult;
 using train::Trainer;
 
-// precision, channelsLast, fusedNorm, cudnnBenchmark, tf32, cudaGraph, staticStep, lossScale: {initScale, growthFactor, backoffFactor, growthInterval}
+// precision, channelsLast, fusedNorm, cudnnBenchmark, tf32, cudaGraph, staticStep, lossScale: {initScale, growthFactor,
+// backoffFactor, growthInterval}
 void precision_options(const Napi::Object& o, train::TrainerOptions& t) {
   Napi::Value precision = o.Get("precision");
   if (!precision.IsUndefined() && !precision.IsString()) fail("E_CONFIG", "precision", "must be a string");
@@ -118,22 +119,24 @@ Napi::Value step_object(Napi::Env env, std::optional<TimedStep>& timed) {
   o.Set("updateSkipped", r->update_skipped);
   o.Set("stop", r->stop);
   o.Set("sampledClasses", static_cast<double>(r->sampled_classes));
-  o.Set("stepMode", r->mode == train::StepMode::Graph ? "graph" : r->mode == train::StepMode::Static ? "static" : "eager");
+  o.Set("stepMode", r->mode == train::StepMode::Graph    ? "graph"
+                    : r->mode == train::StepMode::Static ? "static"
+                                                         : "eager");
   return o;
 }
 
 class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeTrainer",
-                       {InstanceMethod("step", &NativeTrainer::Step), InstanceMethod("embed", &NativeTrainer::Embed),
-                        InstanceMethod("closedSetAccuracy", &NativeTrainer::ClosedSet),
-                        InstanceMethod("save", &NativeTrainer::Save), InstanceMethod("load", &NativeTrainer::Load),
-                        InstanceMethod("exportBackbone", &NativeTrainer::Export),
-                        InstanceMethod("setProcessGroup", &NativeTrainer::SetProcessGroup),
-                        InstanceMethod("stepSynthetic", &NativeTrainer::StepSynthetic),
-                        InstanceMethod("classWeights", &NativeTrainer::ClassWeights),
-                        InstanceMethod("info", &NativeTrainer::Info), InstanceMethod("dispose", &NativeTrainer::Dispose)});
+    return DefineClass(
+        env, "NativeTrainer",
+        {InstanceMethod("step", &NativeTrainer::Step), InstanceMethod("embed", &NativeTrainer::Embed),
+         InstanceMethod("closedSetAccuracy", &NativeTrainer::ClosedSet), InstanceMethod("save", &NativeTrainer::Save),
+         InstanceMethod("load", &NativeTrainer::Load), InstanceMethod("exportBackbone", &NativeTrainer::Export),
+         InstanceMethod("setProcessGroup", &NativeTrainer::SetProcessGroup),
+         InstanceMethod("stepSynthetic", &NativeTrainer::StepSynthetic),
+         InstanceMethod("classWeights", &NativeTrainer::ClassWeights), InstanceMethod("info", &NativeTrainer::Info),
+         InstanceMethod("dispose", &NativeTrainer::Dispose)});
   }
 
   explicit NativeTrainer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTrainer>(info) {
@@ -289,8 +292,6 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
 
 }  // namespace
 
-void register_trainer(Napi::Env env, Napi::Object exports) {
-  exports.Set("NativeTrainer", NativeTrainer::Define(env));
-}
+void register_trainer(Napi::Env env, Napi::Object exports) { exports.Set("NativeTrainer", NativeTrainer::Define(env)); }
 
 }  // namespace mvface::bindings

@@ -45,8 +45,10 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  private:
   PromiseWorker(Napi::Env env, Job job, Convert convert)
-      : Napi::AsyncWorker(env, "mvface"), deferred_(Napi::Promise::Deferred::New(env)),
-        job_(std::move(job)), convert_(std::move(convert)) {}
+      : Napi::AsyncWorker(env, "mvface"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        job_(std::move(job)),
+        convert_(std::move(convert)) {}
 
   Napi::Promise::Deferred deferred_;
   Job job_;

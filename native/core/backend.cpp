@@ -1,7 +1,7 @@
 #include "backend.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <dlfcn.h>
 #include <torch/csrc/api/include/torch/version.h>
@@ -93,7 +93,8 @@ c10::Device parse_device(const std::string& name) {
   const int index = indexed ? std::stoi(name.substr(5)) : 0;
   const int count = c10::impl::getDeviceGuardImpl(at::kCUDA)->deviceCount();
   if (index >= count)
-    fail("E_CONFIG", "device", "'" + name + "' asked for, but this machine has " + std::to_string(count) + " CUDA device(s)");
+    fail("E_CONFIG", "device",
+         "'" + name + "' asked for, but this machine has " + std::to_string(count) + " CUDA device(s)");
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 

@@ -16,7 +16,7 @@ struct BackendInfo {
   std::vector<std::string> cuda_devices;
   std::string blas;
   int threads = 1;
-  bool onednn = false;  // libtorch's oneDNN (MKL-DNN) kernels in use on the CPU
+  bool onednn = false;                           // libtorch's oneDNN (MKL-DNN) kernels in use on the CPU
   bool tf32_cudnn = false, tf32_cublas = false;  // TensorFloat-32 allowed in cuDNN, cuBLAS
 };
 

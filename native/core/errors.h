@@ -18,8 +18,7 @@ class Error : public std::runtime_error {
   std::string argument_;
 };
 
-[[noreturn]] inline void fail(const std::string& code, const std::string& argument,
-                              const std::string& message) {
+[[noreturn]] inline void fail(const std::string& code, const std::string& argument, const std::string& message) {
   throw Error(code, argument, argument.empty() ? message : argument + ": " + message);
 }
 

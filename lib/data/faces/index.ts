@@ -90,7 +90,22 @@ function real(value: unknown, fallback: number, option: string, min: number, max
   return value;
 }
 
-const optionKeys = ['root', 'identities', 'imagesPerIdentity', 'seed', 'size', 'difficulty', 'variation', 'format', 'jpegQuality', 'heldOut', 'overwrite', 'concurrency', 'signal', 'onProgress'];
+const optionKeys = [
+  'root',
+  'identities',
+  'imagesPerIdentity',
+  'seed',
+  'size',
+  'difficulty',
+  'variation',
+  'format',
+  'jpegQuality',
+  'heldOut',
+  'overwrite',
+  'concurrency',
+  'signal',
+  'onProgress',
+];
 
 interface Resolved {
   root: string;
@@ -207,7 +222,8 @@ function prepareRoot(o: Resolved): void {
     if (!fs.statSync(o.root).isDirectory()) throw createError('E_IO', `${o.root}: not a folder`, 'root');
     const entries = fs.readdirSync(o.root);
     if (entries.length > 0) {
-      if (!fs.existsSync(manifest)) throw createError('E_IO', `${o.root}: not empty and not made by mvface faces (no ${manifestName}); give an empty or new folder`, 'root');
+      if (!fs.existsSync(manifest))
+        throw createError('E_IO', `${o.root}: not empty and not made by mvface faces (no ${manifestName}); give an empty or new folder`, 'root');
       if (!o.overwrite) throw createError('E_IO', `${o.root}: holds an earlier data set; pass overwrite (--overwrite) to replace it`, 'root');
       const old = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { folders?: string[] };
       const parents = new Set<string>();
@@ -305,7 +321,8 @@ export async function generateFaces(options: FaceOptions): Promise<FaceResult> {
       // No signal for resvg: a render takes milliseconds, and resvg-js sets the signal's onabort, which
       // throws (InvalidArg) when it fires after the render finished.
       const rendered = await renderAsync(svg, { fitTo: { mode: 'original' }, font: { loadSystemFonts: false }, logLevel: 'off' });
-      if (rendered.width !== o.size || rendered.height !== o.size) throw createError('E_NATIVE', `resvg rendered ${rendered.width}x${rendered.height}, expected ${o.size}x${o.size}`);
+      if (rendered.width !== o.size || rendered.height !== o.size)
+        throw createError('E_NATIVE', `resvg rendered ${rendered.width}x${rendered.height}, expected ${o.size}x${o.size}`);
       const rgb = finishPixels(rendered.pixels, o.size, params, rng);
       const file = path.join(o.root, folders[i], `${String(k).padStart(digits, '0')}.${o.format}`);
       await fs.promises.writeFile(file, encode(rgb, o.size, o.format, o.jpegQuality));

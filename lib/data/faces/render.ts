@@ -73,7 +73,11 @@ export function variationFor(difficulty: number): Variation {
 const frame = { x: 20, y: 150, side: 360 };
 const centre = { x: frame.x + frame.side / 2, y: frame.y + frame.side / 2 };
 
-type Occluder = { kind: 'none' } | { kind: 'sunglasses'; shade: number; lift: number } | { kind: 'mask'; colour: string } | { kind: 'block'; colour: string; x: number; y: number; w: number; h: number };
+type Occluder =
+  | { kind: 'none' }
+  | { kind: 'sunglasses'; shade: number; lift: number }
+  | { kind: 'mask'; colour: string }
+  | { kind: 'block'; colour: string; x: number; y: number; w: number; h: number };
 
 export interface ImageParams {
   rotation: number;
@@ -93,7 +97,13 @@ export interface ImageParams {
 }
 
 function hex(rgb: readonly number[]): string {
-  return `#${rgb.map((v) => Math.max(0, Math.min(255, Math.round(v))).toString(16).padStart(2, '0')).join('')}`;
+  return `#${rgb
+    .map((v) =>
+      Math.max(0, Math.min(255, Math.round(v)))
+        .toString(16)
+        .padStart(2, '0'),
+    )
+    .join('')}`;
 }
 
 /** A colour `amount` of the way from mid grey to a random one. */
@@ -116,7 +126,14 @@ export function drawParams(rng: Rng, v: Variation): ImageParams {
     else {
       const w = rng.uniform(0.2, 0.45);
       const h = rng.uniform(0.2, 0.45);
-      occluder = { kind: 'block', colour: hex([rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255)]), w, h, x: rng.uniform(0, 1 - w), y: rng.uniform(0, 1 - h) };
+      occluder = {
+        kind: 'block',
+        colour: hex([rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255)]),
+        w,
+        h,
+        x: rng.uniform(0, 1 - w),
+        y: rng.uniform(0, 1 - h),
+      };
     }
   }
   const gain: [number, number, number] = [0, 1, 2].map(() => Math.exp(rng.symmetric(v.colorCast))) as [number, number, number];

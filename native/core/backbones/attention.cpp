@@ -58,9 +58,10 @@ struct AttentionModule : nn::Module {
     }
     down_blocks.push_back(as_function(register_module(block_name(levels), nn::Sequential(unit(), unit()))));
     for (int i = levels + 1; i < 2 * levels; ++i) up_blocks.push_back(register_module(block_name(i), unit()));
-    mask = register_module(block_name(2 * levels),
-                           nn::Sequential(batch_norm(channels), nn::ReLU(), conv(channels, channels, 1),
-                                          batch_norm(channels), nn::ReLU(), conv(channels, channels, 1), nn::Sigmoid()));
+    mask =
+        register_module(block_name(2 * levels),
+                        nn::Sequential(batch_norm(channels), nn::ReLU(), conv(channels, channels, 1),
+                                       batch_norm(channels), nn::ReLU(), conv(channels, channels, 1), nn::Sigmoid()));
     last = register_module("last_blocks", unit());
   }
 

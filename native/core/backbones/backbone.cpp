@@ -131,7 +131,7 @@ std::shared_ptr<Backbone> build(const BackboneOptions& o) {
 std::shared_ptr<Backbone> make_small(const BackboneOptions& options) { return std::make_shared<SmallNet>(options); }
 
 const std::vector<std::string>& backbone_names() {
-  static const std::vector<std::string> names = {"mobilefacenet", "iresnet18", "iresnet34", "iresnet50",
+  static const std::vector<std::string> names = {"mobilefacenet", "iresnet18",   "iresnet34", "iresnet50",
                                                  "iresnet100",    "attention56", "small"};
   return names;
 }
@@ -144,10 +144,12 @@ void validate_options(const BackboneOptions& o) {
     fail("E_CONFIG", "backbone", "unknown backbone '" + o.name + "' (expected " + list + ")");
   }
   const bool small = o.name == "small";
-  if (o.embedding_size < 1 || o.embedding_size > 65536) fail("E_CONFIG", "backbone", "embeddingSize must be in [1, 65536]");
+  if (o.embedding_size < 1 || o.embedding_size > 65536)
+    fail("E_CONFIG", "backbone", "embeddingSize must be in [1, 65536]");
   if (o.in_channels < 1 || o.in_channels > 64) fail("E_CONFIG", "backbone", "inChannels must be in [1, 64]");
   if (!(o.dropout >= 0 && o.dropout < 1)) fail("E_CONFIG", "backbone", "dropout must be in [0, 1)");
-  if (o.norm != "batch" && o.norm != "none") fail("E_CONFIG", "backbone", "norm must be 'batch' or 'none', got '" + o.norm + "'");
+  if (o.norm != "batch" && o.norm != "none")
+    fail("E_CONFIG", "backbone", "norm must be 'batch' or 'none', got '" + o.norm + "'");
   if (o.norm == "none" && !small) fail("E_CONFIG", "backbone", "norm 'none' is for the small backbone only");
   if (o.block != "ir" && o.block != "ir_se") {
     fail("E_CONFIG", "backbone", "block must be 'ir' or 'ir_se', got '" + o.block + "'");
@@ -155,8 +157,9 @@ void validate_options(const BackboneOptions& o) {
   const int64_t s = o.input_size;
   const bool ok = small ? s >= 8 && s <= 64 : s >= 16 && s <= 512 && s % 16 == 0;
   if (!ok) {
-    fail("E_CONFIG", "backbone", "inputSize " + std::to_string(s) + " is not supported by " + o.name + ": use " +
-                                     (small ? "8 to 64 (28 or 32 as intended)" : "a multiple of 16 from 16 to 512 (the references use 112)"));
+    fail("E_CONFIG", "backbone",
+         "inputSize " + std::to_string(s) + " is not supported by " + o.name + ": use " +
+             (small ? "8 to 64 (28 or 32 as intended)" : "a multiple of 16 from 16 to 512 (the references use 112)"));
   }
 }
 

@@ -18,9 +18,9 @@ struct BackboneOptions {
   // Face backbones: a multiple of 16 (112 as trained by the references). small: 8 to 64.
   int64_t input_size = 0;
   int64_t in_channels = 0;
-  std::string block;  // iresnet*: "ir" or "ir_se" (squeeze-excitation in each block)
+  std::string block;     // iresnet*: "ir" or "ir_se" (squeeze-excitation in each block)
   double dropout = 0.0;  // before the embedding layer (iresnet*, attention56, small)
-  std::string norm;  // small only: "none" puts identities where the batch norms were
+  std::string norm;      // small only: "none" puts identities where the batch norms were
 };
 
 struct Backbone : torch::nn::Module {

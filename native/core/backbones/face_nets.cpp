@@ -110,10 +110,14 @@ struct IBasicBlock : nn::Module, FusableNorm {
 
 std::vector<int> iresnet_layers(int64_t depth) {
   switch (depth) {
-    case 18: return {2, 2, 2, 2};
-    case 34: return {3, 4, 6, 3};
-    case 50: return {3, 4, 14, 3};
-    default: return {3, 13, 30, 3};  // 100
+    case 18:
+      return {2, 2, 2, 2};
+    case 34:
+      return {3, 4, 6, 3};
+    case 50:
+      return {3, 4, 14, 3};
+    default:
+      return {3, 13, 30, 3};  // 100
   }
 }
 

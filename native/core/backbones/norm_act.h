@@ -17,8 +17,8 @@ struct FusableNorm {
 };
 
 // bn(x), then prelu when it is not empty, then + residual when defined.
-at::Tensor norm_act(const at::Tensor& x, torch::nn::BatchNorm2d bn, torch::nn::PReLU prelu,
-                    const at::Tensor& residual, bool fused);
+at::Tensor norm_act(const at::Tensor& x, torch::nn::BatchNorm2d bn, torch::nn::PReLU prelu, const at::Tensor& residual,
+                    bool fused);
 
 // Turns the fused norm on or off in every module of `model` that has one; returns how many have one
 // (0 for the backbones without: attention56 and small).

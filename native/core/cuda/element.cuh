@@ -8,15 +8,14 @@
 namespace mvface::cuda {
 
 struct RowConstants {
-  float scale;       // s, ‖x_i‖ (sphereface) or 1 (softmax)
-  float lo, hi;      // clamp bounds: [-1, 1], or +-inf (softmax)
-  float mu;          // MV comparison point; +inf when the head is not MV
+  float scale;           // s, ‖x_i‖ (sphereface) or 1 (softmax)
+  float lo, hi;          // clamp bounds: [-1, 1], or +-inf (softmax)
+  float mu;              // MV comparison point; +inf when the head is not MV
   float hard_a, hard_b;  // a hard negative's value a c + b and slope a
   int64_t y;
 };
 
-__device__ __forceinline__ RowConstants row_constants(const loss::HeadParams& p, const RowInfo& r,
-                                                      int64_t y) {
+__device__ __forceinline__ RowConstants row_constants(const loss::HeadParams& p, const RowInfo& r, int64_t y) {
   RowConstants k;
   k.scale = static_cast<float>(r.scale);
   k.lo = p.normalized ? -1.0f : -INFINITY;

@@ -110,7 +110,9 @@ struct Cursor {
   uint32_t i, c, k;
 };
 
-__device__ __forceinline__ Cursor cursor_from(const NormShape& s, uint32_t i) { return {i, i / s.inner % s.C, i % s.inner}; }
+__device__ __forceinline__ Cursor cursor_from(const NormShape& s, uint32_t i) {
+  return {i, i / s.inner % s.C, i % s.inner};
+}
 
 __device__ __forceinline__ void advance(Cursor& u, const NormShape& s) {
   u.i += s.step;
@@ -357,7 +359,9 @@ __global__ void __launch_bounds__(kNormThreads) apply_backward(NormArgs a) {
 inline unsigned reduce_blocks(const NormShape& s) {
   return static_cast<unsigned>((s.C + s.tile - 1) / s.tile * s.splits);
 }
-inline unsigned channel_blocks(const NormShape& s) { return static_cast<unsigned>((s.C + kNormThreads - 1) / kNormThreads); }
+inline unsigned channel_blocks(const NormShape& s) {
+  return static_cast<unsigned>((s.C + kNormThreads - 1) / kNormThreads);
+}
 
 // The passes in order; launch(kernel, blocks, args) runs kernel<<<blocks, kNormThreads>>>(args).
 // V: the load width of every pass.
@@ -380,14 +384,21 @@ template <typename Passes>
 void dispatch(const NormArgs& a, const Passes& passes) {
   const int v = a.shape.vec;
   if (a.dtype == NormDtype::kBFloat16) {
-    if (v == 8) passes.template run<Bf16, 8>();
-    else if (v == 4) passes.template run<Bf16, 4>();
-    else if (v == 2) passes.template run<Bf16, 2>();
-    else passes.template run<Bf16, 1>();
+    if (v == 8)
+      passes.template run<Bf16, 8>();
+    else if (v == 4)
+      passes.template run<Bf16, 4>();
+    else if (v == 2)
+      passes.template run<Bf16, 2>();
+    else
+      passes.template run<Bf16, 1>();
   } else {
-    if (v == 4) passes.template run<float, 4>();
-    else if (v == 2) passes.template run<float, 2>();
-    else passes.template run<float, 1>();
+    if (v == 4)
+      passes.template run<float, 4>();
+    else if (v == 2)
+      passes.template run<float, 2>();
+    else
+      passes.template run<float, 1>();
   }
 }
 
@@ -398,8 +409,10 @@ struct Passes {
   Launch& launch;
   template <typename T, int V>
   void run() const {
-    if constexpr (Forward) forward_passes<T, V>(a, launch);
-    else backward_passes<T, V>(a, launch);
+    if constexpr (Forward)
+      forward_passes<T, V>(a, launch);
+    else
+      backward_passes<T, V>(a, launch);
   }
 };
 

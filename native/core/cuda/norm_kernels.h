@@ -19,10 +19,10 @@
 
 namespace mvface::cuda {
 
+using norm::kNormThreads;
 using norm::NormArgs;
 using norm::NormDtype;
 using norm::NormShape;
-using norm::kNormThreads;
 
 // Each makes `device` current in the CUDA runtime its launches bind to (libtorch's, which the build
 // links: cmake/Cuda.cmake; then libtorch's device guard has done it already) and returns the first

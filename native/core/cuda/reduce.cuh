@@ -24,8 +24,8 @@ __device__ __forceinline__ T warp_sum(T v) {
 
 __device__ __forceinline__ float2 warp_merge_lse(float2 v) {
   for (int offset = 16; offset > 0; offset >>= 1) {
-    const float2 other = make_float2(__shfl_xor_sync(0xffffffffu, v.x, offset),
-                                     __shfl_xor_sync(0xffffffffu, v.y, offset));
+    const float2 other =
+        make_float2(__shfl_xor_sync(0xffffffffu, v.x, offset), __shfl_xor_sync(0xffffffffu, v.y, offset));
     v = merge_lse(v, other);
   }
   return v;
@@ -33,7 +33,9 @@ __device__ __forceinline__ float2 warp_merge_lse(float2 v) {
 
 struct WarpSum {
   template <typename T>
-  __device__ __forceinline__ T operator()(T v) const { return warp_sum(v); }
+  __device__ __forceinline__ T operator()(T v) const {
+    return warp_sum(v);
+  }
 };
 
 struct WarpMergeLse {

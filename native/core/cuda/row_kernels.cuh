@@ -77,8 +77,7 @@ __global__ void prepare_rows(RowPassArgs a) {
   r.mu = tg.mu;
   r.tau = tg.tau;
   r.dtau = tg.dtau;
-  r.scale = p.type == loss::HeadType::SphereFace ? static_cast<double>(a.row_norm[i])
-                                                 : (p.normalized ? p.scale : 1.0);
+  r.scale = p.type == loss::HeadType::SphereFace ? static_cast<double>(a.row_norm[i]) : (p.normalized ? p.scale : 1.0);
   r.z_target = r.scale * r.tau;
   r.run_max = r.z_target;
   r.run_sum = 1.0;
@@ -86,9 +85,7 @@ __global__ void prepare_rows(RowPassArgs a) {
 }
 
 // The row's label as a class of the buffer: outside [0, C) when the target is in another chunk.
-__device__ __forceinline__ int64_t local_label(const RowPassArgs& a, int64_t i) {
-  return a.labels[i] - a.class_offset;
-}
+__device__ __forceinline__ int64_t local_label(const RowPassArgs& a, int64_t i) { return a.labels[i] - a.class_offset; }
 
 // Per piece: (max, sum e^(z - max)) over its negatives, the running max starting at the target.
 template <bool kVec>

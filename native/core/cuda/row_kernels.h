@@ -25,17 +25,17 @@ namespace mvface::cuda {
 
 // One row's values, in double like the CPU's RowPass::Row. Read back by the host at the end.
 struct RowInfo {
-  double g;         // target cosine, clamped to [-1, 1] (raw for softmax)
+  double g;  // target cosine, clamped to [-1, 1] (raw for softmax)
   double mu, tau, dtau;
-  double scale;     // s, ‖x_i‖ (sphereface) or 1 (softmax)
-  double z_target;  // scale * tau
-  double lse, ce;   // log-sum-exp of the row and its cross-entropy
-  double p_target;  // softmax probability of the target
-  double norm_grad; // dL/d‖x_i‖ (sphereface)
+  double scale;             // s, ‖x_i‖ (sphereface) or 1 (softmax)
+  double z_target;          // scale * tau
+  double lse, ce;           // log-sum-exp of the row and its cross-entropy
+  double p_target;          // softmax probability of the target
+  double norm_grad;         // dL/d‖x_i‖ (sphereface)
   double run_max, run_sum;  // online log-sum-exp over the chunks so far, target term included
-  double expected;  // sum of p_k value_k over the negatives of the chunks so far
-  long long hard;   // negatives flagged mis-classified
-  int g_live;       // the clamp passes gradient to g
+  double expected;          // sum of p_k value_k over the negatives of the chunks so far
+  long long hard;           // negatives flagged mis-classified
+  int g_live;               // the clamp passes gradient to g
 };
 
 constexpr int kRowPassThreads = 256;  // threads per block of the element sweeps
@@ -50,21 +50,21 @@ struct RowPlan {
 struct RowPassArgs {
   loss::HeadParams head;
   int device;
-  int64_t B, C;              // C: the classes in the buffer (its row length)
-  int64_t class_offset;      // the head's id of the buffer's class 0 (0 unless chunked)
+  int64_t B, C;          // C: the classes in the buffer (its row length)
+  int64_t class_offset;  // the head's id of the buffer's class 0 (0 unless chunked)
   RowPlan plan;
-  float* buffer;             // B x C: cosines in, dL/dc * col out
-  const float* col;          // C: 1 / ‖W_k‖ (ones for softmax) of the buffer's classes
-  const int64_t* labels;     // B: the head's class ids
-  const float* target_raw;   // B: x̂_i · W_{y_i} before the column scale, or nullptr to read it
-                             // from the buffer (which then holds every class). Read by prepare.
-  const float* row_norm;     // B: ‖x_i‖ for sphereface, else unused
-  const double* weights;     // B: dL/dCE_i, or nullptr for the plain mean (1 / B)
-  RowInfo* rows;             // B
-  float2* lse_parts;         // B x segments: (max, sum of exp(z - max))
-  float* expected_parts;     // B x segments: sum of p_k * value_k over negatives
-  int* hard_parts;           // B x segments
-  float* norm_grad;          // B: RowInfo::norm_grad as float, for the embedding gradient
+  float* buffer;            // B x C: cosines in, dL/dc * col out
+  const float* col;         // C: 1 / ‖W_k‖ (ones for softmax) of the buffer's classes
+  const int64_t* labels;    // B: the head's class ids
+  const float* target_raw;  // B: x̂_i · W_{y_i} before the column scale, or nullptr to read it
+                            // from the buffer (which then holds every class). Read by prepare.
+  const float* row_norm;    // B: ‖x_i‖ for sphereface, else unused
+  const double* weights;    // B: dL/dCE_i, or nullptr for the plain mean (1 / B)
+  RowInfo* rows;            // B
+  float2* lse_parts;        // B x segments: (max, sum of exp(z - max))
+  float* expected_parts;    // B x segments: sum of p_k * value_k over negatives
+  int* hard_parts;          // B x segments
+  float* norm_grad;         // B: RowInfo::norm_grad as float, for the embedding gradient
 };
 
 int multiprocessor_count(int device);
@@ -91,11 +91,10 @@ inline cudaError_t launch_row_gradient(const RowPassArgs& a, cudaStream_t stream
 }
 
 // ‖v_r‖ for each of `rows` rows of length D.
-cudaError_t launch_row_norms(const float* v, int64_t rows, int64_t D, float* norms, int device,
-                             cudaStream_t stream);
+cudaError_t launch_row_norms(const float* v, int64_t rows, int64_t D, float* norms, int device, cudaStream_t stream);
 // In place per row r: g_r <- (g_r - v̂_r (v̂_r · g_r)) * (scaled ? inv_r : 1), the backward of
 // v / max(‖v‖, eps), as normalize_backward_rows in loss/fused_cpu.cpp.
-cudaError_t launch_normalize_backward(float* grad, const float* v, const float* inv, int64_t rows,
-                                      int64_t D, bool scaled, int device, cudaStream_t stream);
+cudaError_t launch_normalize_backward(float* grad, const float* v, const float* inv, int64_t rows, int64_t D,
+                                      bool scaled, int device, cudaStream_t stream);
 
 }  // namespace mvface::cuda

@@ -13,8 +13,7 @@ __device__ __forceinline__ int64_t warp_row() {
   return (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32;
 }
 
-__global__ void __launch_bounds__(kWarpRowThreads)
-    row_norms(const float* v, int64_t rows, int64_t D, float* norms) {
+__global__ void __launch_bounds__(kWarpRowThreads) row_norms(const float* v, int64_t rows, int64_t D, float* norms) {
   const int64_t r = warp_row();
   if (r >= rows) return;  // r is the same across the warp
   const float* vr = v + r * D;

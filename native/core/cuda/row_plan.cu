@@ -7,8 +7,8 @@ namespace mvface::cuda {
 namespace {
 
 constexpr int kBlocksPerMultiprocessor = 2048 / kRowPassThreads;  // resident blocks, at most
-constexpr int64_t kMinSegment = 16384;                // classes per block, at least (when C allows)
-constexpr int kWavesWanted = 8;                       // several waves of blocks: a short tail wave
+constexpr int64_t kMinSegment = 16384;                            // classes per block, at least (when C allows)
+constexpr int kWavesWanted = 8;                                   // several waves of blocks: a short tail wave
 
 }  // namespace
 

@@ -14,7 +14,8 @@ Similarity Similarity::inverse() const {
 }
 
 Landmarks arcface_template(int64_t size) {
-  static constexpr Landmarks k112 = {{{38.2946, 51.6963}, {73.5318, 51.5014}, {56.0252, 71.7366}, {41.5493, 92.3655}, {70.7299, 92.2041}}};
+  static constexpr Landmarks k112 = {
+      {{38.2946, 51.6963}, {73.5318, 51.5014}, {56.0252, 71.7366}, {41.5493, 92.3655}, {70.7299, 92.2041}}};
   const double s = static_cast<double>(size) / 112.0;
   Landmarks out;
   for (size_t i = 0; i < out.size(); ++i) out[i] = {k112[i].x * s, k112[i].y * s};

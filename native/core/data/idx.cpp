@@ -33,7 +33,8 @@ IdxArray read_idx(const std::string& path) {
     a.dims.push_back(big_endian_u32(&b[4 + 4 * d]));
     count *= static_cast<size_t>(a.dims.back());
   }
-  if (b.size() - a.offset < count) fail("E_IO", path, "truncated: the header promises " + std::to_string(count) + " bytes of data");
+  if (b.size() - a.offset < count)
+    fail("E_IO", path, "truncated: the header promises " + std::to_string(count) + " bytes of data");
   return a;
 }
 
@@ -47,7 +48,8 @@ class IdxSource : public Source {
     shape_ = {d.size() == 4 ? d[3] : 1, d[1], d[2]};
     if (labels_.dims.size() != 1) fail("E_IO", labels_path, "expected a 1-dimensional label file");
     if (labels_.dims[0] != d[0])
-      fail("E_IO", labels_path, std::to_string(labels_.dims[0]) + " labels for " + std::to_string(d[0]) + " images in " + images_path);
+      fail("E_IO", labels_path,
+           std::to_string(labels_.dims[0]) + " labels for " + std::to_string(d[0]) + " images in " + images_path);
     const uint8_t* l = labels_.data();
     num_classes_ = d[0] == 0 ? 0 : *std::max_element(l, l + d[0]) + 1;
   }

@@ -63,7 +63,8 @@ at::Tensor align_image_batch(const std::vector<std::vector<uint8_t>>& encoded, i
   if (size < 8 || size > 4096) fail("E_CONFIG", "size", "must be in [8, 4096]");
   if (encoded.empty()) fail("E_SHAPE", "buffers", "no images");
   if (landmarks.size() != encoded.size())
-    fail("E_SHAPE", "landmarks", std::to_string(landmarks.size()) + " sets of landmarks for " + std::to_string(encoded.size()) + " images");
+    fail("E_SHAPE", "landmarks",
+         std::to_string(landmarks.size()) + " sets of landmarks for " + std::to_string(encoded.size()) + " images");
   const Landmarks target = arcface_template(size);
   std::vector<Similarity> to_image;
   for (const Landmarks& l : landmarks) to_image.push_back(fit_similarity(l, target).inverse());

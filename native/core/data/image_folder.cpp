@@ -74,8 +74,7 @@ class ImageFolderSource : public Source {
       try {
         Image image = decode(static_cast<int64_t>(i), channels);
         return {channels, image.height, image.width};
-      } catch (const Error&) {
-      }
+      } catch (const Error&) {}
     }
     fail("E_IO", files_.front(), "no image in the set decodes");
   }

@@ -13,7 +13,8 @@ void* open_library(const char* soname, const char* package, const char* use) {
   void* handle = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr)
     fail("E_LIBRARY_MISSING", soname,
-         std::string(use) + " needs " + soname + ", which is not installed (Debian/Ubuntu: apt-get install " + package + ")");
+         std::string(use) + " needs " + soname + ", which is not installed (Debian/Ubuntu: apt-get install " + package +
+             ")");
   return handle;
 }
 
@@ -21,7 +22,8 @@ template <typename Function>
 void resolve(void* handle, const char* soname, const char* name, Function& function) {
   void* address = dlsym(handle, name);
   if (address == nullptr)
-    fail("E_LIBRARY_MISSING", soname, std::string(soname) + " has no " + name + ": not the version mvface was built with");
+    fail("E_LIBRARY_MISSING", soname,
+         std::string(soname) + " has no " + name + ": not the version mvface was built with");
   function = reinterpret_cast<Function>(address);
 }
 

@@ -241,12 +241,15 @@ std::optional<Batch> BatchLoader::next() {
 }
 
 // The batch without its corrupt rows; nullopt (and `carried` grows) when none is left.
-std::optional<Batch> BatchLoader::assemble(Pending& p, int64_t epoch, int64_t index, std::vector<std::string>& carried) const {
+std::optional<Batch> BatchLoader::assemble(Pending& p, int64_t epoch, int64_t index,
+                                           std::vector<std::string>& carried) const {
   const int64_t n = static_cast<int64_t>(p.ok.size());
   std::vector<int64_t> kept;
   for (int64_t i = 0; i < n; ++i) {
-    if (p.ok[i]) kept.push_back(i);
-    else carried.push_back(p.corrupt[i]);
+    if (p.ok[i])
+      kept.push_back(i);
+    else
+      carried.push_back(p.corrupt[i]);
   }
   if (kept.empty()) return std::nullopt;
   at::Tensor labels = at::empty({static_cast<int64_t>(kept.size())}, at::kLong);

@@ -12,8 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "data/source.h"
@@ -41,9 +41,9 @@ struct LoaderOptions {
 };
 
 struct Batch {
-  at::Tensor images;    // N x C x H x W float32, (x - 127.5) / 128
-  at::Tensor labels;    // N int64
-  int64_t skipped = 0;  // corrupt samples dropped from this batch (and from empty batches before it)
+  at::Tensor images;                       // N x C x H x W float32, (x - 127.5) / 128
+  at::Tensor labels;                       // N int64
+  int64_t skipped = 0;                     // corrupt samples dropped from this batch (and from empty batches before it)
   std::vector<std::string> skipped_items;  // what each one was (its file, or its record)
   int64_t epoch = 0, index = 0;
 };
@@ -77,7 +77,8 @@ class BatchLoader {
   void fill(Claim& claim) const;
   void finish(const Claim& claim);
   bool ready(int64_t batch) const;
-  std::optional<Batch> assemble(Pending& pending, int64_t epoch, int64_t batch, std::vector<std::string>& carried) const;
+  std::optional<Batch> assemble(Pending& pending, int64_t epoch, int64_t batch,
+                                std::vector<std::string>& carried) const;
   std::vector<int64_t> permutation(int64_t epoch) const;
 
   std::shared_ptr<Source> source_;

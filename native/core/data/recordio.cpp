@@ -50,7 +50,8 @@ class RecordFile {
   Record read(uint64_t key, uint64_t offset, bool header_only) const {
     uint8_t head[8];
     read_exact(head, sizeof head, offset, key);
-    if (read_le<uint32_t>(head) != kMagic) fail("E_IO", name(key), "bad record magic (corrupt file or wrong offset in train.idx)");
+    if (read_le<uint32_t>(head) != kMagic)
+      fail("E_IO", name(key), "bad record magic (corrupt file or wrong offset in train.idx)");
     const uint32_t length_and_flag = read_le<uint32_t>(head + 4);
     if (length_and_flag >> 29) fail("E_IO", name(key), "split (multi-part) records are not supported");
     const size_t length = length_and_flag & ((1u << 29) - 1);
@@ -202,8 +203,7 @@ class RecordIoSource : public Source {
       try {
         Image image = decode(i).first;
         return {channels_, image.height, image.width};
-      } catch (const Error&) {
-      }
+      } catch (const Error&) {}
     }
     fail("E_IO", rec_.name(images_.front().key), "no record in the set decodes");
   }

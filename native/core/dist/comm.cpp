@@ -21,7 +21,9 @@ int integer_env(const char* name, int fallback, int lo, int hi) {
   char* end = nullptr;
   const long n = std::strtol(v, &end, 10);
   if (*end != '\0' || n < lo || n > hi)
-    fail("E_CONFIG", name, std::string("must be an integer in [") + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'");
+    fail(
+        "E_CONFIG", name,
+        std::string("must be an integer in [") + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'");
   return static_cast<int>(n);
 }
 
@@ -37,10 +39,13 @@ Rendezvous rendezvous_from_environment() {
   r.rank = integer_env("RANK", 0, 0, r.world_size - 1);
   r.local_rank = integer_env("LOCAL_RANK", r.rank, 0, r.world_size - 1);
   r.master_port = integer_env("MASTER_PORT", 29500, 1, 65535);
-  const int timeout_s = integer_env("MVFACE_DIST_TIMEOUT", static_cast<int>(r.timeout.count() / 1000), 1, 7 * 24 * 3600);
+  const int timeout_s =
+      integer_env("MVFACE_DIST_TIMEOUT", static_cast<int>(r.timeout.count() / 1000), 1, 7 * 24 * 3600);
   r.timeout = std::chrono::milliseconds(int64_t{timeout_s} * 1000);
-  if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) r.master_addr = addr;
-  else if (r.world_size > 1) fail("E_CONFIG", "MASTER_ADDR", "must be set when WORLD_SIZE > 1");
+  if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr)
+    r.master_addr = addr;
+  else if (r.world_size > 1)
+    fail("E_CONFIG", "MASTER_ADDR", "must be set when WORLD_SIZE > 1");
   return r;
 }
 
@@ -62,8 +67,9 @@ Comm::Comm(const Rendezvous& r) : rank_(r.rank), world_size_(r.world_size), loca
     gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(r.master_addr));
     group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, r.rank, r.world_size, gloo);
   } catch (const std::exception& e) {
-    fail("E_IO", "rendezvous", "rank " + std::to_string(r.rank) + " of " + std::to_string(r.world_size) + " could not join " +
-                                   r.master_addr + ":" + std::to_string(r.master_port) + ": " + e.what());
+    fail("E_IO", "rendezvous",
+         "rank " + std::to_string(r.rank) + " of " + std::to_string(r.world_size) + " could not join " + r.master_addr +
+             ":" + std::to_string(r.master_port) + ": " + e.what());
   }
 #endif
 }

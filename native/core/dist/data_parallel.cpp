@@ -15,8 +15,8 @@ std::vector<Bucket> buckets_of(const std::vector<at::Tensor>& tensors, int64_t b
   for (const at::Tensor& t : tensors) {
     const int64_t bytes = t.numel() * static_cast<int64_t>(t.element_size());
     Bucket* open = buckets.empty() ? nullptr : &buckets.back();
-    const bool fits = open && open->bytes + bytes <= bucket_bytes && open->members[0].scalar_type() == t.scalar_type() &&
-                      open->members[0].device() == t.device();
+    const bool fits = open && open->bytes + bytes <= bucket_bytes &&
+                      open->members[0].scalar_type() == t.scalar_type() && open->members[0].device() == t.device();
     if (!fits) open = &buckets.emplace_back();
     open->members.push_back(t);
     open->bytes += bytes;

@@ -24,10 +24,10 @@ class GradientAverager {
   void plan(const std::vector<at::Tensor>& tensors);
 
   int64_t bucket_bytes_;
-  std::vector<at::TensorOptions> options_;     // per tensor, as planned
-  std::vector<std::vector<int64_t>> sizes_;    // per tensor, as planned
-  std::vector<std::vector<size_t>> members_;   // per bucket: indices into the tensors
-  std::vector<at::Tensor> flats_;              // per bucket
+  std::vector<at::TensorOptions> options_;    // per tensor, as planned
+  std::vector<std::vector<int64_t>> sizes_;   // per tensor, as planned
+  std::vector<std::vector<size_t>> members_;  // per bucket: indices into the tensors
+  std::vector<at::Tensor> flats_;             // per bucket
 };
 
 // Sets each tensor to rank 0's value.

@@ -59,12 +59,15 @@ loss::LossResult sharded_impl(Comm& comm, const loss::LossConfig& config, const 
   const at::Tensor x_inv = loss::inverse_norms(x, "embeddings");
   const at::Tensor xhat = normalized ? x * x_inv.unsqueeze(1) : x;
   at::Tensor w_inv;
-  if (normalized) w_inv = loss::inverse_norms(W, "weight");
-  else loss::check_finite(W, "weight");
+  if (normalized)
+    w_inv = loss::inverse_norms(W, "weight");
+  else
+    loss::check_finite(W, "weight");
   const at::Tensor col = normalized ? w_inv : at::ones({W.size(0)}, W.options());
   const at::Tensor x_norm = config.type == loss::HeadType::SphereFace ? x.norm(2, {1}) : at::Tensor();
 
-  loss::BlockedHead<T> head(p, xhat, W, col, labels, x_norm, 0, gathered_targets(comm, p, xhat, W, col, labels, first), first);
+  loss::BlockedHead<T> head(p, xhat, W, col, labels, x_norm, 0, gathered_targets(comm, p, xhat, W, col, labels, first),
+                            first);
   const std::vector<double> negatives = combined_logsumexp(comm, loss::negatives_logsumexp(head));
   std::vector<double> lse(B), z_target(B);
   std::vector<loss::RowCe> rows(B);
@@ -125,12 +128,14 @@ loss::LossResult sharded_loss(Comm& comm, const loss::LossConfig& config, const 
   loss::validate_config(config);
   const ClassShard expected = shard_of(classes, comm.rank(), comm.world_size());
   if (shard_first != expected.first || weight_shard.size(0) != expected.count)
-    fail("E_SHAPE", "weight", "rank " + std::to_string(comm.rank()) + " must hold classes [" + std::to_string(expected.first) + ", " +
-                                  std::to_string(expected.first + expected.count) + ")");
+    fail("E_SHAPE", "weight",
+         "rank " + std::to_string(comm.rank()) + " must hold classes [" + std::to_string(expected.first) + ", " +
+             std::to_string(expected.first + expected.count) + ")");
   loss::validate_inputs(x_local, weight_shard, at::zeros_like(labels_local));
   const int64_t lo = labels_local.min().item<int64_t>(), hi = labels_local.max().item<int64_t>();
   if (lo < 0 || hi >= classes) fail("E_LABEL", "labels", "must be in [0, " + std::to_string(classes) + ")");
-  if (x_local.scalar_type() == at::kDouble) return sharded_impl<double>(comm, config, x_local, weight_shard, shard_first, classes, labels_local);
+  if (x_local.scalar_type() == at::kDouble)
+    return sharded_impl<double>(comm, config, x_local, weight_shard, shard_first, classes, labels_local);
   return sharded_impl<float>(comm, config, x_local, weight_shard, shard_first, classes, labels_local);
 }
 

@@ -46,8 +46,14 @@ class BlockedHead {
   BlockedHead(const HeadParams& p, const at::Tensor& xhat, const at::Tensor& W, const at::Tensor& col_scale,
               const at::Tensor& labels, const at::Tensor& row_norm, int64_t block, std::vector<RowTarget> targets,
               int64_t class_offset = 0)
-      : p_(p), xhat_(xhat), W_(W), col_(col_scale), labels_(labels), row_norm_(row_norm),
-        K_(block > 0 ? std::min<int64_t>(block, W.size(0)) : W.size(0)), offset_(class_offset),
+      : p_(p),
+        xhat_(xhat),
+        W_(W),
+        col_(col_scale),
+        labels_(labels),
+        row_norm_(row_norm),
+        K_(block > 0 ? std::min<int64_t>(block, W.size(0)) : W.size(0)),
+        offset_(class_offset),
         targets_(std::move(targets)) {}
 
   int64_t blocks() const { return (W_.size(0) + K_ - 1) / K_; }
@@ -109,8 +115,10 @@ RowBackward head_backward(BlockedHead<T>& head, const std::vector<double>& weigh
         }
       });
       const at::Tensor Wb = W.narrow(0, c0, k);
-      if (b == 0) at::mm_out(grad_xhat, block, Wb);
-      else grad_xhat.addmm_(block, Wb);
+      if (b == 0)
+        at::mm_out(grad_xhat, block, Wb);
+      else
+        grad_xhat.addmm_(block, Wb);
       at::Tensor gw = grad_w.narrow(0, c0, k);
       at::mm_out(gw, block.t(), xhat);
     });

@@ -49,8 +49,7 @@ void validate_config(const LossConfig& c) {
       break;
     case HeadType::Arc:
     case HeadType::MvArc:
-      require(finite(c.margin) && c.margin >= 0 && c.margin < M_PI / 2, "margin",
-              "must be in [0, pi/2) for arc");
+      require(finite(c.margin) && c.margin >= 0 && c.margin < M_PI / 2, "margin", "must be in [0, pi/2) for arc");
       break;
     case HeadType::Combined:
       require(finite(c.m1) && c.m1 >= 1 && c.m1 <= 4, "m1", "must be in [1, 4]");
@@ -65,8 +64,10 @@ void validate_config(const LossConfig& c) {
       break;
   }
   if (c.misclassified_guided()) {
-    if (c.mode == MvMode::Fixed) require(finite(c.t) && c.t >= 0, "t", "must be >= 0 in fixed mode");
-    else require(finite(c.t) && c.t >= 1, "t", "must be >= 1 in adaptive mode");
+    if (c.mode == MvMode::Fixed)
+      require(finite(c.t) && c.t >= 0, "t", "must be >= 0 in fixed mode");
+    else
+      require(finite(c.t) && c.t >= 1, "t", "must be >= 1 in adaptive mode");
   }
   if (c.mining == Mining::Focal) require(finite(c.focal_gamma) && c.focal_gamma >= 0, "gamma", "must be >= 0");
   if (c.mining == Mining::HardMining)
@@ -75,9 +76,9 @@ void validate_config(const LossConfig& c) {
 
 bool same_config(const LossConfig& a, const LossConfig& b) {
   return a.type == b.type && a.scale == b.scale && a.margin == b.margin && a.m1 == b.m1 && a.m2 == b.m2 &&
-         a.m3 == b.m3 && a.mode == b.mode && a.t == b.t && a.easy_margin == b.easy_margin &&
-         a.sphere_m == b.sphere_m && a.sphere_lambda == b.sphere_lambda && a.mining == b.mining &&
-         a.focal_gamma == b.focal_gamma && a.hm_ratio == b.hm_ratio;
+         a.m3 == b.m3 && a.mode == b.mode && a.t == b.t && a.easy_margin == b.easy_margin && a.sphere_m == b.sphere_m &&
+         a.sphere_lambda == b.sphere_lambda && a.mining == b.mining && a.focal_gamma == b.focal_gamma &&
+         a.hm_ratio == b.hm_ratio;
 }
 
 }  // namespace mvface::loss

@@ -13,13 +13,13 @@ enum class Mining { None, Focal, HardMining };
 struct LossConfig {
   HeadType type = HeadType::Softmax;
   double scale = 0;
-  double margin = 0;            // am, arc, mv-am, mv-arc
+  double margin = 0;              // am, arc, mv-am, mv-arc
   double m1 = 0, m2 = 0, m3 = 0;  // combined
-  MvMode mode = MvMode::Fixed;  // mv-am, mv-arc
+  MvMode mode = MvMode::Fixed;    // mv-am, mv-arc
   double t = 0;
   bool easy_margin = false;
-  int sphere_m = 0;             // sphereface: integer angular margin
-  double sphere_lambda = 0;     // sphereface: annealed lambda for the current iteration
+  int sphere_m = 0;          // sphereface: integer angular margin
+  double sphere_lambda = 0;  // sphereface: annealed lambda for the current iteration
   Mining mining = Mining::None;
   double focal_gamma = 0;
   double hm_ratio = 0;
@@ -32,7 +32,7 @@ struct LossConfig {
 HeadType parse_head_type(const std::string& name);
 MvMode parse_mv_mode(const std::string& name);
 Mining parse_mining(const std::string& name);
-void validate_config(const LossConfig& config);  // throws E_CONFIG naming the option
+void validate_config(const LossConfig& config);              // throws E_CONFIG naming the option
 bool same_config(const LossConfig& a, const LossConfig& b);  // every field equal
 
 }  // namespace mvface::loss

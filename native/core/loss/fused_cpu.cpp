@@ -5,18 +5,18 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <limits>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <type_traits>
 #include <vector>
 
 #include "errors.h"
+#include "loss/blocked_head.h"
 #include "loss/loss.h"
 #include "loss/margin.h"
 #include "loss/reduction.h"
 #include "loss/row_kernel.h"
-#include "loss/blocked_head.h"
 #ifdef MVFACE_WITH_CUDA
 #include "cuda/host/fused_loss.h"
 #endif
@@ -36,8 +36,10 @@ LossResult fused_impl(const LossConfig& config, const at::Tensor& x_in, const at
   const at::Tensor x_inv = inverse_norms(x, "embeddings");
   const at::Tensor xhat = normalized ? x * x_inv.unsqueeze(1) : x;
   at::Tensor w_inv;
-  if (normalized) w_inv = inverse_norms(W, "weight");
-  else check_finite(W, "weight");
+  if (normalized)
+    w_inv = inverse_norms(W, "weight");
+  else
+    check_finite(W, "weight");
   const at::Tensor col_scale = normalized ? w_inv : at::ones({C}, W.options());
   const at::Tensor x_norm = config.type == HeadType::SphereFace ? x.norm(2, {1}) : at::Tensor();
 
@@ -65,7 +67,8 @@ LossResult fused_impl(const LossConfig& config, const at::Tensor& x_in, const at
   if (x_norm.defined()) {
     std::vector<double> norm_grad(B);
     head.with_block(0, [&](const RowPass<T>& pass, int64_t, int64_t, const at::Tensor&) {
-      for (int64_t i = 0; i < B; ++i) norm_grad[i] = pass.norm_gradient(i, reduction.weight[i], lse[i], back.expected[i]);
+      for (int64_t i = 0; i < B; ++i)
+        norm_grad[i] = pass.norm_gradient(i, reduction.weight[i], lse[i], back.expected[i]);
     });
     at::Tensor ng = at::tensor(norm_grad, x.options().dtype(at::kDouble)).to(x.scalar_type());
     grad_x.add_(xhat * ng.unsqueeze(1));
@@ -81,9 +84,11 @@ LossResult fused_impl(const LossConfig& config, const at::Tensor& x_in, const at
   }
   result.hard_fraction = C > 1 ? static_cast<double>(hard) / (static_cast<double>(B) * (C - 1)) : 0.0;
   result.mean_target_cos = target_cos / B;
-  if (!normalized) result.mean_target_cos = (x.mul(W.index_select(0, labels)).sum(1) * x_inv *
-                                             W.index_select(0, labels).norm(2, {1}).clamp_min(kNormEps).reciprocal())
-                                                .mean().item<double>();
+  if (!normalized)
+    result.mean_target_cos = (x.mul(W.index_select(0, labels)).sum(1) * x_inv *
+                              W.index_select(0, labels).norm(2, {1}).clamp_min(kNormEps).reciprocal())
+                                 .mean()
+                                 .item<double>();
   result.grad_embeddings = grad_x;
   result.grad_weight = grad_w;
   return result;
@@ -91,22 +96,27 @@ LossResult fused_impl(const LossConfig& config, const at::Tensor& x_in, const at
 
 }  // namespace
 
-LossResult fused_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
-                      const at::Tensor& labels, const FusedOptions& options) {
+LossResult fused_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels,
+                      const FusedOptions& options) {
   validate_config(config);
 #ifdef MVFACE_WITH_CUDA
   if (x.is_cuda() || weight.is_cuda()) {
-    if (options.capturable) validate_shapes(x, weight, labels);
-    else validate_inputs(x, weight, labels);
+    if (options.capturable)
+      validate_shapes(x, weight, labels);
+    else
+      validate_inputs(x, weight, labels);
     return cuda::fused_loss_cuda(config, x, weight, labels, options);
   }
 #endif
   validate_inputs(x, weight, labels);
   if (options.block_classes < 0) fail("E_CONFIG", "chunkClasses", "must be >= 0 (0: all classes at once)");
   LossResult r;
-  if (x.scalar_type() == at::kDouble) r = fused_impl<double>(config, x, weight, labels, options);
-  else if (x.scalar_type() == at::kFloat) r = fused_impl<float>(config, x, weight, labels, options);
-  else fail("E_SHAPE", "embeddings", "dtype must be float32 or float64");
+  if (x.scalar_type() == at::kDouble)
+    r = fused_impl<double>(config, x, weight, labels, options);
+  else if (x.scalar_type() == at::kFloat)
+    r = fused_impl<float>(config, x, weight, labels, options);
+  else
+    fail("E_SHAPE", "embeddings", "dtype must be float32 or float64");
   if (options.capturable) r.stats = at::tensor({r.loss, r.hard_fraction, r.mean_target_cos}, at::kDouble);
   return r;
 }

@@ -37,7 +37,8 @@ void check_label_range(const at::Tensor& labels, int64_t classes) {
   if (labels.numel() == 0) return;
   const int64_t lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
   if (lo < 0 || hi >= classes)
-    fail("E_LABEL", "labels", "must be in [0, " + std::to_string(classes) + "), found " + std::to_string(lo < 0 ? lo : hi));
+    fail("E_LABEL", "labels",
+         "must be in [0, " + std::to_string(classes) + "), found " + std::to_string(lo < 0 ? lo : hi));
 }
 
 void validate_inputs(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels) {

@@ -41,15 +41,15 @@ struct FusedOptions {
 
 // The fused path: one GEMM for the cosines, one parallel pass over the rows that applies margin,
 // mask and re-weighting and writes dL/dc in place, then the two gradient GEMMs.
-LossResult fused_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
-                      const at::Tensor& labels, const FusedOptions& options = {});
+LossResult fused_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& labels,
+                      const FusedOptions& options = {});
 
 // The reference path: the loss written as ATen ops, gradients by autograd. Slow, readable.
 LossResult reference_loss(const LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
                           const at::Tensor& labels);
 
 // The three GEMMs alone (c = x̂Ŵᵀ, Gc Ŵ, Gcᵀ x̂): the floor the fused path is measured against.
-void gemm_floor(const at::Tensor& xhat, const at::Tensor& what, at::Tensor& buffer,
-                at::Tensor& grad_x, at::Tensor& grad_w);
+void gemm_floor(const at::Tensor& xhat, const at::Tensor& what, at::Tensor& buffer, at::Tensor& grad_x,
+                at::Tensor& grad_w);
 
 }  // namespace mvface::loss

@@ -95,8 +95,7 @@ LossResult reference_loss(const LossConfig& c, const Tensor& x_in, const Tensor&
     Tensor tau = target_value(c, g, mu);
     hard = c.misclassified_guided() ? (cos.detach() > mu.detach()) & ~onehot : at::zeros_like(onehot);
     Tensor negatives = c.misclassified_guided() ? reweighted(c, cos, hard) : cos;
-    Tensor scale = c.type == HeadType::SphereFace ? x.norm(2, {1}, true)
-                                                 : at::full({1, 1}, c.scale, x.options());
+    Tensor scale = c.type == HeadType::SphereFace ? x.norm(2, {1}, true) : at::full({1, 1}, c.scale, x.options());
     z = scale * at::where(onehot, tau.expand_as(cos), negatives);
     target_cos = g.squeeze(1);
   }

@@ -36,9 +36,9 @@ inline double fast_exp(double x) { return std::exp(x); }
 // One row's constants, so that an element is a few multiplies and selects.
 template <typename T>
 struct RowConstants {
-  T scale;      // s, or ‖x_i‖ for sphereface, or 1 for softmax
-  T lo, hi;     // clamp bounds: [-1, 1], or +-inf (softmax)
-  T mu;         // MV comparison point; +inf when the head is not MV
+  T scale;           // s, or ‖x_i‖ for sphereface, or 1 for softmax
+  T lo, hi;          // clamp bounds: [-1, 1], or +-inf (softmax)
+  T mu;              // MV comparison point; +inf when the head is not MV
   T hard_a, hard_b;  // a hard negative's value a c + b and slope a
   const T* col;      // column scale 1 / ‖W_k‖ (ones for softmax)
   int64_t y;

@@ -41,8 +41,10 @@ class RowPass {
   double negatives_logsumexp(int64_t i) const {
     const Row r = row(i);
     constexpr double none = -std::numeric_limits<double>::infinity();
-    if constexpr (std::is_same_v<T, float>) return row_logsumexp_simd(r.k, buf_ + i * K_, K_, none);
-    else return row_logsumexp(r.k, buf_ + i * K_, K_, none);
+    if constexpr (std::is_same_v<T, float>)
+      return row_logsumexp_simd(r.k, buf_ + i * K_, K_, none);
+    else
+      return row_logsumexp(r.k, buf_ + i * K_, K_, none);
   }
 
   // Sweep 2: dL/dc_ik (times the column scale) over the block's row, for row weight w = dL/dCE_i and
@@ -51,8 +53,10 @@ class RowPass {
     const Row r = row(i);
     T* out = buf_ + i * K_;
     RowGradient g;
-    if constexpr (std::is_same_v<T, float>) g = row_gradient_simd(r.k, out, K_, lse, w);
-    else g = row_gradient(r.k, out, K_, lse, w);
+    if constexpr (std::is_same_v<T, float>)
+      g = row_gradient_simd(r.k, out, K_, lse, w);
+    else
+      g = row_gradient(r.k, out, K_, lse, w);
     if (r.k.y >= 0) {
       const double p_target = std::exp(r.z_target - lse);
       const double dz = r.live ? r.scale * r.tg.dtau : 0.0;

@@ -33,7 +33,8 @@ NamedTensors named_tensors(const c10::impl::GenericDict& d, const std::string& p
 
 }  // namespace
 
-InferenceModel::InferenceModel(const backbones::BackboneOptions& options, const std::string& path, const std::string& device)
+InferenceModel::InferenceModel(const backbones::BackboneOptions& options, const std::string& path,
+                               const std::string& device)
     : options_(options) {
   const NamedTensors state = named_tensors(state_dict_of(train::read_torch_file(path), path), path);
   model_ = backbones::make_backbone(options_);
@@ -55,8 +56,9 @@ void InferenceModel::build(const std::string& device) {
 at::Tensor InferenceModel::embed(const at::Tensor& images) const {
   const int64_t s = options_.input_size;
   if (images.dim() != 4 || images.size(1) != options_.in_channels || images.size(2) != s || images.size(3) != s)
-    fail("E_SHAPE", "images", "expected N x " + std::to_string(options_.in_channels) + " x " + std::to_string(s) + " x " +
-                                  std::to_string(s) + ", got " + c10::str(images.sizes()));
+    fail("E_SHAPE", "images",
+         "expected N x " + std::to_string(options_.in_channels) + " x " + std::to_string(s) + " x " +
+             std::to_string(s) + ", got " + c10::str(images.sizes()));
   std::shared_lock<std::shared_mutex> read(lock_);
   at::NoGradGuard no_grad;
   const at::Device device = model_->parameters().front().device();
@@ -66,8 +68,10 @@ at::Tensor InferenceModel::embed(const at::Tensor& images) const {
 NamedTensors InferenceModel::state() const {
   std::shared_lock<std::shared_mutex> read(lock_);
   NamedTensors out;
-  for (const auto& p : model_->named_parameters(true)) out.emplace_back(p.key(), p.value().detach().to(at::kCPU).contiguous().clone());
-  for (const auto& b : model_->named_buffers(true)) out.emplace_back(b.key(), b.value().to(at::kCPU).contiguous().clone());
+  for (const auto& p : model_->named_parameters(true))
+    out.emplace_back(p.key(), p.value().detach().to(at::kCPU).contiguous().clone());
+  for (const auto& b : model_->named_buffers(true))
+    out.emplace_back(b.key(), b.value().to(at::kCPU).contiguous().clone());
   return out;
 }
 
@@ -77,15 +81,19 @@ void InferenceModel::set_state(const NamedTensors& state) {
   for (const auto& p : model_->named_parameters(true)) targets.emplace(p.key(), p.value());
   for (const auto& b : model_->named_buffers(true)) targets.emplace(b.key(), b.value());
   if (state.size() != targets.size())
-    fail("E_CONFIG", "state", "has " + std::to_string(state.size()) + " entries, the " + options_.name + " model " +
-                                  std::to_string(targets.size()) + ": the weights come from another config");
+    fail("E_CONFIG", "state",
+         "has " + std::to_string(state.size()) + " entries, the " + options_.name + " model " +
+             std::to_string(targets.size()) + ": the weights come from another config");
   at::NoGradGuard no_grad;
   for (const auto& [name, src] : state) {
     auto it = targets.find(name);
-    if (it == targets.end()) fail("E_CONFIG", "state", "has " + name + ", which the " + options_.name + " model lacks: the weights come from another config");
+    if (it == targets.end())
+      fail("E_CONFIG", "state",
+           "has " + name + ", which the " + options_.name + " model lacks: the weights come from another config");
     if (!src.sizes().equals(it->second.sizes()))
-      fail("E_CONFIG", "state", name + " has shape " + c10::str(src.sizes()) + ", the model's is " + c10::str(it->second.sizes()) +
-                                    ": the weights come from another config");
+      fail("E_CONFIG", "state",
+           name + " has shape " + c10::str(src.sizes()) + ", the model's is " + c10::str(it->second.sizes()) +
+               ": the weights come from another config");
     it->second.copy_(src);
   }
 }

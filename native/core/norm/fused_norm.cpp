@@ -59,20 +59,23 @@ cudaStream_t current_stream(const at::Tensor& x) {
 }
 
 void check_launch(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) fail("E_NATIVE", "", std::string("CUDA fused batch norm ") + what + ": " + cudaGetErrorString(e));
+  if (e != cudaSuccess)
+    fail("E_NATIVE", "", std::string("CUDA fused batch norm ") + what + ": " + cudaGetErrorString(e));
 }
 #endif
 
 void run_forward(const NormArgs& a, const at::Tensor& x) {
 #if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
-  if (on_cuda_kernels(x)) return check_launch(cuda::launch_norm_forward(a, x.device().index(), current_stream(x)), "forward");
+  if (on_cuda_kernels(x))
+    return check_launch(cuda::launch_norm_forward(a, x.device().index(), current_stream(x)), "forward");
 #endif
   norm_forward_cpu(a);
 }
 
 void run_backward(const NormArgs& a, const at::Tensor& x) {
 #if defined(MVFACE_WITH_CUDA) || defined(MVFACE_CUDA_EMULATION)
-  if (on_cuda_kernels(x)) return check_launch(cuda::launch_norm_backward(a, x.device().index(), current_stream(x)), "backward");
+  if (on_cuda_kernels(x))
+    return check_launch(cuda::launch_norm_backward(a, x.device().index(), current_stream(x)), "backward");
 #endif
   norm_backward_cpu(a);
 }
@@ -82,9 +85,7 @@ bool float_vector(const at::Tensor& t, const at::Tensor& x, int64_t C) {
          on_device(t, x);
 }
 
-bool dense_layout(const at::Tensor& x) {
-  return x.is_contiguous() || x.is_contiguous(at::MemoryFormat::ChannelsLast);
-}
+bool dense_layout(const at::Tensor& x) { return x.is_contiguous() || x.is_contiguous(at::MemoryFormat::ChannelsLast); }
 
 // The CUDA blocks' plan needs the device's multiprocessors (1 for the CPU passes, which ignore it).
 int multiprocessors(const at::Tensor& x) {
@@ -136,9 +137,9 @@ Optional optional(const at::Tensor& t) { return t.defined() ? Optional(t) : Opti
 struct NormActFunction : torch::autograd::Function<NormActFunction> {
   // The optional tensors travel as optionals: libtorch 1.13's autograd functions take no undefined
   // tensor as an input.
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& bias, const Optional& slopes, const Optional& added,
-                            const Optional& mean_state, const Optional& var_state, double eps, double momentum) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            const Optional& slopes, const Optional& added, const Optional& mean_state,
+                            const Optional& var_state, double eps, double momentum) {
     const at::Tensor alpha = slopes.value_or(at::Tensor()), residual = added.value_or(at::Tensor());
     const at::Tensor running_mean = mean_state.value_or(at::Tensor()), running_var = var_state.value_or(at::Tensor());
     const NormActParams p{weight, bias, running_mean, running_var, alpha, eps, momentum};
@@ -211,8 +212,9 @@ bool norm_act_supported(const at::Tensor& x, const NormActParams& p, const at::T
 
 at::Tensor norm_act(const at::Tensor& x, const NormActParams& p, const at::Tensor& residual) {
   if (!norm_act_supported(x, p, residual))
-    fail("E_SHAPE", "x", "the fused batch norm takes a 4-d float32 or bfloat16 tensor, contiguous or channels-last, "
-                         "with float32 parameters of its channels beside it");
+    fail("E_SHAPE", "x",
+         "the fused batch norm takes a 4-d float32 or bfloat16 tensor, contiguous or channels-last, "
+         "with float32 parameters of its channels beside it");
   const c10::OptionalDeviceGuard guard(x.device());
   return NormActFunction::apply(x, p.weight, p.bias, optional(p.alpha), optional(residual), optional(p.running_mean),
                                 optional(p.running_var), p.eps, p.momentum);

@@ -33,8 +33,8 @@ struct NormShape {
   // block has one channel (tile 1) and each load is vec positions of it.
   bool rows = false;
   int row_threads = 1, tile = 1;
-  int splits = 1;          // blocks per channel tile in the reductions
-  int apply_blocks = 1;    // blocks of the element-wise passes
+  int splits = 1;        // blocks per channel tile in the reductions
+  int apply_blocks = 1;  // blocks of the element-wise passes
   // A grid-stride step of the element-wise passes, `step` elements: step_c channels and step_k
   // inner offsets on (k carries into c), so that no thread divides after its first element.
   uint32_t step = 0, step_c = 0, step_k = 0;
@@ -75,8 +75,8 @@ inline NormShape plan_norm(int64_t N, int64_t C, int64_t HW, bool channels_last,
   const int64_t most = std::max<int64_t>(1, s.positions / (lanes * load_positions(s) * 16));
   s.splits = static_cast<int>(std::clamp<int64_t>((wanted + tiles - 1) / tiles, 1, most));
   const int64_t loads = N * HW * C / s.vec;
-  s.apply_blocks = static_cast<int>(std::clamp<int64_t>((loads + kNormThreads - 1) / kNormThreads, 1,
-                                                        int64_t{multiprocessors} * 16));
+  s.apply_blocks = static_cast<int>(
+      std::clamp<int64_t>((loads + kNormThreads - 1) / kNormThreads, 1, int64_t{multiprocessors} * 16));
   const int64_t step = int64_t{s.apply_blocks} * kNormThreads * s.vec;
   s.step = static_cast<uint32_t>(step);
   s.step_c = static_cast<uint32_t>(step / s.inner % C);
@@ -98,10 +98,10 @@ struct NormArgs {
   float eps = 1e-5f, momentum = 0.1f;
   float* running_mean = nullptr;  // C, or nullptr: not tracked
   float* running_var = nullptr;
-  float* mean = nullptr;    // C: the batch mean (forward writes it, backward reads it)
-  float* invstd = nullptr;  // C: 1 / sqrt(biased variance + eps)
-  float* coef = nullptr;    // 3 x C workspace: scale (weight / std), mean of dy, mean of dy x̂
-  float* parts = nullptr;   // 3 x splits x C workspace
+  float* mean = nullptr;           // C: the batch mean (forward writes it, backward reads it)
+  float* invstd = nullptr;         // C: 1 / sqrt(biased variance + eps)
+  float* coef = nullptr;           // 3 x C workspace: scale (weight / std), mean of dy, mean of dy x̂
+  float* parts = nullptr;          // 3 x splits x C workspace
   const void* residual = nullptr;  // forward: added to the output, or nullptr
   void* out = nullptr;             // forward: the output, x's layout and type
   const void* grad_out = nullptr;  // backward: dL/d out, x's layout and type

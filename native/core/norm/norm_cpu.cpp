@@ -117,7 +117,9 @@ inline c10::BFloat16 stored(float v, c10::BFloat16) {
 }
 
 template <typename T>
-inline T store_as(float v) { return stored(v, T{}); }
+inline T store_as(float v) {
+  return stored(v, T{});
+}
 
 // y = (x - mean) scale + bias (centred first: no cancellation between large terms), then the PReLU.
 inline float normalise(float v, float mean, float scale, float bias) { return (v - mean) * scale + bias; }
@@ -189,10 +191,14 @@ void forward_typed(const NormArgs& a) {
     store_statistics(a, c, first[c] + mean_shift, var, n);
   }
   const Channels k = channels_of(a);
-  if (a.alpha && a.residual) apply_forward<T, true, true>(a, l, k);
-  else if (a.alpha) apply_forward<T, true, false>(a, l, k);
-  else if (a.residual) apply_forward<T, false, true>(a, l, k);
-  else apply_forward<T, false, false>(a, l, k);
+  if (a.alpha && a.residual)
+    apply_forward<T, true, true>(a, l, k);
+  else if (a.alpha)
+    apply_forward<T, true, false>(a, l, k);
+  else if (a.residual)
+    apply_forward<T, false, true>(a, l, k);
+  else
+    apply_forward<T, false, false>(a, l, k);
 }
 
 // Through the PReLU (bn(x) = y recomputed): dy = dL/dy = g prelu_factor(y); the slope's gradient
@@ -241,9 +247,8 @@ std::vector<double> backward_sums(const NormArgs& a, const Layout& l, const Chan
 // grad x = scale (dy - mean(dy) - x̂ mean(dy x̂)), over `len` values of one channel (c >= 0) or a
 // row of all channels (c = -1).
 template <typename T, bool kPrelu>
-void grad_run(const T* xs, const T* gs, T* out, int64_t len, const float* scale, const float* bias,
-              const float* slope, const float* mean, const float* invstd, const float* mean_dy,
-              const float* mean_dy_xhat) {
+void grad_run(const T* xs, const T* gs, T* out, int64_t len, const float* scale, const float* bias, const float* slope,
+              const float* mean, const float* invstd, const float* mean_dy, const float* mean_dy_xhat) {
 #pragma omp simd
   for (int64_t j = 0; j < len; ++j) {
     const float v = static_cast<float>(xs[j]), y = normalise(v, mean[j], scale[j], bias[j]);
@@ -292,20 +297,26 @@ void backward_typed(const NormArgs& a) {
     mean_dy[c] = static_cast<float>(sums[3 * c] / n);
     mean_dy_xhat[c] = static_cast<float>(sums[3 * c + 1] / n);
   }
-  if (a.alpha) apply_backward<T, true>(a, l, k, mean_dy, mean_dy_xhat);
-  else apply_backward<T, false>(a, l, k, mean_dy, mean_dy_xhat);
+  if (a.alpha)
+    apply_backward<T, true>(a, l, k, mean_dy, mean_dy_xhat);
+  else
+    apply_backward<T, false>(a, l, k, mean_dy, mean_dy_xhat);
 }
 
 }  // namespace
 
 void norm_forward_cpu(const NormArgs& a) {
-  if (a.dtype == NormDtype::kBFloat16) forward_typed<c10::BFloat16>(a);
-  else forward_typed<float>(a);
+  if (a.dtype == NormDtype::kBFloat16)
+    forward_typed<c10::BFloat16>(a);
+  else
+    forward_typed<float>(a);
 }
 
 void norm_backward_cpu(const NormArgs& a) {
-  if (a.dtype == NormDtype::kBFloat16) backward_typed<c10::BFloat16>(a);
-  else backward_typed<float>(a);
+  if (a.dtype == NormDtype::kBFloat16)
+    backward_typed<c10::BFloat16>(a);
+  else
+    backward_typed<float>(a);
 }
 
 }  // namespace mvface::norm

@@ -29,9 +29,12 @@ Precision parse_precision(const std::string& name, at::DeviceType device) {
 
 const char* precision_name(Precision p) {
   switch (p) {
-    case Precision::Bf16: return "bf16";
-    case Precision::Fp16: return "fp16";
-    default: return "fp32";
+    case Precision::Bf16:
+      return "bf16";
+    case Precision::Fp16:
+      return "fp16";
+    default:
+      return "fp32";
   }
 }
 

@@ -37,9 +37,9 @@ class AutocastScope {
 // When enabled, every field is set by the caller (the defaults are in lib/config/defaults.ts).
 struct ScalerOptions {
   bool enabled = false;
-  double init_scale = 1;         // the scale of the first step
-  double growth_factor = 1;      // after growth_interval finite steps in a row
-  double backoff_factor = 0.5;   // after a step with non-finite gradients (that step is skipped)
+  double init_scale = 1;        // the scale of the first step
+  double growth_factor = 1;     // after growth_interval finite steps in a row
+  double backoff_factor = 0.5;  // after a step with non-finite gradients (that step is skipped)
   int64_t growth_interval = 1;
 };
 

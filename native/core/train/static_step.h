@@ -20,9 +20,9 @@ struct StepPart {};
 #endif
 
 struct StaticStep {
-  at::Tensor images, labels;  // the batch, copied in
-  at::Tensor stats;           // float64: loss, hard fraction, mean target cosine, found_inf (loss scaler)
-  at::Tensor neg_lr;          // float32 scalar: minus the learning rate
+  at::Tensor images, labels;    // the batch, copied in
+  at::Tensor stats;             // float64: loss, hard fraction, mean target cosine, found_inf (loss scaler)
+  at::Tensor neg_lr;            // float32 scalar: minus the learning rate
   at::Tensor scale, inv_scale;  // float32, 1 element: the loss scaler's scale this step, and 1 / it
   // What the forward and backward part produced for the update, the head's gradient last. Held
   // here so that a replayed graph's gradients stay alive whatever happens to param.grad().

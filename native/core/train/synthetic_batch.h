@@ -9,7 +9,7 @@
 namespace mvface::train {
 
 // E_CONFIG (argument "batchSize") unless batch_size >= 1.
-data::Batch device_synthetic_batch(const backbones::BackboneOptions& backbone, int64_t num_classes,
-                                   int64_t batch_size, at::Device device, int64_t index);
+data::Batch device_synthetic_batch(const backbones::BackboneOptions& backbone, int64_t num_classes, int64_t batch_size,
+                                   at::Device device, int64_t index);
 
 }  // namespace mvface::train

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <optional>
 
-#include "dist/data_parallel.h"
 #include "backend.h"
+#include "dist/data_parallel.h"
 #include "errors.h"
 #include "loss/loss.h"
 #include "train/static_step.h"
@@ -36,8 +36,9 @@ const c10::IValue& entry(const c10::impl::GenericDict& d, const std::string& key
 
 void copy_checked(at::Tensor& dst, const at::Tensor& src, const std::string& name) {
   if (!src.sizes().equals(dst.sizes()))
-    fail("E_CONFIG", "checkpoint", name + " has shape " + c10::str(src.sizes()) + " but the model's is " +
-                                       c10::str(dst.sizes()) + ": the checkpoint comes from another config");
+    fail("E_CONFIG", "checkpoint",
+         name + " has shape " + c10::str(src.sizes()) + " but the model's is " + c10::str(dst.sizes()) +
+             ": the checkpoint comes from another config");
   at::NoGradGuard no_grad;
   dst.copy_(src);
 }
@@ -117,7 +118,7 @@ StepResult Trainer::step(const data::Batch& batch, double lr, const loss::LossCo
   embeddings.backward(r.grad_embeddings);
   if (stats) stats->into(r);
   if (comm_) stop = average_over_ranks(r, stop);  // every rank then sees the same loss, so all stop together on NaN
-  check_loss_finite(r.loss);  // nothing updated yet
+  check_loss_finite(r.loss);                      // nothing updated yet
   const bool apply = unscale_gradients();
   if (apply) sgd_update(lr, h);
   ++steps_;
@@ -140,8 +141,9 @@ void Trainer::check_host_labels(const at::Tensor& labels) const {
 
 void Trainer::check_loss_finite(double loss) const {
   if (!std::isfinite(loss))
-    fail("E_NONFINITE", "loss", "is " + std::to_string(loss) + " at step " + std::to_string(steps_ + 1) +
-                                    ": training diverged (lower the learning rate)");
+    fail("E_NONFINITE", "loss",
+         "is " + std::to_string(loss) + " at step " + std::to_string(steps_ + 1) +
+             ": training diverged (lower the learning rate)");
 }
 
 // The batch's part of a step's result, after the step has counted.
@@ -160,7 +162,8 @@ void Trainer::set_comm(std::shared_ptr<dist::Comm> comm) {
   if (options_.cuda_graph || options_.static_step)
     fail("E_CONFIG", "cudaGraph", "data-parallel steps exchange gradients through the host: set cudaGraph false");
   if (options_.sample_rate < 1)
-    fail("E_CONFIG", "sampleRate", "Partial FC samples per process, so the replicas' heads would drift apart: use shardHead");
+    fail("E_CONFIG", "sampleRate",
+         "Partial FC samples per process, so the replicas' heads would drift apart: use shardHead");
   if (options_.chunk_classes > 0 && options_.shard_head)
     fail("E_CONFIG", "chunkClasses", "the sharded head takes its shard whole: set chunkClasses 0 with shardHead");
   comm_ = std::move(comm);
@@ -185,7 +188,8 @@ at::Tensor Trainer::whole_head_rows(const at::Tensor& shard) const {
   padded.narrow(0, 0, shard.size(0)).copy_(shard);
   const at::Tensor all = comm_->all_gather(padded);
   std::vector<at::Tensor> parts;
-  for (int r = 0; r < world; ++r) parts.push_back(all.narrow(0, r * rows, dist::shard_of(options_.num_classes, r, world).count));
+  for (int r = 0; r < world; ++r)
+    parts.push_back(all.narrow(0, r * rows, dist::shard_of(options_.num_classes, r, world).count));
   return at::cat(parts);
 }
 
@@ -198,7 +202,8 @@ bool Trainer::average_over_ranks(loss::LossResult& r, bool stop) {
     grads.push_back(params_[i].grad());
   }
   if (!sharded()) grads.push_back(r.grad_weight);  // a shard's gradient is its own rank's alone
-  at::Tensor stats = at::tensor({r.loss, r.hard_fraction, r.mean_target_cos, stop ? 1.0 : 0.0}, at::kDouble).to(device_);
+  at::Tensor stats =
+      at::tensor({r.loss, r.hard_fraction, r.mean_target_cos, stop ? 1.0 : 0.0}, at::kDouble).to(device_);
   grads.push_back(stats);
   averager_.average(*comm_, grads);
   stats = stats.to(at::kCPU);

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "backbones/backbone.h"
+#include "data/loader.h"
 #include "dist/comm.h"
 #include "dist/data_parallel.h"
 #include "dist/sharded_head.h"
-#include "data/loader.h"
 #include "loss/config.h"
 #include "loss/loss.h"
 #include "train/precision.h"
@@ -61,8 +61,8 @@ struct StepResult {
   double loss = 0, hard_fraction = 0, mean_target_cos = 0;
   int64_t samples = 0, skipped = 0, epoch = 0, index = 0, step = 0;
   std::vector<std::string> skipped_items;  // the corrupt samples skipped (files or records)
-  double loss_scale = 1;        // the scale this step's backward used (1 without a scaler)
-  bool update_skipped = false;  // the scaled gradients overflowed: no update, the scale backed off
+  double loss_scale = 1;                   // the scale this step's backward used (1 without a scaler)
+  bool update_skipped = false;             // the scaled gradients overflowed: no update, the scale backed off
   StepMode mode = StepMode::Eager;
   // The step's `stop` argument, or with a process group whether any rank's was set: every rank then
   // stops after this same step (the flag travels with the step's statistics, no extra collective).
@@ -131,8 +131,8 @@ class Trainer {
   // train/trainer_precision.cpp: precision, memory format and transfer to the device.
   void setup_precision();
   std::pair<at::Tensor, at::Tensor> device_inputs(const data::Batch& batch) const;
-  at::Tensor forward_for_loss(const at::Tensor& images);  // autocast forward, float32 embeddings
-  bool unscale_gradients();  // false: skip this step's update (loss scaler overflow)
+  at::Tensor forward_for_loss(const at::Tensor& images);    // autocast forward, float32 embeddings
+  bool unscale_gradients();                                 // false: skip this step's update (loss scaler overflow)
   bool average_over_ranks(loss::LossResult& r, bool stop);  // true: some rank's stop was set
   // train/trainer_graph.cpp: the step with static inputs, its statistics and learning rate in
   // tensors, in two parts a CUDA graph can each capture.
@@ -142,7 +142,7 @@ class Trainer {
   void forward_backward_body(const loss::LossConfig& head);
   void update_body();
   void check_graph_options() const;
-  void check_loss_finite(double loss) const;  // E_NONFINITE naming the step
+  void check_loss_finite(double loss) const;               // E_NONFINITE naming the step
   void check_host_labels(const at::Tensor& labels) const;  // E_LABEL; labels on the device pass
   StepResult batch_result(const data::Batch& batch, int64_t samples) const;
   bool sharded() const { return comm_ && shard_.count > 0; }

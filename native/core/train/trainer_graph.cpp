@@ -82,7 +82,7 @@ StepResult Trainer::static_step(const data::Batch& batch, double lr, const loss:
   const bool replayed = run_part(s.forward_backward, [&] { forward_backward_body(head); });
   const at::Tensor stats = s.stats.to(at::kCPU);  // waits for the backward
   const double* v = stats.data_ptr<double>();
-  check_loss_finite(v[0]);  // nothing updated yet
+  check_loss_finite(v[0]);                       // nothing updated yet
   const bool apply = scaler_.update(v[3] == 0);  // the scaler's decision, on the host as in the eager step
   if (apply) {
     s.neg_lr.fill_(-lr);

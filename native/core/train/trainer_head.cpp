@@ -39,7 +39,9 @@ Trainer::HeadStep Trainer::head_loss(const loss::LossConfig& head, const at::Ten
 
 at::Tensor Trainer::class_weights() const {
   const at::Tensor head = sharded() ? whole_head_rows(head_) : head_;
-  return head.detach().to(at::kCPU, at::kFloat, /*non_blocking=*/false, /*copy=*/true).contiguous();  // not a view of the head
+  return head.detach()
+      .to(at::kCPU, at::kFloat, /*non_blocking=*/false, /*copy=*/true)
+      .contiguous();  // not a view of the head
 }
 
 // The head is the last parameter; its gradient comes from the fused loss, not from autograd.

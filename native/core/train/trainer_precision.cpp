@@ -78,7 +78,8 @@ bool Trainer::unscale_gradients() {
 }
 
 StepResult Trainer::step_synthetic(int64_t batch_size, double lr, const loss::LossConfig& head, bool stop) {
-  return step(device_synthetic_batch(options_.backbone, options_.num_classes, batch_size, device_, steps_), lr, head, stop);
+  return step(device_synthetic_batch(options_.backbone, options_.num_classes, batch_size, device_, steps_), lr, head,
+              stop);
 }
 
 }  // namespace mvface::train

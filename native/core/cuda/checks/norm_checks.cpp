@@ -45,7 +45,9 @@ struct Case {
   std::string name() const {
     return std::to_string(N) + "x" + std::to_string(C) + "x" + std::to_string(H) + "x" + std::to_string(W) +
            (channels_last ? " channels-last" : " nchw") + (dtype == at::kBFloat16 ? " bf16" : " f32") +
-           (slope == Slope::None ? "" : slope == Slope::Shared ? " prelu(1)" : " prelu(C)") +
+           (slope == Slope::None     ? ""
+            : slope == Slope::Shared ? " prelu(1)"
+                                     : " prelu(C)") +
            (residual ? " +residual" : "") + offset_name("x", offsets.x) + offset_name("residual", offsets.residual) +
            offset_name("grad", offsets.grad);
   }
@@ -249,7 +251,7 @@ int check_cases(at::Device device, int& total) {
       {4, 2, 48, 48, false, at::kFloat, Slope::None, false},  // several splits per channel (NCHW)
       {8, 3, 16, 16, true, at::kFloat, Slope::None, false},   // several splits (channels-last)
       {3, 70, 5, 7, true, at::kFloat, Slope::None, false},
-      {16, 2, 64, 64, false, at::kFloat, Slope::None, false},  // several splits with vector loads (NCHW)
+      {16, 2, 64, 64, false, at::kFloat, Slope::None, false},   // several splits with vector loads (NCHW)
       {13, 2, 41, 100, false, at::kFloat, Slope::None, false},  // splits of N H W / 3: not whole loads
       {16, 64, 1, 1, false, at::kFloat, Slope::None, false},    // one value per plane (GDConv's output)
       {16, 64, 8, 8, true, at::kFloat, Slope::None, false},     // several splits of a 64-channel tile (channels-last)
@@ -290,7 +292,8 @@ bool check_refusals() {
   ok = refused("3-d", x.flatten(2), p, {}) && ok;
   ok = refused("one value per channel", at::randn({1, C, 1, 1}), p, {}) && ok;
   ok = refused("a strided view", x.transpose(2, 3), p, {}) && ok;
-  ok = refused("a residual in another layout", x, p, x.contiguous(at::MemoryFormat::ChannelsLast).transpose(2, 3)) && ok;
+  ok =
+      refused("a residual in another layout", x, p, x.contiguous(at::MemoryFormat::ChannelsLast).transpose(2, 3)) && ok;
   ok = refused("a residual of another type", x, p, x.to(at::kBFloat16)) && ok;
   ok = refused("a residual of another shape", x, p, x.narrow(0, 0, 1).contiguous()) && ok;
   NormActParams wrong = p;

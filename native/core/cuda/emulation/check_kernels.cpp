@@ -44,9 +44,8 @@ cudaError_t launch_chunk_gradient(const RowPassArgs& a, bool last, cudaStream_t)
   const unsigned pieces = a.B * a.plan.segments;
   emulation::launch(pieces, kernels::kThreads,
                     [&] { a.plan.vectorized ? kernels::gradient_parts<true>(a) : kernels::gradient_parts<false>(a); });
-  emulation::launch(rows, kernels::kRowThreads, [&] {
-    last ? kernels::accumulate_gradient<true>(a) : kernels::accumulate_gradient<false>(a);
-  });
+  emulation::launch(rows, kernels::kRowThreads,
+                    [&] { last ? kernels::accumulate_gradient<true>(a) : kernels::accumulate_gradient<false>(a); });
   return cudaSuccess;
 }
 
@@ -87,7 +86,8 @@ Problem make_problem(std::mt19937& rng, int64_t B, int64_t C, int64_t D, bool sp
     return t;
   };
   Problem p{gaussian(B), gaussian(C), at::empty({B}, at::kLong)};
-  for (int64_t i = 0; i < B; ++i) p.labels.data_ptr<int64_t>()[i] = std::uniform_int_distribution<int64_t>(0, C - 1)(rng);
+  for (int64_t i = 0; i < B; ++i)
+    p.labels.data_ptr<int64_t>()[i] = std::uniform_int_distribution<int64_t>(0, C - 1)(rng);
   if (spread) {
     const at::Tensor wy = p.W.index_select(0, p.labels);
     const at::Tensor u = wy / wy.norm(2, {1}, true);
@@ -126,9 +126,11 @@ std::vector<std::pair<std::string, LossConfig>> heads() {
     return c;
   };
   std::vector<std::pair<std::string, LossConfig>> list = {{"softmax", head(HeadType::Softmax, 0)}};
-  const std::pair<std::string, LossConfig> margins[] = {
-      {"am", head(HeadType::Am, 0.35)}, {"arc", head(HeadType::Arc, 0.5)}, {"combined", head(HeadType::Combined, 0)},
-      {"mv-am", head(HeadType::MvAm, 0.35)}, {"mv-arc", head(HeadType::MvArc, 0.5)}};
+  const std::pair<std::string, LossConfig> margins[] = {{"am", head(HeadType::Am, 0.35)},
+                                                        {"arc", head(HeadType::Arc, 0.5)},
+                                                        {"combined", head(HeadType::Combined, 0)},
+                                                        {"mv-am", head(HeadType::MvAm, 0.35)},
+                                                        {"mv-arc", head(HeadType::MvArc, 0.5)}};
   for (const auto& [name, base] : margins) {
     for (const bool easy : {false, true}) {
       for (const MvMode mode : {MvMode::Fixed, MvMode::Adaptive}) {
@@ -256,7 +258,9 @@ int check_heads(std::mt19937& rng, int& cases) {
 int check_layouts(std::mt19937& rng, int& cases) {
   LossConfig mv = mv_arc();
   mv.easy_margin = true;
-  const struct { int64_t B, C, D; } layouts[] = {{8, 500, 32}, {2, 40'000, 4}, {3, 13, 5}, {1, 40'001, 4}};
+  const struct {
+    int64_t B, C, D;
+  } layouts[] = {{8, 500, 32}, {2, 40'000, 4}, {3, 13, 5}, {1, 40'001, 4}};
   int failures = 0;
   for (const auto& l : layouts) {
     const std::string what = "layout B=" + std::to_string(l.B) + " C=" + std::to_string(l.C);
@@ -280,14 +284,16 @@ int check_chunks(std::mt19937& rng, int& cases) {
   int failures = 0, chunked = 0;
   for (const auto& [name, config] : heads()) {
     const bool spread = chunked++ % 2;
-    failures += check_chunked(name + (spread ? " spread" : " random"), config, make_problem(rng, 10, 12, 16, spread), chunks);
+    failures +=
+        check_chunked(name + (spread ? " spread" : " random"), config, make_problem(rng, 10, 12, 16, spread), chunks);
     cases += static_cast<int>(chunks.size());
   }
   LossConfig mv = mv_arc();
   mv.easy_margin = true;
-  failures += check_chunked("chunked layout B=2 C=40001", mv, make_problem(rng, 2, 40'001, 4, false), {33'000}, 3, true);
-  failures += check_chunked("chunked C=10, x and W misaligned", mv, misaligned(make_problem(rng, 10, 10, 16, false)),
-                            {6});
+  failures +=
+      check_chunked("chunked layout B=2 C=40001", mv, make_problem(rng, 2, 40'001, 4, false), {33'000}, 3, true);
+  failures +=
+      check_chunked("chunked C=10, x and W misaligned", mv, misaligned(make_problem(rng, 10, 10, 16, false)), {6});
   cases += 2;
   return failures;
 }

@@ -119,10 +119,10 @@ struct ShuffleGroup {
 };
 
 struct Warp {
-  uint32_t ended = 0;  // lanes that have ended the kernel
+  uint32_t ended = 0;                  // lanes that have ended the kernel
   std::vector<ShuffleGroup> shuffles;  // in flight: disjoint masks, or the warp deadlocks
-  uint64_t value[32], result[32];  // each lane's value, and the one it read
-  unsigned source[32];             // the lane each lane reads
+  uint64_t value[32], result[32];      // each lane's value, and the one it read
+  unsigned source[32];                 // the lane each lane reads
 };
 
 struct Block {

@@ -88,8 +88,8 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
-std::vector<TimedVariant> time_loss_cuda(const loss::LossConfig& config, int64_t B, int64_t D, int64_t C,
-                                         int repeats, const std::vector<std::string>& variants) {
+std::vector<TimedVariant> time_loss_cuda(const loss::LossConfig& config, int64_t B, int64_t D, int64_t C, int repeats,
+                                         const std::vector<std::string>& variants) {
   if (B < 1 || D < 1 || C < 2 || repeats < 1) fail("E_CONFIG", "size", "needs B, D, repeats >= 1 and C >= 2");
   const bool floor = std::find(variants.begin(), variants.end(), "floor") != variants.end();
   const Problem p = random_problem(B, D, C, floor);

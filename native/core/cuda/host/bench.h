@@ -9,8 +9,8 @@
 namespace mvface::cuda {
 
 struct TimedVariant {
-  std::string name;        // "fused", "chunked" (65536 classes per chunk) or "floor"
-  double median_ms = 0;    // forward + backward, the device synchronised after each step
+  std::string name;              // "fused", "chunked" (65536 classes per chunk) or "floor"
+  double median_ms = 0;          // forward + backward, the device synchronised after each step
   int64_t peak_extra_bytes = 0;  // allocator peak during one step above inputs and outputs
 };
 
@@ -18,7 +18,7 @@ struct TimedVariant {
 double median(std::vector<double> samples);
 
 // Variants are timed interleaved, round by round, after one warm-up step each.
-std::vector<TimedVariant> time_loss_cuda(const loss::LossConfig& config, int64_t B, int64_t D, int64_t C,
-                                         int repeats, const std::vector<std::string>& variants);
+std::vector<TimedVariant> time_loss_cuda(const loss::LossConfig& config, int64_t B, int64_t D, int64_t C, int repeats,
+                                         const std::vector<std::string>& variants);
 
 }  // namespace mvface::cuda

@@ -24,7 +24,9 @@ void order(const c10::cuda::CUDAStream& done, const c10::cuda::CUDAStream& waiti
 // made inside the capture would outlive it.
 class AutocastCacheOff {
  public:
-  AutocastCacheOff() : was_(at::autocast::is_autocast_cache_enabled()) { at::autocast::set_autocast_cache_enabled(false); }
+  AutocastCacheOff() : was_(at::autocast::is_autocast_cache_enabled()) {
+    at::autocast::set_autocast_cache_enabled(false);
+  }
   ~AutocastCacheOff() { at::autocast::set_autocast_cache_enabled(was_); }
 
  private:
@@ -35,7 +37,9 @@ class AutocastCacheOff {
 
 struct CapturedCall::State {
   State(int device, int warmup)
-      : device(device), warmup(warmup), stream(c10::cuda::getStreamFromPool(false, static_cast<c10::DeviceIndex>(device))) {}
+      : device(device),
+        warmup(warmup),
+        stream(c10::cuda::getStreamFromPool(false, static_cast<c10::DeviceIndex>(device))) {}
 
   void capture(const std::function<void()>& body) {
     c10::cuda::device_synchronize();  // nothing else in flight while the capture starts (as torch.cuda.graph)
@@ -48,8 +52,7 @@ struct CapturedCall::State {
     } catch (...) {
       try {
         graph.capture_end();
-      } catch (...) {
-      }
+      } catch (...) {}
       graph.reset();
       throw;
     }

@@ -60,7 +60,9 @@ int64_t copy_rows(const at::Tensor& W) { return std::max<int64_t>(1, kChunkBytes
 // A field of RowInfo as a B-long column of the rows' bytes (every field is 8 bytes wide but g_live).
 static_assert(sizeof(RowInfo) % 8 == 0, "RowInfo is read as 8-byte columns");
 at::Tensor row_field(const at::Tensor& rows, int64_t B, size_t offset, at::ScalarType type) {
-  return rows.view(type).view({B, static_cast<int64_t>(sizeof(RowInfo) / 8)}).select(1, static_cast<int64_t>(offset / 8));
+  return rows.view(type)
+      .view({B, static_cast<int64_t>(sizeof(RowInfo) / 8)})
+      .select(1, static_cast<int64_t>(offset / 8));
 }
 
 // Classes per chunk: all C (one buffer, computed once) unless `requested` is in [1, C); bfloat16
@@ -146,8 +148,7 @@ class CudaLoss {
   at::Tensor weight_norms() {
     at::Tensor norms = at::empty({C_}, f32_);
     weight_pieces(0, C_, [&](int64_t k0, int64_t m, const at::Tensor& w) {
-      check(launch_row_norms(w.data_ptr<float>(), m, D_, norms.data_ptr<float>() + k0, device_, stream_),
-            "row norms");
+      check(launch_row_norms(w.data_ptr<float>(), m, D_, norms.data_ptr<float>() + k0, device_, stream_), "row norms");
     });
     return norms;
   }
@@ -162,7 +163,8 @@ class CudaLoss {
   // The per-row state, the pieces' partials (for the widest chunk's plan) and the buffer.
   void allocate() {
     int64_t segments = plan_rows(B_, chunk_, multiprocessors_, false).segments;
-    if (C_ % chunk_) segments = std::max<int64_t>(segments, plan_rows(B_, C_ % chunk_, multiprocessors_, false).segments);
+    if (C_ % chunk_)
+      segments = std::max<int64_t>(segments, plan_rows(B_, C_ % chunk_, multiprocessors_, false).segments);
     parts_ = B_ * segments;
     rows_ = at::empty({B_ * static_cast<int64_t>(sizeof(RowInfo))}, f32_.dtype(at::kByte));
     lse_parts_ = at::empty({parts_, 2}, f32_);
@@ -202,8 +204,8 @@ class CudaLoss {
   RowPassArgs chunk_args(const at::Tensor& cosines, int64_t c0, int64_t n) const {
     RowPassArgs a = base_;
     const float* col = col_.data_ptr<float>() + c0;
-    const bool aligned = reinterpret_cast<uintptr_t>(cosines.data_ptr()) % 16 == 0 &&
-                         reinterpret_cast<uintptr_t>(col) % 16 == 0;
+    const bool aligned =
+        reinterpret_cast<uintptr_t>(cosines.data_ptr()) % 16 == 0 && reinterpret_cast<uintptr_t>(col) % 16 == 0;
     a.C = n;
     a.class_offset = c0;
     a.plan = plan_rows(B_, n, multiprocessors_, aligned);
@@ -257,16 +259,16 @@ class CudaLoss {
         at::Tensor gw = fp32 ? grad_w_.narrow(0, k0, m) : at::empty({m, D_}, f32_);
         at::mm_out(gw, gk.t(), xhat_);
         if (config_.normalized())
-          check(launch_normalize_backward(gw.data_ptr<float>(), w.data_ptr<float>(),
-                                          w_inv_.data_ptr<float>() + k0, m, D_, false, device_, stream_),
+          check(launch_normalize_backward(gw.data_ptr<float>(), w.data_ptr<float>(), w_inv_.data_ptr<float>() + k0, m,
+                                          D_, false, device_, stream_),
                 "weight normalisation backward");
         if (!fp32) grad_w_.narrow(0, k0, m).copy_(gw);
       });
     }
     buffer_.reset();
     if (config_.normalized())
-      check(launch_normalize_backward(grad_x.data_ptr<float>(), x32_.data_ptr<float>(),
-                                      x_inv_.data_ptr<float>(), B_, D_, true, device_, stream_),
+      check(launch_normalize_backward(grad_x.data_ptr<float>(), x32_.data_ptr<float>(), x_inv_.data_ptr<float>(), B_,
+                                      D_, true, device_, stream_),
             "embedding normalisation backward");
     if (sphereface()) grad_x.add_(xhat_ * norm_grad_.unsqueeze(1));
     grad_x_ = grad_x.to(x_.scalar_type());
@@ -316,8 +318,8 @@ class CudaLoss {
   const int64_t B_, C_, D_;
   const int64_t chunk_;  // classes per chunk; C_ when not chunked
   const bool capturable_;
-  int64_t parts_ = 0;    // capacity of the *_parts arrays
-  RowPassArgs base_{};   // the fields every chunk shares
+  int64_t parts_ = 0;   // capacity of the *_parts arrays
+  RowPassArgs base_{};  // the fields every chunk shares
   at::Tensor x32_, x_inv_, xhat_, w_inv_, col_, x_norm_, buffer_, target_raw_;
   at::Tensor rows_, lse_parts_, expected_parts_, hard_parts_, norm_grad_, weights_;
   at::Tensor grad_x_, grad_w_;
@@ -337,6 +339,5 @@ LossResult fused_loss_cuda(const LossConfig& config, const at::Tensor& x, const 
   return CudaLoss(config, x, weight, labels, options).run();
 #endif
 }
-
 
 }  // namespace mvface::cuda

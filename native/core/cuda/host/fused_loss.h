@@ -9,8 +9,7 @@
 
 namespace mvface::cuda {
 
-loss::LossResult fused_loss_cuda(const loss::LossConfig& config, const at::Tensor& x,
-                                 const at::Tensor& weight, const at::Tensor& labels,
-                                 const loss::FusedOptions& options = {});
+loss::LossResult fused_loss_cuda(const loss::LossConfig& config, const at::Tensor& x, const at::Tensor& weight,
+                                 const at::Tensor& labels, const loss::FusedOptions& options = {});
 
 }  // namespace mvface::cuda

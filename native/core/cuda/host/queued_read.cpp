@@ -19,7 +19,8 @@ QueuedRead::QueuedRead(const at::Tensor& device_tensor) {
   // libtorch whose runtime goes by another name than the one linked.
   C10_CUDA_CHECK(make_current(device_tensor.device().index()));
   C10_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-  const cudaError_t recorded = cudaEventRecord(event, c10::cuda::getCurrentCUDAStream(device_tensor.device().index()).stream());
+  const cudaError_t recorded =
+      cudaEventRecord(event, c10::cuda::getCurrentCUDAStream(device_tensor.device().index()).stream());
   if (recorded != cudaSuccess) (void)cudaEventDestroy(event);  // no destructor runs when a constructor throws
   C10_CUDA_CHECK(recorded);
   event_ = event;
