@@ -55,10 +55,12 @@ describe('head comparison', () => {
     };
     const cells = await compareHeads(config);
     expect(cells.map((c) => c.head)).toEqual(['am', 'mv-am']);
+    // Trained, each head tells the held-out identities apart well above chance (pairs: 0.5; rank-1
+    // among 4 identities: 0.25). Here: accuracy 0.78 to 0.80, rank-1 0.85 to 0.9.
     for (const c of cells) {
-      expect(c.accuracy).toBeGreaterThan(0);
+      expect(c.accuracy).toBeGreaterThanOrEqual(0.6);
       expect(c.accuracy).toBeLessThanOrEqual(1);
-      expect(c.rank1).not.toBeNull();
+      expect(c.rank1).toBeGreaterThanOrEqual(0.5);
     }
     expect(fs.existsSync(path.join(dir, 'runs', 'tiny-am-seed1', 'eval.json'))).toBe(true);
   }, 120_000);
