@@ -8,7 +8,7 @@ if [ "${1:-}" = --fix ]; then
   npx biome check --write .
   npx clang-format -i --style=file "${native_sources[@]}"
 else
-  npx biome ci .
+  npx biome ci --colors=off .
   npx clang-format --dry-run --Werror --style=file "${native_sources[@]}"
   echo "lint: OK (${#native_sources[@]} C++ and CUDA files, Biome on lib, test, bench and scripts)"
 fi
