@@ -2,6 +2,7 @@
  * Small data sets written by the tests: IDX pairs, ImageFolders of JPEGs and PNGs, and InsightFace
  * RecordIO sets, from pixel arrays (HWC uint8). Encoders: jpeg-js and pngjs.
  */
+import { packRecord, writeRecordIoFiles } from '../lib/data/recordio-writer';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -87,27 +88,6 @@ export function writeImageFolder(root: string, pictures: Picture[], classNames: 
   });
 }
 
-/** MXNet's pack(): 24-byte header (flag, label, id, id2), `flag` float labels when given, payload. */
-function packRecord(label: number | number[], id: number, payload: Buffer): Buffer {
-  const labels = Array.isArray(label) ? label : [];
-  const header = Buffer.alloc(24 + 4 * labels.length);
-  header.writeUInt32LE(labels.length, 0);
-  header.writeFloatLE(Array.isArray(label) ? 0 : label, 4);
-  header.writeBigUInt64LE(BigInt(id), 8);
-  labels.forEach((l, i) => {
-    header.writeFloatLE(l, 24 + 4 * i);
-  });
-  return Buffer.concat([header, payload]);
-}
-
-/** RecordIO framing: magic, (cflag << 29 | length), payload padded to 4 bytes. */
-function frame(payload: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(0xced7230a, 0);
-  head.writeUInt32LE(payload.length, 4);
-  return Buffer.concat([head, payload, Buffer.alloc((4 - (payload.length % 4)) % 4)]);
-}
-
 export interface RecordIoSet {
   dir: string;
   rec: string;
@@ -134,16 +114,7 @@ export function writeRecordIo(dir: string, pictures: Picture[], numClasses: numb
     const keys = pictures.map((p, i) => (p.label === c ? i + 1 : -1)).filter((k) => k > 0);
     records.push(packRecord([keys[0] ?? 0, (keys[keys.length - 1] ?? -1) + 1], n + 1 + c, Buffer.alloc(0)));
   }
-  const framed = records.map(frame);
-  const offsets: number[] = [];
-  framed.reduce((at, r) => {
-    offsets.push(at);
-    return at + r.length;
-  }, 0);
+  const offsets = writeRecordIoFiles(dir, records, property ? { classes: numClasses, height: pictures[0].height, width: pictures[0].width } : undefined);
   const rec = path.join(dir, 'train.rec');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(rec, Buffer.concat(framed));
-  fs.writeFileSync(path.join(dir, 'train.idx'), offsets.map((o, key) => `${key}\t${o}\n`).join(''));
-  if (property) fs.writeFileSync(path.join(dir, 'property'), `${numClasses},${pictures[0].height},${pictures[0].width}`);
   return { dir, rec, offsets };
 }

@@ -1,7 +1,8 @@
 /** `mvface bench train`: training throughput, peak memory and the input pipeline alone (lib/bench/train-bench.ts). */
 import { type Command, Option } from 'commander';
 import * as fs from 'node:fs';
-import { benchTrainStep, mib, type PipelineKind, type TrainBenchResult, type TrainSource } from '../bench/train-bench';
+import type { PipelineKind } from '../bench/bench-data';
+import { benchTrainStep, mib, type TrainBenchResult, type TrainSource } from '../bench/train-bench';
 import { headFromFlags, integerArg as integer, numberArg as number } from './args';
 import type { Precision } from '../train/precision';
 
