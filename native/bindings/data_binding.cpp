@@ -23,37 +23,24 @@ using LoaderPtr = std::shared_ptr<BatchLoader>;
 
 constexpr napi_type_tag kLoaderTag = {0x6d76666163652d64ull, 0x6174616c6f616465ull};
 
-std::string text(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsString()) fail("E_CONFIG", key, "must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
-int64_t integer(const Napi::Value& v, const char* key) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-  if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<int64_t>(d)))
-    fail("E_CONFIG", key, "must be a non-negative integer");
-  return static_cast<int64_t>(d);
-}
-
-int64_t integer(const Napi::Object& o, const char* key) { return integer(o.Get(key), key); }
-
 using SourceFactory = std::function<std::shared_ptr<data::Source>()>;
 
 SourceFactory source_factory(const Napi::Object& spec) {
-  const std::string kind = text(spec, "kind");
+  const std::string kind = string_field(spec, "kind");
   if (kind == "idx")
-    return [images = text(spec, "images"), labels = text(spec, "labels")] { return data::open_idx(images, labels); };
+    return [images = string_field(spec, "images"), labels = string_field(spec, "labels")] {
+      return data::open_idx(images, labels);
+    };
   if (kind == "imagefolder" || kind == "recordio") {
-    const int channels = static_cast<int>(std::min<int64_t>(integer(spec, "channels"), 1 << 20));
+    const int channels = static_cast<int>(std::min<int64_t>(integer_field(spec, "channels"), 1 << 20));
     if (kind == "recordio")
-      return [path = text(spec, "path"), channels] { return data::open_recordio(path, channels); };
-    return [root = text(spec, "root"), channels] { return data::open_image_folder(root, channels); };
+      return [path = string_field(spec, "path"), channels] { return data::open_recordio(path, channels); };
+    return [root = string_field(spec, "root"), channels] { return data::open_image_folder(root, channels); };
   }
   if (kind == "synthetic") {
-    data::SyntheticSpec s{integer(spec, "classes"),  integer(spec, "perClass"),
-                          integer(spec, "height"),   integer(spec, "width"),
-                          integer(spec, "channels"), static_cast<uint64_t>(integer(spec, "seed"))};
+    data::SyntheticSpec s{integer_field(spec, "classes"),  integer_field(spec, "perClass"),
+                          integer_field(spec, "height"),   integer_field(spec, "width"),
+                          integer_field(spec, "channels"), static_cast<uint64_t>(integer_field(spec, "seed"))};
     return [s] { return data::make_synthetic(s); };
   }
   fail("E_CONFIG", "kind", "unknown data kind '" + kind + "' (expected idx, imagefolder, recordio, synthetic)");
@@ -61,18 +48,18 @@ SourceFactory source_factory(const Napi::Object& spec) {
 
 data::LoaderOptions loader_options(const Napi::Object& options) {
   data::LoaderOptions o;
-  o.batch_size = integer(options, "batchSize");
+  o.batch_size = integer_field(options, "batchSize");
   o.shuffle = options.Get("shuffle").ToBoolean();
   o.flip = options.Get("flip").ToBoolean();
-  o.seed = static_cast<uint64_t>(integer(options, "seed"));
+  o.seed = static_cast<uint64_t>(integer_field(options, "seed"));
   o.drop_last = options.Get("dropLast").ToBoolean();
-  o.workers = static_cast<int>(std::min<int64_t>(integer(options, "workers"), 1 << 20));
-  o.prefetch = static_cast<int>(std::min<int64_t>(integer(options, "prefetch"), 1 << 20));
-  const std::string on_corrupt = text(options, "onCorrupt");
+  o.workers = static_cast<int>(std::min<int64_t>(integer_field(options, "workers"), 1 << 20));
+  o.prefetch = static_cast<int>(std::min<int64_t>(integer_field(options, "prefetch"), 1 << 20));
+  const std::string on_corrupt = string_field(options, "onCorrupt");
   if (on_corrupt != "skip" && on_corrupt != "fail") fail("E_CONFIG", "onCorrupt", "must be 'skip' or 'fail'");
   o.on_corrupt = on_corrupt == "skip" ? data::OnCorrupt::Skip : data::OnCorrupt::Fail;
-  o.rank = static_cast<int>(std::min<int64_t>(integer(options, "rank"), 1 << 20));
-  o.world_size = static_cast<int>(std::min<int64_t>(integer(options, "worldSize"), 1 << 20));
+  o.rank = static_cast<int>(std::min<int64_t>(integer_field(options, "rank"), 1 << 20));
+  o.world_size = static_cast<int>(std::min<int64_t>(integer_field(options, "worldSize"), 1 << 20));
   o.pinned = options.Get("pinned").ToBoolean();
   return o;
 }
@@ -118,8 +105,8 @@ class NativeLoader : public Napi::ObjectWrap<NativeLoader> {
  private:
   Napi::Value start_epoch(const Napi::CallbackInfo& info) {
     return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
-      const int64_t skip = info.Length() > 1 && !info[1].IsUndefined() ? integer(info[1], "skip") : 0;
-      loader()->start_epoch(integer(info[0], "epoch"), skip);
+      const int64_t skip = info.Length() > 1 && !info[1].IsUndefined() ? integer_value(info[1], "skip") : 0;
+      loader()->start_epoch(integer_value(info[0], "epoch"), skip);
       return info.Env().Undefined();
     });
   }

@@ -8,20 +8,13 @@
 
 #include "data/image_batch.h"
 #include "errors.h"
+#include "fields.h"
 #include "js_errors.h"
 #include "tensors.h"
 #include "worker.h"
 
 namespace mvface::bindings {
 namespace {
-
-int64_t small_integer(const Napi::Value& v, const char* key, int64_t fallback) {
-  if (v.IsUndefined()) return fallback;
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-  if (!(d >= 0 && d <= 4096) || d != static_cast<double>(static_cast<int64_t>(d)))
-    fail("E_CONFIG", key, "must be an integer in [0, 4096]");
-  return static_cast<int64_t>(d);
-}
 
 // Copies the bytes: the JS buffers may change or be collected while the decoder runs.
 std::vector<std::vector<uint8_t>> copy_buffers(const Napi::Value& value) {
@@ -51,8 +44,8 @@ Napi::Value images_object(Napi::Env env, at::Tensor& t) {
 Napi::Value decode_images(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto encoded = std::make_shared<std::vector<std::vector<uint8_t>>>(copy_buffers(info[0]));
-    const int channels = static_cast<int>(small_integer(info[1], "channels", 3));
-    const int64_t size = small_integer(info[2], "size", 0);
+    const int channels = static_cast<int>(integer_value(info[1], "channels", 1, 3));
+    const int64_t size = info[2].IsUndefined() ? 0 : integer_value(info[2], "size", 0, 4096);  // 0: as decoded
     return PromiseWorker<at::Tensor>::Start(
         info.Env(), [encoded, channels, size] { return data::decode_image_batch(*encoded, channels, size); },
         images_object);
@@ -76,8 +69,8 @@ Napi::Value align_faces(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     auto encoded = std::make_shared<std::vector<std::vector<uint8_t>>>(copy_buffers(info[0]));
     const std::vector<data::Landmarks> landmarks = landmarks_arg(info[1], encoded->size());
-    const int channels = static_cast<int>(small_integer(info[2], "channels", 3));
-    const int64_t size = small_integer(info[3], "size", 112);
+    const int channels = static_cast<int>(integer_value(info[2], "channels", 1, 3));
+    const int64_t size = integer_value(info[3], "size", 1, 4096);
     return PromiseWorker<at::Tensor>::Start(
         info.Env(),
         [encoded, landmarks, channels, size] { return data::align_image_batch(*encoded, channels, landmarks, size); },

@@ -1,5 +1,7 @@
 #include "fields.h"
 
+#include <cmath>
+
 #include "errors.h"
 
 namespace mvface::bindings {
@@ -22,6 +24,26 @@ bool boolean_or(const Napi::Object& o, const char* key, bool fallback) {
   if (v.IsUndefined()) return fallback;
   if (!v.IsBoolean()) fail("E_CONFIG", key, "must be true or false");
   return v.As<Napi::Boolean>().Value();
+}
+
+int64_t integer_value(const Napi::Value& v, const char* name, int64_t min, int64_t max, const char* code) {
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
+  if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != std::floor(d)) {
+    const std::string range = max == kMaxSafeInteger ? ">= " + std::to_string(min)
+                                                     : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+    fail(code, name, "must be an integer " + range);
+  }
+  return static_cast<int64_t>(d);
+}
+
+int64_t integer_field(const Napi::Object& o, const char* key, int64_t min, int64_t max) {
+  return integer_value(o.Get(key), key, min, max);
+}
+
+std::string string_field(const Napi::Object& o, const char* key) {
+  const Napi::Value v = o.Get(key);
+  if (!v.IsString()) fail("E_CONFIG", key, "must be a string");
+  return v.As<Napi::String>().Utf8Value();
 }
 
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {

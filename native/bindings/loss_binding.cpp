@@ -7,8 +7,8 @@
 #include "fields.h"
 #include "js_errors.h"
 #include "loss/device.h"
+#include "loss/dispatch.h"
 #include "loss/loss.h"
-#include "loss/partial_fc.h"
 #include "loss_cuda_binding.h"
 #include "tensors.h"
 #include "worker.h"
@@ -19,12 +19,6 @@ namespace {
 using loss::LossConfig;
 using loss::LossResult;
 
-std::string text(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsString()) fail("E_CONFIG", key, "must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
 }  // namespace
 
 // The fully resolved config that lib/loss/margin-loss.ts builds (every field present).
@@ -32,20 +26,20 @@ LossConfig loss_config_arg(const Napi::Value& value) {
   if (!value.IsObject()) fail("E_CONFIG", "config", "must be an object");
   auto o = value.As<Napi::Object>();
   LossConfig c;
-  c.type = loss::parse_head_type(text(o, "type"));
+  c.type = loss::parse_head_type(string_field(o, "type"));
   c.scale = number_field(o, "scale");
   c.margin = number_field(o, "margin");
   c.m1 = number_field(o, "m1");
   c.m2 = number_field(o, "m2");
   c.m3 = number_field(o, "m3");
-  c.mode = loss::parse_mv_mode(text(o, "mode"));
+  c.mode = loss::parse_mv_mode(string_field(o, "mode"));
   c.t = number_field(o, "t");
   c.easy_margin = o.Get("easyMargin").ToBoolean();
   const double sphere_m = number_field(o, "sphereM");
   if (sphere_m != static_cast<int>(sphere_m)) fail("E_CONFIG", "m", "must be an integer for sphereface");
   c.sphere_m = static_cast<int>(sphere_m);
   c.sphere_lambda = number_field(o, "sphereLambda");
-  c.mining = loss::parse_mining(text(o, "mining"));
+  c.mining = loss::parse_mining(string_field(o, "mining"));
   c.focal_gamma = number_field(o, "focalGamma");
   c.hm_ratio = number_field(o, "hmRatio");
   loss::validate_config(c);
@@ -57,10 +51,7 @@ namespace {
 struct LossCall {
   LossConfig config;
   at::Tensor x, weight, labels;
-  loss::LossDevice device;
-  loss::FusedOptions fused;
-  double sample_rate = 1.0;
-  uint64_t sample_seed = 0;
+  loss::LossRoute route;
 };
 
 // The rest of the 5th argument: { chunkClasses, sampleRate, sampleSeed } (checked by lib/loss/margin-loss.ts).
@@ -68,21 +59,10 @@ void routing_args(const Napi::CallbackInfo& info, LossCall& call) {
   if (info.Length() < 5 || !info[4].IsObject()) return;
   auto o = info[4].As<Napi::Object>();
   if (!o.Get("chunkClasses").IsUndefined())
-    call.fused.block_classes = static_cast<int64_t>(number_field(o, "chunkClasses"));
-  if (!o.Get("sampleRate").IsUndefined()) call.sample_rate = number_field(o, "sampleRate");
-  if (!o.Get("sampleSeed").IsUndefined()) call.sample_seed = static_cast<uint64_t>(number_field(o, "sampleSeed"));
-  if (call.device.cuda && call.sample_rate < 1.0) fail("E_CONFIG", "device", "sampleRate runs on the CPU path only");
-}
-
-LossResult run_loss(const LossCall& c) {
-  if (c.device.cuda) return loss::fused_loss_on(c.device, c.config, c.x, c.weight, c.labels, c.fused);
-  if (c.sample_rate < 1.0) {
-    loss::PartialFcResult r =
-        loss::partial_fc_loss(c.config, c.x, c.weight, c.labels, c.sample_rate, c.sample_seed, c.fused);
-    r.loss.grad_weight = loss::dense_grad_weight(r, c.weight);
-    return r.loss;
-  }
-  return loss::fused_loss(c.config, c.x, c.weight, c.labels, c.fused);
+    call.route.fused.block_classes = static_cast<int64_t>(number_field(o, "chunkClasses"));
+  if (!o.Get("sampleRate").IsUndefined()) call.route.sample_rate = number_field(o, "sampleRate");
+  if (!o.Get("sampleSeed").IsUndefined()) call.route.sample_seed = static_cast<uint64_t>(number_field(o, "sampleSeed"));
+  loss::validate_route(call.route);
 }
 
 // The optional 5th argument { device: 'cpu' | 'cuda', dtype: 'float32' | 'bfloat16' }.
@@ -90,8 +70,8 @@ loss::LossDevice device_arg(const Napi::CallbackInfo& info) {
   if (info.Length() < 5 || info[4].IsUndefined()) return {};
   if (!info[4].IsObject()) fail("E_CONFIG", "options", "must be an object");
   auto o = info[4].As<Napi::Object>();
-  const std::string device = o.Get("device").IsUndefined() ? "cpu" : text(o, "device");
-  const std::string dtype = o.Get("dtype").IsUndefined() ? "float32" : text(o, "dtype");
+  const std::string device = o.Get("device").IsUndefined() ? "cpu" : string_field(o, "device");
+  const std::string dtype = o.Get("dtype").IsUndefined() ? "float32" : string_field(o, "dtype");
   return loss::parse_loss_device(device, dtype);
 }
 
@@ -102,7 +82,7 @@ LossCall loss_call(const Napi::CallbackInfo& info) {
   call.x = matrix_arg(info[1], "embeddings");
   call.weight = matrix_arg(info[2], "weight");
   call.labels = labels_view(info[3], "labels");
-  call.device = device_arg(info);
+  call.route.device = device_arg(info);
   routing_args(info, call);
   return call;
 }
@@ -124,7 +104,7 @@ namespace {
 Napi::Value margin_loss(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) {
     LossCall c = loss_call(info);
-    LossResult r = run_loss(c);
+    LossResult r = loss::routed_loss(c.config, c.x, c.weight, c.labels, c.route);
     return loss_result_object(info.Env(), r);
   });
 }
@@ -134,7 +114,8 @@ Napi::Value margin_loss_async(const Napi::CallbackInfo& info) {
     LossCall c = loss_call(info);
     c.x = c.x.clone(), c.weight = c.weight.clone(), c.labels = c.labels.clone();
     return PromiseWorker<LossResult>::Start(
-        info.Env(), [c]() { return run_loss(c); }, loss_result_object);
+        info.Env(), [c]() { return loss::routed_loss(c.config, c.x, c.weight, c.labels, c.route); },
+        loss_result_object);
   });
 }
 

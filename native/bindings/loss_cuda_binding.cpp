@@ -39,15 +39,6 @@ Napi::Value cuda_memory_stats(const Napi::CallbackInfo& info) {
   });
 }
 
-// An integer >= 1; absent: `fallback` when there is one (> 0).
-int64_t size_field(const Napi::Object& o, const char* key, int64_t fallback = 0) {
-  const Napi::Value v = o.Get(key);
-  if (v.IsUndefined() && fallback > 0) return fallback;
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-  if (!(d >= 1) || d != static_cast<double>(static_cast<int64_t>(d))) fail("E_CONFIG", key, "must be an integer >= 1");
-  return static_cast<int64_t>(d);
-}
-
 [[maybe_unused]] Napi::Object timing_row(Napi::Env env, const std::string& name, double median_ms,
                                          const char* bytes_key, int64_t bytes) {
   Napi::Object row = Napi::Object::New(env);
@@ -72,8 +63,8 @@ Napi::Value cuda_loss_bench(const Napi::CallbackInfo& info) {
     const loss::LossConfig config = loss_config_arg(info[0]);
     if (info.Length() < 2 || !info[1].IsObject()) fail("E_CONFIG", "sizes", "expected { B, D, C, repeats, variants }");
     const auto o = info[1].As<Napi::Object>();
-    const int64_t B = size_field(o, "B"), D = size_field(o, "D"), C = size_field(o, "C");
-    const int64_t repeats = size_field(o, "repeats");
+    const int64_t B = integer_field(o, "B", 1), D = integer_field(o, "D", 1), C = integer_field(o, "C", 1);
+    const int64_t repeats = o.Get("repeats").IsUndefined() ? 20 : integer_field(o, "repeats", 1);
     const std::vector<std::string> variants = variant_names(o);
     loss::require_cuda();
     Napi::Array out = Napi::Array::New(info.Env());
@@ -95,8 +86,9 @@ Napi::Value cuda_norm_bench(const Napi::CallbackInfo& info) {
     const auto o = info[0].As<Napi::Object>();
     const std::string dtype = o.Get("dtype").IsString() ? o.Get("dtype").As<Napi::String>().Utf8Value() : "bf16";
     if (dtype != "bf16" && dtype != "fp32") fail("E_CONFIG", "dtype", "must be 'bf16' or 'fp32'");
-    const int64_t N = size_field(o, "N"), C = size_field(o, "C"), H = size_field(o, "H"), W = size_field(o, "W");
-    const int64_t repeats = size_field(o, "repeats", 20);
+    const int64_t N = integer_field(o, "N", 1), C = integer_field(o, "C", 1), H = integer_field(o, "H", 1),
+                  W = integer_field(o, "W", 1);
+    const int64_t repeats = o.Get("repeats").IsUndefined() ? 20 : integer_field(o, "repeats", 1);
     const bool channels_last = boolean_or(o, "channelsLast", false), prelu = boolean_or(o, "prelu", true),
                residual = boolean_or(o, "residual", false);
     loss::require_cuda();

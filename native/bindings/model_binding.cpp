@@ -23,12 +23,6 @@ using ModelPtr = std::shared_ptr<model::InferenceModel>;
 
 constexpr napi_type_tag kModelTag = {0x6d76666163652d6dull, 0x6f64656c2d746167ull};
 
-int64_t count_arg(const Napi::Value& v, const char* name) {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
-  if (!(d >= 1 && d <= 1e9) || d != std::floor(d)) fail("E_SHAPE", name, "must be a positive integer");
-  return static_cast<int64_t>(d);
-}
-
 Napi::Object state_entry(Napi::Env env, const std::string& name, const at::Tensor& t) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("name", name);
@@ -91,7 +85,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
     return guarded(info, [this](const Napi::CallbackInfo& info) -> Napi::Value {
       ModelPtr m = live();
       const auto& o = m->options();
-      const int64_t n = count_arg(info[1], "n"), s = o.input_size;
+      const int64_t n = integer_value(info[1], "n", 1, 1000000000, "E_SHAPE"), s = o.input_size;
       const at::Tensor images = matrix_view(info[0], n, o.in_channels * s * s, "images")
                                     .to(at::kFloat)
                                     .view({n, o.in_channels, s, s})
@@ -168,9 +162,7 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
 Napi::Value create_model(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     const backbones::BackboneOptions options = backbone_options_arg(info[0]);
-    const double seed = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-    if (!(seed >= 0 && seed <= 9007199254740991.0) || seed != std::floor(seed))
-      fail("E_CONFIG", "seed", "must be a non-negative integer");
+    const int64_t seed = integer_value(info[1], "seed");
     const std::string device = string_arg(info, 2, "device");
     auto* constructor = static_cast<Napi::FunctionReference*>(info.Data());
     return PromiseWorker<ModelPtr>::Start(
