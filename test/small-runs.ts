@@ -1,0 +1,34 @@
+/** The small synthetic training setup the precision, step and benchmark tests share. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { BackboneConfig } from '../lib/model/backbones';
+import type { StepInfo, TrainConfig } from '../lib/train/trainer';
+import { configMaker, trainRun } from './train-run';
+
+export const small: BackboneConfig = { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 32 };
+export const data = { kind: 'synthetic', classes: 6, perClass: 16, height: 28, width: 28, channels: 1, seed: 5 } as const;
+
+/** A fresh runs folder (remove it in afterAll) and configs of the small net that train in it. */
+export function smallRuns(prefix: string) {
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), `mvface-${prefix}-`));
+  const tiny = configMaker(prefix, {
+    runsDir,
+    backbone: small,
+    head: { type: 'mv-arc', mode: 'adaptive' },
+    data,
+    epochs: 2,
+    batchSize: 16,
+    optimizer: { lr: 0.05 },
+    seed: 11,
+    workers: 2,
+    device: 'cpu',
+  });
+  return { runsDir, tiny };
+}
+
+export const train = (config: TrainConfig, abortAt?: number, resume = false) => trainRun(config, { abortAt, resume });
+export const losses = (r: { steps: StepInfo[] }) => r.steps.map((s) => s.loss);
+export const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+export const epochMeans = (r: { steps: StepInfo[] }) =>
+  [...new Set(r.steps.map((s) => s.epoch))].map((e) => mean(r.steps.filter((s) => s.epoch === e).map((s) => s.loss)));
