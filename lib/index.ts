@@ -35,7 +35,7 @@ export {
 export type { NativeLossConfig } from './native/types';
 export { matrix, type Matrix } from './loss/matrix';
 export { DataLoader, fashionMnistRoot, type Batch, type DataInfo, type DataSpec, type LoaderOptions, type OnCorrupt } from './data/loader';
-export type { NativeComm, NativeLoader, NativeLossResult, NativeMatrix } from './native/types';
+export type { NativeBackendInfo, NativeComm, NativeLoader, NativeLossResult, NativeMatrix } from './native/types';
 export { generateFaces, drawIdentities, variationFor, variationAtOne, type FaceOptions, type FaceResult, type FaceSet, type Variation } from './data/faces';
 export type { FaceConfig } from './data/faces/facesjs';
 export { evaluate, evaluateModel, formatEvalTable, readEvalReport, type EvalModel, type EvalReport, type EvaluateOptions } from './eval/evaluate';

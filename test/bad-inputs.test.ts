@@ -14,29 +14,13 @@ import { demoTrainer } from '../lib/experiments/demo';
 import { marginLoss, resolveHeadConfig } from '../lib/loss/margin-loss';
 import { type TrainConfig, Trainer } from '../lib/train/trainer';
 import { picture, writeIdx, writeImageFolder } from './fixtures';
+import { fitRun, tinyRun } from './small-runs';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bad-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const tiny = (name: string): TrainConfig => ({
-  name,
-  runsDir: dir,
-  backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 },
-  head: { type: 'mv-am', mode: 'fixed' },
-  data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1, seed: 1 },
-  epochs: 1,
-  batchSize: 8,
-  workers: 1,
-});
-
-async function train(c: TrainConfig, options: { resume?: boolean; overwrite?: boolean } = {}): Promise<void> {
-  const trainer = await Trainer.create(c, options);
-  try {
-    await trainer.fit();
-  } finally {
-    trainer.dispose();
-  }
-}
+const tiny = (name: string) => tinyRun(name, dir);
+const train = fitRun;
 
 /** The CLI, in this process: what it throws is what `mvface` prints as "mvface: <message> [<code>]". */
 const cli = (...args: string[]) =>

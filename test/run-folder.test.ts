@@ -6,31 +6,15 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type TrainConfig, Trainer } from '../lib/train/trainer';
 import { picture, writeIdx, writeImageFolder } from './fixtures';
+import { fitRun, tinyRun } from './small-runs';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 const run = promisify(execFile);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-runs-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const config = (name: string): TrainConfig => ({
-  name,
-  runsDir: dir,
-  backbone: { name: 'small', inputSize: 28, inChannels: 1, embeddingSize: 16 },
-  head: { type: 'mv-am', mode: 'fixed' },
-  data: { kind: 'synthetic', classes: 4, perClass: 4, height: 28, width: 28, channels: 1, seed: 1 },
-  epochs: 1,
-  batchSize: 8,
-  workers: 1,
-});
-
-async function train(c: TrainConfig, options: { resume?: boolean; overwrite?: boolean } = {}): Promise<void> {
-  const trainer = await Trainer.create(c, options);
-  try {
-    await trainer.fit();
-  } finally {
-    trainer.dispose();
-  }
-}
+const config = (name: string) => tinyRun(name, dir);
+const train = fitRun;
 
 describe('run folders', () => {
   it('refuse a second run on the same name unless told to resume or overwrite', async () => {

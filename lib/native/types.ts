@@ -8,17 +8,28 @@ import type { BackboneInfo, ResolvedBackboneConfig } from '../model/backbones';
 import type { StateEntry } from '../model/model';
 import type { NativePrecisionOptions } from '../train/precision';
 import type { StepResult } from '../train/trainer';
+
 export interface NativeBackendInfo {
   libtorchVersion: string;
+  /** Where the build found libtorch: 'LIBTORCH' (a folder), 'pytorch' (LIBTORCH_USE_PYTORCH=1) or 'system'. */
   libtorchSource: string;
+  /** The tag that pins the binary to its libtorch, e.g. torch1_13_0_system_cpu. */
   libtorchTag: string;
   builtWithCuda: boolean;
   cudaAvailable: boolean;
   cudaDevices: string[];
+  /** The BLAS library loaded in this process. */
   blas: string;
+  /** Intra-op threads (defaults to the machine's cores or MVFACE_NUM_THREADS). */
   threads: number;
+  /** Whether libtorch's oneDNN kernels (convolutions, bfloat16 matrix products) run on the CPU; MVFACE_ONEDNN=0 turns them off. */
   onednn: boolean;
+  /**
+   * TensorFloat-32 allowed in cuDNN's convolutions and cuBLAS's float32 matrix products: libtorch's
+   * defaults, MVFACE_TF32=0 or 1 at load, or the last Trainer's `tf32` option.
+   */
   tf32: { cudnn: boolean; cublas: boolean };
+  /** The addon's own version (the package's, when it was built). */
   addonVersion: string;
 }
 
