@@ -236,7 +236,16 @@ describe('the CLI', () => {
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(143);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'term', 'checkpoint.json'), 'utf8')).position.step).toBeGreaterThan(0);
+    const position = JSON.parse(fs.readFileSync(path.join(dir, 'term', 'checkpoint.json'), 'utf8')).position;
+    const steps = fs
+      .readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.event === 'step');
+    // The checkpoint is at the step the signal interrupted: the last one logged.
+    expect(position.step).toBeGreaterThan(0);
+    expect(position.step).toBe(steps.at(-1).step);
     expect(stderr).toContain('--resume');
     expect(fs.existsSync(path.join(dir, 'term', 'lock'))).toBe(false);
   }, 60_000);
