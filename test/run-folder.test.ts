@@ -188,6 +188,17 @@ describe('the CLI', () => {
       '0',
       '--checkpoint-every-minutes',
       '0',
+      '--dropout',
+      '0.1',
+      '--norm',
+      'none',
+      '--num-classes',
+      '5',
+      '--no-flip',
+      '--no-loss-scale',
+      '--head-option',
+      't=0.3',
+      'scale=16',
     ]);
     const saved = JSON.parse(fs.readFileSync(path.join(dir, 'flags', 'config.json'), 'utf8'));
     expect(saved).toMatchObject({
@@ -195,7 +206,14 @@ describe('the CLI', () => {
       schedule: { type: 'multistep', milestones: [1, 2], gamma: 0.5 },
       warmupEpochs: 0,
       checkpointEveryMinutes: 0,
+      backbone: { dropout: 0.1, norm: 'none' },
+      numClasses: 5,
+      flip: false,
+      lossScale: false,
+      head: { type: 'mv-am', mode: 'fixed', t: 0.3, scale: 16 },
     });
+    const typo = spawnSync(process.execPath, [cli, ...base, '--epochs', '1', '--name', 'flags3', '--head-option', 'margn=0.2'], { encoding: 'utf8' });
+    expect([typo.status, typo.stderr]).toEqual([1, expect.stringContaining("head: unknown key 'margn'; did you mean 'margin'?")]);
     const r = spawnSync(process.execPath, [cli, ...base, '--epochs', '1', '--name', 'flags2', '--eval-every', '2'], { encoding: 'utf8' });
     expect([r.status, r.stderr]).toEqual([1, expect.stringContaining('--eval-every and --eval-bin go together')]);
   });

@@ -95,6 +95,29 @@ interface TrainFlags {
   onCorrupt?: 'skip' | 'fail';
   nproc?: number;
   shardHead?: boolean;
+  block?: 'ir' | 'ir_se';
+  dropout?: number;
+  norm?: 'batch' | 'none';
+  headOption?: string[];
+  numClasses?: number;
+  flip?: boolean;
+  syntheticOnDevice?: boolean;
+  lossScale?: boolean;
+  staticStep?: boolean;
+  evalBatchSize?: number;
+}
+
+/** key=value pairs: numbers, true and false as such, anything else as a string. */
+function keyValues(pairs: string[], flag: string): Record<string, unknown> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new MvfaceError('E_CONFIG', `${flag}: expected key=value, got '${pair}'`, flag.slice(2));
+      const [key, text] = [pair.slice(0, at), pair.slice(at + 1)];
+      const value = text === 'true' ? true : text === 'false' ? false : text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+      return [key, value];
+    }),
+  );
 }
 
 function scheduleFromFlags(f: TrainFlags): Schedule {
@@ -117,11 +140,23 @@ function trainConfig(f: TrainFlags): TrainConfig {
   const c: Record<string, unknown> = { ...base };
   if (f.name !== undefined) c.name = f.name;
   if (f.runsDir !== undefined) c.runsDir = f.runsDir;
-  const backbone = { name: f.backbone, embeddingSize: f.embeddingSize, inputSize: f.inputSize, inChannels: f.channels };
+  const backbone = {
+    name: f.backbone,
+    embeddingSize: f.embeddingSize,
+    inputSize: f.inputSize,
+    inChannels: f.channels,
+    block: f.block,
+    dropout: f.dropout,
+    norm: f.norm,
+  };
   if (Object.values(backbone).some((v) => v !== undefined)) {
     c.backbone = { ...(base.backbone ?? {}), ...Object.fromEntries(Object.entries(backbone).filter(([, v]) => v !== undefined)) };
   }
   if (f.head) c.head = headFromFlags({ head: f.head, mode: f.mode, t: f.t, scale: f.scale, margin: f.margin, easyMargin: f.easyMargin });
+  if (f.headOption) {
+    if (c.head === undefined) throw new MvfaceError('E_CONFIG', '--head-option goes with --head or a --config file with a head', 'head');
+    c.head = { ...(c.head as object), ...keyValues(f.headOption, '--head-option') };
+  }
   if (f.data) c.data = parseDataArg(f.data);
   if (f.evalData) c.evalData = parseDataArg(f.evalData);
   if (f.epochs !== undefined) c.epochs = f.epochs;
@@ -133,7 +168,13 @@ function trainConfig(f: TrainFlags): TrainConfig {
     throw new MvfaceError('E_CONFIG', '--milestones, --gamma, --min-lr and --power go with --schedule', 'schedule');
   if (f.warmupEpochs !== undefined) c.warmupEpochs = f.warmupEpochs;
   if ((f.evalEvery === undefined) !== (f.evalBin === undefined)) throw new MvfaceError('E_CONFIG', '--eval-every and --eval-bin go together', 'eval');
-  if (f.evalEvery !== undefined && f.evalBin) c.eval = { every: f.evalEvery, sets: f.evalBin.map((path) => ({ kind: 'bin', path })) };
+  if (f.evalEvery !== undefined && f.evalBin) {
+    c.eval = {
+      every: f.evalEvery,
+      sets: f.evalBin.map((path) => ({ kind: 'bin', path })),
+      ...(f.evalBatchSize !== undefined && { batchSize: f.evalBatchSize }),
+    };
+  } else if (f.evalBatchSize !== undefined) throw new MvfaceError('E_CONFIG', '--eval-batch-size goes with --eval-every and --eval-bin', 'eval');
   if (f.seed !== undefined) c.seed = f.seed;
   if (f.device) c.device = f.device;
   if (f.precision) c.precision = f.precision;
@@ -149,6 +190,11 @@ function trainConfig(f: TrainFlags): TrainConfig {
   if (f.checkpointEveryMinutes !== undefined) c.checkpointEveryMinutes = f.checkpointEveryMinutes;
   if (f.onCorrupt !== undefined) c.onCorrupt = f.onCorrupt;
   if (f.shardHead) c.shardHead = true;
+  if (f.numClasses !== undefined) c.numClasses = f.numClasses;
+  if (f.flip === false) c.flip = false;
+  if (f.syntheticOnDevice) c.syntheticOnDevice = true;
+  if (f.lossScale !== undefined) c.lossScale = f.lossScale;
+  if (f.staticStep) c.staticStep = true;
   for (const key of ['name', 'backbone', 'head', 'data', 'epochs']) {
     if (c[key] === undefined) throw new MvfaceError('E_CONFIG', `${key}: missing (give --${key} or a --config file)`, key);
   }
@@ -247,6 +293,10 @@ export function program(): Command {
     .option('--scale <s>', `scale s (default ${headDefaults.scale})`, number)
     .option('--margin <m>', `margin m (default am ${headDefaults.amMargin}, arc ${headDefaults.arcMargin})`, number)
     .option('--easy-margin', "the authors' easy margin")
+    .option('--head-option <key=value...>', 'any other head field, e.g. m1=1 m2=0.3 m3=0.2 (combined), m=4 (sphereface), gamma=2 (focal), ratio=0.9 (hm)')
+    .addOption(new Option('--block <block>', `iresnet blocks (default ${backboneDefaults.block})`).choices(['ir', 'ir_se']))
+    .option('--dropout <p>', `dropout before the embedding layer (default ${backboneDefaults.dropout})`, number)
+    .addOption(new Option('--norm <norm>', `small backbone: its batch norms, or none (default ${backboneDefaults.norm})`).choices(['batch', 'none']))
     .option('--data <spec>', 'fashion-mnist[:train|test] | imagefolder:<dir> | recordio:<dir> | idx:<images>,<labels> | synthetic:classes=N,perClass=K,size=S')
     .option('--eval-data <spec>', 'closed-set accuracy after each epoch (same spec syntax)')
     .option('--epochs <n>', 'epochs', integer)
@@ -264,6 +314,9 @@ export function program(): Command {
     .option('--warmup-epochs <e>', `linear warm-up from 0, in epochs (default ${trainDefaults.warmupEpochs})`, number)
     .option('--eval-every <steps>', 'evaluate the --eval-bin sets every n steps during training (log.jsonl: event eval)', integer)
     .option('--eval-bin <files...>', 'InsightFace verification .bin sets for --eval-every')
+    .option('--eval-batch-size <n>', 'images per native call in --eval-every', integer)
+    .option('--num-classes <n>', "the head's classes; must agree with the data (default: the data set's)", integer)
+    .option('--no-flip', 'no random horizontal flips of the training images')
     .option('--seed <n>', `seed (default ${trainDefaults.seed})`, integer)
     .option('--device <device>', `cpu | cuda | cuda:N | auto (default ${trainDefaults.device}; with --nproc, cuda is each process's own GPU)`, deviceArg)
     .addOption(
@@ -280,6 +333,10 @@ export function program(): Command {
     .option('--tf32', 'CUDA: TensorFloat-32 in convolutions and float32 matrix products (default: convolutions only)')
     .option('--no-tf32', 'CUDA: IEEE float32 in convolutions and matrix products')
     .option('--cuda-graph', 'CUDA: capture the step in CUDA graphs after 3 warm-up steps')
+    .option('--static-step', 'the step a CUDA graph captures, run uncaptured')
+    .option('--synthetic-on-device', 'CUDA, synthetic data: generate the batches on the GPU')
+    .option('--loss-scale', 'dynamic loss scaling (default: on for fp16 only)')
+    .option('--no-loss-scale', 'no loss scaling, also for fp16')
     .option('--sample-rate <r>', "Partial FC: each step uses the batch's classes and this share of the others (0 < r <= 1)", number)
     .option('--chunk-classes <k>', "the head's loss over chunks of k classes (a batch x k buffer)", integer)
     .option('--workers <n>', 'native decoding threads', integer)
