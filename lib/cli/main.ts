@@ -293,7 +293,7 @@ export function program(): Command {
     .option('--scale <s>', `scale s (default ${headDefaults.scale})`, number)
     .option('--margin <m>', `margin m (default am ${headDefaults.amMargin}, arc ${headDefaults.arcMargin})`, number)
     .option('--easy-margin', "the authors' easy margin")
-    .option('--head-option <key=value...>', 'any other head field, e.g. m1=1 m2=0.3 m3=0.2 (combined), m=4 (sphereface), gamma=2 (focal), ratio=0.9 (hm)')
+    .option('--head-option <key=value...>', 'any other head field, e.g. m1=1 m2=0.4 m3=0.1 (combined), m=3 (sphereface), gamma=1 (focal), ratio=0.8 (hm)')
     .addOption(new Option('--block <block>', `iresnet blocks (default ${backboneDefaults.block})`).choices(['ir', 'ir_se']))
     .option('--dropout <p>', `dropout before the embedding layer (default ${backboneDefaults.dropout})`, number)
     .addOption(new Option('--norm <norm>', `small backbone: its batch norms, or none (default ${backboneDefaults.norm})`).choices(['batch', 'none']))

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { backendInfo } from '../native/backend';
-import { trainDefaults } from '../config/defaults';
+import { optimizerDefaults, trainDefaults } from '../config/defaults';
 import { demoVerification } from './demo-eval';
 import { createProgress } from '../cli/progress';
 import { writeReport } from '../report/report';
@@ -23,7 +23,7 @@ export const demoConfig: TrainConfig = {
   evalData: { kind: 'fashion-mnist', split: 'test' },
   epochs: 6,
   batchSize: 256,
-  optimizer: { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+  optimizer: { ...optimizerDefaults },
   schedule: { type: 'cosine' },
   warmupEpochs: 0.5,
   seed: 1,
