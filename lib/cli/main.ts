@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 /** mvface: train | embed | export | eval | report | faces | compare | bench | info | build | demo. */
 import { Command, Option } from 'commander';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { packageRoot } from '../native/addon';
+import { packageVersion } from '../native/addon';
 import { backendInfo } from '../native/backend';
 import { buildAddon } from '../native/build';
 import { registerBenchCommand } from './bench';
@@ -252,11 +250,6 @@ async function embed(f: { run: string; data: string; out: string; batchSize: num
   } finally {
     model.dispose();
   }
-}
-
-/** The package's version, from its package.json. */
-function packageVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export function program(): Command {

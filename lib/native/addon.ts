@@ -15,6 +15,11 @@ import type { NativeAddon } from './types';
 /** The package folder (the one holding mvface's package.json), from dist/lib or from lib/. */
 export const packageRoot = findPackageRoot(__dirname);
 
+/** mvface's version, from its package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 function findPackageRoot(start: string): string {
   for (let dir = start; ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');

@@ -1,7 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createError } from '../errors';
-import { native, nativeLocation, packageRoot } from './addon';
+import { native, nativeLocation, packageVersion } from './addon';
 import type { NativeBackendInfo } from './types';
 
 /** The native backend: the libtorch and binary in use, CUDA, BLAS, threads and kernel flags. */
@@ -10,10 +8,6 @@ export interface BackendInfo extends Omit<NativeBackendInfo, 'addonVersion'> {
   version: string;
   /** The native binary in use and whether it is a prebuild or the local build. */
   binary: { file: string; kind: string };
-}
-
-function packageVersion(): string {
-  return JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version;
 }
 
 export function backendInfo(): BackendInfo {
