@@ -14,7 +14,7 @@ import { demoTrainer } from '../lib/experiments/demo';
 import { marginLoss, resolveHeadConfig } from '../lib/loss/margin-loss';
 import { type TrainConfig, Trainer } from '../lib/train/trainer';
 import { picture, writeIdx, writeImageFolder } from './fixtures';
-import { fitRun, tinyRun } from './small-runs';
+import { fitRun, tinyRun, tinyTrainFlags } from './small-runs';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-bad-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -33,22 +33,9 @@ const trainFlags = (name: string) => [
   name,
   '--runs-dir',
   dir,
-  '--backbone',
-  'small',
-  '--input-size',
-  '28',
-  '--channels',
-  '1',
-  '--embedding-size',
-  '16',
-  '--head',
-  'mv-am',
+  ...tinyTrainFlags,
   '--data',
   'synthetic:classes=4,perClass=4,size=28,channels=1,seed=1',
-  '--batch-size',
-  '8',
-  '--workers',
-  '1',
 ];
 const withConfig = (name: string, edit: (c: Record<string, unknown>) => void) => {
   const c = JSON.parse(JSON.stringify(tiny(name))) as Record<string, unknown>;

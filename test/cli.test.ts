@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { tinyTrainFlags } from './small-runs';
 const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvface-cli-'));
 afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
@@ -18,28 +19,15 @@ const trainArgs = (name: string, epochs: number) => [
   name,
   '--runs-dir',
   runsDir,
-  '--backbone',
-  'small',
-  '--input-size',
-  '28',
-  '--channels',
-  '1',
-  '--embedding-size',
-  '16',
-  '--head',
-  'mv-am',
+  ...tinyTrainFlags,
   '--mode',
   'fixed',
   '--data',
   data,
   '--epochs',
   String(epochs),
-  '--batch-size',
-  '8',
   '--lr',
   '0.05',
-  '--workers',
-  '1',
 ];
 
 describe('mvface CLI', () => {

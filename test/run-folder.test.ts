@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type TrainConfig, Trainer } from '../lib/train/trainer';
-import { picture, writeIdx, writeImageFolder } from './fixtures';
-import { fitRun, tinyRun } from './small-runs';
+import { picture, writeImageFolder } from './fixtures';
+import { fitRun, tinyRun, tinyTrainFlags } from './small-runs';
 
 const cli = path.resolve(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 const run = promisify(execFile);
@@ -61,25 +61,12 @@ describe('run folders', () => {
       'moved',
       '--runs-dir',
       'relative-runs',
-      '--backbone',
-      'small',
-      '--input-size',
-      '28',
-      '--channels',
-      '1',
-      '--embedding-size',
-      '16',
-      '--head',
-      'mv-am',
+      ...tinyTrainFlags,
       '--mode',
       'fixed',
       '--data',
       'synthetic:classes=4,perClass=4,size=28,channels=1,seed=1',
       '--epochs',
-      '1',
-      '--batch-size',
-      '8',
-      '--workers',
       '1',
     ];
     await run(process.execPath, [cli, ...args], { cwd });
@@ -123,48 +110,8 @@ describe('corrupt images', () => {
   });
 });
 
-describe('labels with gaps', () => {
-  it('warn: one stray label in an IDX set adds classes without images', async () => {
-    const pictures = Array.from({ length: 16 }, (_, i) => picture(28, 28, 1, i, i === 5 ? 200 : i % 4));
-    const files = writeIdx(fs.mkdtempSync(path.join(dir, 'idx-')), pictures, false);
-    const warnings: Error[] = [];
-    const listen = (w: Error) => warnings.push(w);
-    process.on('warning', listen);
-    try {
-      const trainer = await Trainer.create({ ...config('gaps'), data: { kind: 'idx', ...files } });
-      trainer.dispose();
-      await new Promise((resolve) => setImmediate(resolve));
-    } finally {
-      process.off('warning', listen);
-    }
-    expect(warnings.map((w) => w.message)).toContainEqual(expect.stringContaining('196 of its 201 classes'));
-  });
-});
-
 describe('the CLI', () => {
-  const base = [
-    'train',
-    '--runs-dir',
-    dir,
-    '--backbone',
-    'small',
-    '--input-size',
-    '28',
-    '--channels',
-    '1',
-    '--embedding-size',
-    '16',
-    '--head',
-    'mv-am',
-    '--mode',
-    'fixed',
-    '--data',
-    'synthetic:classes=5,perClass=8,size=28,channels=1,seed=2',
-    '--batch-size',
-    '8',
-    '--workers',
-    '1',
-  ];
+  const base = ['train', '--runs-dir', dir, ...tinyTrainFlags, '--mode', 'fixed', '--data', 'synthetic:classes=5,perClass=8,size=28,channels=1,seed=2'];
 
   it('has a flag for the optimizer, the schedule, warm-up and evaluation during training, and they reach config.json', async () => {
     await run(process.execPath, [

@@ -54,3 +54,21 @@ export async function fitRun(config: TrainConfig, options: CreateOptions = {}): 
     trainer.dispose();
   }
 }
+
+/** `mvface train` flags for tinyRun's network: the small net at 28 x 28 grey, 16-d, mv-am, batch 8, 1 decoding thread. */
+export const tinyTrainFlags = [
+  '--backbone',
+  'small',
+  '--input-size',
+  '28',
+  '--channels',
+  '1',
+  '--embedding-size',
+  '16',
+  '--head',
+  'mv-am',
+  '--batch-size',
+  '8',
+  '--workers',
+  '1',
+];
