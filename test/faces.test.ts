@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { program } from '../lib/cli/main';
 import { type Batch, DataLoader } from '../lib/data/loader';
 import { ConfigError, IoError } from '../lib/errors';
-import { drawIdentities, type FaceOptions, generateFaces } from '../lib/data/faces';
+import { drawIdentities, type FaceOptions, familyFeatures, generateFaces, type Variation, variationAtOne } from '../lib/data/faces';
 import { visibleTraits } from '../lib/data/faces/facesjs';
 import { tempDir } from './fixtures';
 
@@ -177,6 +177,46 @@ describe('identities', () => {
   });
 });
 
+describe('families', () => {
+  const traitsApart = (a: string[], b: string[]): number => a.filter((t, k) => t !== b[k]).length;
+
+  it('share all but familyTraits features within a family; families stay at least 3 visible traits apart', async () => {
+    const faces = await drawIdentities(11, 48, { size: 4, traits: 2 });
+    const traits = faces.map(visibleTraits);
+    for (let i = 0; i < traits.length; i++) {
+      for (let j = i + 1; j < traits.length; j++) {
+        const d = traitsApart(traits[i], traits[j]);
+        if (Math.floor(i / 4) !== Math.floor(j / 4)) expect(d, `${i} and ${j}`).toBeGreaterThanOrEqual(3);
+        // Two features, each one trait but hair (style and colour): 1 to 3 traits from the founder, at least 1 between members.
+        else if (i % 4 === 0) expect([1, 2, 3], `founder ${i}, member ${j}`).toContain(d);
+        else expect(d, `${i} and ${j}`).toBeGreaterThanOrEqual(1);
+      }
+    }
+    for (const [i, face] of faces.entries()) {
+      if (i % 4 === 0) continue;
+      const founder = faces[i - (i % 4)];
+      const changed = familyFeatures.filter((f) => JSON.stringify(face[f]) !== JSON.stringify(founder[f]));
+      expect(changed, `member ${i}`).toHaveLength(2);
+      const others = Object.keys(face).filter((k) => !(familyFeatures as readonly string[]).includes(k));
+      for (const k of others) expect(face[k], `member ${i}: ${k}`).toEqual(founder[k]);
+    }
+    expect(await drawIdentities(11, 10, { size: 4, traits: 2 })).toEqual(faces.slice(0, 10));
+    expect(await drawIdentities(11, 12, { size: 1, traits: 2 })).toEqual(await drawIdentities(11, 12));
+  });
+
+  it('put family members closer in pixels than strangers', async () => {
+    const images = readImages(await generate({ identities: 12, imagesPerIdentity: 1, seed: 4, difficulty: 0, familySize: 3, familyTraits: 1 }));
+    const kin: number[] = [];
+    const strangers: number[] = [];
+    for (let i = 0; i < images.length; i++) {
+      for (let j = i + 1; j < images.length; j++) (Math.floor(i / 3) === Math.floor(j / 3) ? kin : strangers).push(distance(images[i][0], images[j][0]));
+    }
+    console.log(`still images: median distance ${median(kin).toFixed(1)} within families, ${median(strangers).toFixed(1)} between`);
+    expect(median(kin)).toBeLessThan(0.6 * median(strangers));
+    expect(Math.min(...kin)).toBeGreaterThan(0);
+  });
+});
+
 describe('variation', () => {
   it('is absent at difficulty 0, present at 0.2, and larger at 1', async () => {
     const still = readImages(await generate({ identities: 3, imagesPerIdentity: 3, seed: 5, difficulty: 0 }));
@@ -189,6 +229,30 @@ describe('variation', () => {
     // No two images of an identity are alike.
     expect(Math.min(...low)).toBeGreaterThan(5);
     expect(median(high)).toBeGreaterThan(1.5 * median(low));
+  });
+
+  it('moves an image by each knob alone, and by none when every range is 0', async () => {
+    const none = Object.fromEntries(Object.keys(variationAtOne).map((k) => [k, 0])) as unknown as Variation;
+    const still = readImages(await generate({ identities: 1, imagesPerIdentity: 2, seed: 8, variation: none }))[0];
+    expect(distance(still[0], still[1])).toBe(0);
+    const probabilities = ['expression', 'grayscale', 'occlusion', 'background'];
+    for (const key of Object.keys(variationAtOne) as Array<keyof Variation>) {
+      const value = probabilities.includes(key) ? 1 : variationAtOne[key];
+      const moved = readImages(await generate({ identities: 1, imagesPerIdentity: 2, seed: 8, variation: { ...none, [key]: value } }))[0];
+      for (const [k, image] of moved.entries()) expect(distance(image, still[k]), `${key}, image ${k}`).toBeGreaterThan(0.05);
+    }
+  });
+
+  it('blurs: neighbouring pixels differ less with blur than without', async () => {
+    const none = Object.fromEntries(Object.keys(variationAtOne).map((k) => [k, 0])) as unknown as Variation;
+    const roughness = (rgb: Uint8Array): number => {
+      let sum = 0;
+      for (let i = 3; i < rgb.length; i++) sum += Math.abs(rgb[i] - rgb[i - 3]);
+      return sum;
+    };
+    const sharp = readImages(await generate({ identities: 2, imagesPerIdentity: 1, seed: 8, variation: none }));
+    const soft = readImages(await generate({ identities: 2, imagesPerIdentity: 1, seed: 8, variation: { ...none, blur: 3 } }));
+    for (let i = 0; i < 2; i++) expect(roughness(soft[i][0])).toBeLessThan(0.8 * roughness(sharp[i][0]));
   });
 
   it('follows explicit ranges: only noise leaves the face where it is', async () => {
@@ -258,6 +322,13 @@ describe('options', () => {
       argument: 'variation.tilt',
     });
     await expect(generateFaces({ root, identities: 2, imagesPerIdentity: 1, colour: 1 } as never)).rejects.toMatchObject({ argument: 'colour' });
+    await expect(generateFaces({ root, identities: 4, imagesPerIdentity: 1, familySize: 0 })).rejects.toMatchObject({ argument: 'familySize' });
+    await expect(generateFaces({ root, identities: 4, imagesPerIdentity: 1, familySize: 2, familyTraits: 0 })).rejects.toMatchObject({
+      argument: 'familyTraits',
+    });
+    await expect(generateFaces({ root, identities: 4, imagesPerIdentity: 1, familyTraits: familyFeatures.length + 1 })).rejects.toMatchObject({
+      argument: 'familyTraits',
+    });
     expect(fs.existsSync(root)).toBe(false);
   });
 
@@ -308,7 +379,30 @@ describe('mvface faces', () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       await program().parseAsync(
-        ['faces', '--out', out, '--identities', '3', '--images', '2', '--held-out', '1', '--seed', '9', '--format', 'jpg', '--size', '48'],
+        [
+          'faces',
+          '--out',
+          out,
+          '--identities',
+          '3',
+          '--images',
+          '2',
+          '--held-out',
+          '1',
+          '--seed',
+          '9',
+          '--format',
+          'jpg',
+          '--size',
+          '48',
+          '--family-size',
+          '3',
+          '--family-traits',
+          '1',
+          '--variation',
+          'blur=0',
+          'occlusion=0.25',
+        ],
         { from: 'user' },
       );
       expect(JSON.parse(String(log.mock.calls[0][0]))).toMatchObject({ identities: 3, images: 6, train: { identities: 2 }, test: { identities: 1 } });
@@ -319,6 +413,15 @@ describe('mvface faces', () => {
       stderr.mockRestore();
     }
     expect(fs.readdirSync(path.join(out, 'test', 'id00002'))).toEqual(['0000.jpg', '0001.jpg']);
-    expect(JSON.parse(fs.readFileSync(path.join(out, 'faces.json'), 'utf8'))).toMatchObject({ seed: 9, size: 48, format: 'jpg', heldOut: 1, complete: true });
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'faces.json'), 'utf8'))).toMatchObject({
+      seed: 9,
+      size: 48,
+      format: 'jpg',
+      heldOut: 1,
+      complete: true,
+      familySize: 3,
+      familyTraits: 1,
+      variation: { blur: 0, occlusion: 0.25, noise: variationAtOne.noise / 2 },
+    });
   });
 });

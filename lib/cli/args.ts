@@ -25,6 +25,19 @@ export function deviceArg(v: string): Device {
   return v;
 }
 
+/** key=value pairs: numbers, true and false as such, anything else as a string. */
+export function keyValues(pairs: string[], flag: string): Record<string, unknown> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw createError('E_CONFIG', `${flag}: expected key=value, got '${pair}'`, flag.slice(2));
+      const [key, text] = [pair.slice(0, at), pair.slice(at + 1)];
+      const value = text === 'true' ? true : text === 'false' ? false : text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+      return [key, value];
+    }),
+  );
+}
+
 function fields(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of text.split(',').filter(Boolean)) {

@@ -1,7 +1,7 @@
 /** The CLI's `faces` command: writes the synthetic face identity data set. */
 import { type Command, Option } from 'commander';
-import { integerArg as integer, numberArg as number } from './args';
-import { generateFaces } from '../data/faces';
+import { integerArg as integer, keyValues, numberArg as number } from './args';
+import { faceDefaults, familyFeatures, generateFaces, type Variation, variationAtOne } from '../data/faces';
 
 interface FacesFlags {
   out: string;
@@ -10,6 +10,9 @@ interface FacesFlags {
   seed: number;
   size: number;
   difficulty: number;
+  variation?: string[];
+  familySize: number;
+  familyTraits: number;
   format: 'png' | 'jpg';
   heldOut: number;
   overwrite?: boolean;
@@ -60,6 +63,9 @@ async function facesCommand(f: FacesFlags): Promise<void> {
       seed: f.seed,
       size: f.size,
       difficulty: f.difficulty,
+      ...(f.variation && { variation: keyValues(f.variation, '--variation') as Partial<Variation> }),
+      familySize: f.familySize,
+      familyTraits: f.familyTraits,
       format: f.format,
       heldOut: f.heldOut,
       overwrite: f.overwrite,
@@ -89,11 +95,19 @@ export function registerFacesCommand(p: Command): void {
     .requiredOption('--out <dir>', 'output folder: <dir>/<identity>/<k>.png, or <dir>/train and <dir>/test with --held-out')
     .requiredOption('--identities <n>', 'identities in all', integer)
     .requiredOption('--images <n>', 'images per identity', integer)
-    .option('--seed <n>', 'seed: the same seed writes the same bytes', integer, 0)
-    .option('--size <n>', 'image side in pixels', integer, 112)
-    .option('--difficulty <d>', 'scales every variation range: 0 none, 1 hard', number, 0.5)
-    .addOption(new Option('--format <format>', 'image format').choices(['png', 'jpg']).default('png'))
-    .option('--held-out <n>', 'identities written to <dir>/test, disjoint from <dir>/train', integer, 0)
+    .option('--seed <n>', 'seed: the same seed writes the same bytes', integer, faceDefaults.seed)
+    .option('--size <n>', 'image side in pixels', integer, faceDefaults.size)
+    .option('--difficulty <d>', 'scales every variation range: 0 none, 1 hard', number, faceDefaults.difficulty)
+    .option('--variation <key=value...>', `one range instead of the difficulty's, e.g. blur=0 occlusion=0.3 (keys: ${Object.keys(variationAtOne).join(', ')})`)
+    .option(
+      '--family-size <n>',
+      'identities per family: members share all but --family-traits facial features (1: no families)',
+      integer,
+      faceDefaults.familySize,
+    )
+    .option('--family-traits <n>', `features each family member has of its own (1 to ${familyFeatures.length})`, integer, faceDefaults.familyTraits)
+    .addOption(new Option('--format <format>', 'image format').choices(['png', 'jpg']).default(faceDefaults.format))
+    .option('--held-out <n>', 'identities written to <dir>/test, disjoint from <dir>/train', integer, faceDefaults.heldOut)
     .option('--overwrite', 'replace an earlier output of this command in <dir>')
     .option('--concurrency <n>', 'images rendered at once (default: cores)', integer)
     .action(facesCommand);

@@ -8,7 +8,7 @@ import { registerBenchCommand } from './bench';
 import { registerCompareCommand } from './compare';
 import { registerEvalCommands } from './eval';
 import { registerFacesCommand } from './faces';
-import { deviceArg, headFromFlags, integerArg as integer, numberArg as number, parseDataArg } from './args';
+import { deviceArg, headFromFlags, integerArg as integer, keyValues, numberArg as number, parseDataArg } from './args';
 import { embedDataSet } from '../model/embed-data-set';
 import { ProcessGroup } from '../train/distributed';
 import { exitWithLauncher, launchLocal, withoutNproc } from './launch';
@@ -103,19 +103,6 @@ interface TrainFlags {
   lossScale?: boolean;
   staticStep?: boolean;
   evalBatchSize?: number;
-}
-
-/** key=value pairs: numbers, true and false as such, anything else as a string. */
-function keyValues(pairs: string[], flag: string): Record<string, unknown> {
-  return Object.fromEntries(
-    pairs.map((pair) => {
-      const at = pair.indexOf('=');
-      if (at < 1) throw new MvfaceError('E_CONFIG', `${flag}: expected key=value, got '${pair}'`, flag.slice(2));
-      const [key, text] = [pair.slice(0, at), pair.slice(at + 1)];
-      const value = text === 'true' ? true : text === 'false' ? false : text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
-      return [key, value];
-    }),
-  );
 }
 
 function scheduleFromFlags(f: TrainFlags): Schedule {

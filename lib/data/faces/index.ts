@@ -10,11 +10,13 @@ import * as path from 'node:path';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { createError, type MvfaceError } from '../../errors';
-import { drawFace, faceBody, type FaceConfig, facesjsVersion, loadFacesjs, visibleTraits } from './facesjs';
+import { faceBody, type FaceConfig, facesjsVersion, loadFacesjs } from './facesjs';
+import { drawIdentities, familyFeatures } from './identities';
 import { Rng } from './random';
 import { composeSvg, drawParams, finishPixels, type Variation, variationAtOne, variationFor } from './render';
 
 export { variationAtOne, variationFor, type Variation } from './render';
+export { drawIdentities, familyFeatures, type Families } from './identities';
 
 export interface FaceOptions {
   /** The output folder; created if missing. It must be empty, or an earlier output with `overwrite`. */
@@ -30,6 +32,14 @@ export interface FaceOptions {
   difficulty?: number;
   /** Ranges that replace the difficulty's ones, key by key. */
   variation?: Partial<Variation>;
+  /**
+   * Identities per family (default 1: none). Family members share every feature but `familyTraits`
+   * ones, the hard negatives of a large set; families are consecutive identities, so a `heldOut`
+   * that is a multiple of familySize keeps each family on one side.
+   */
+  familySize?: number;
+  /** Facial features (eyes, brows, nose, mouth, hair, head, ears, facial hair) each member has of its own. Default 2. */
+  familyTraits?: number;
   /** Default 'png' (lossless). 'jpg' is written at `jpegQuality` (default 90). */
   format?: 'png' | 'jpg';
   jpegQuality?: number;
@@ -62,12 +72,12 @@ export interface FaceResult extends FaceSet {
   manifest: string;
 }
 
-/** Identities differ in at least this many visible traits (head, hair, eyes, mouth, ...). */
-const minTraitDistance = 3;
 const manifestName = 'faces.json';
 
-// Stream purposes in the Rng keys.
-const identityStream = 1;
+/** The defaults of the optional FaceOptions (the CLI shows these). */
+export const faceDefaults = { seed: 0, size: 112, difficulty: 0.5, familySize: 1, familyTraits: 2, format: 'png', jpegQuality: 90, heldOut: 0 } as const;
+
+// The images' stream purpose in the Rng keys (identities.ts uses 1 and 3).
 const imageStream = 2;
 
 function configError(option: string, message: string): MvfaceError {
@@ -98,6 +108,8 @@ const optionKeys = [
   'size',
   'difficulty',
   'variation',
+  'familySize',
+  'familyTraits',
   'format',
   'jpegQuality',
   'heldOut',
@@ -115,6 +127,8 @@ interface Resolved {
   size: number;
   difficulty: number;
   variation: Variation;
+  familySize: number;
+  familyTraits: number;
   format: 'png' | 'jpg';
   jpegQuality: number;
   heldOut: number;
@@ -129,7 +143,7 @@ function resolve(o: FaceOptions): Resolved {
   }
   if (typeof o.root !== 'string' || o.root === '') throw configError('root', 'must be a non-empty string');
   const identities = integer(o.identities, undefined, 'identities', 1, 1_000_000);
-  const difficulty = real(o.difficulty, 0.5, 'difficulty', 0, 4);
+  const difficulty = real(o.difficulty, faceDefaults.difficulty, 'difficulty', 0, 4);
   const variation = variationFor(difficulty);
   if (o.variation !== undefined) {
     if (o.variation === null || typeof o.variation !== 'object') throw configError('variation', 'must be an object');
@@ -140,20 +154,22 @@ function resolve(o: FaceOptions): Resolved {
       variation[key as keyof Variation] = real(value, 0, `variation.${key}`, 0, isProbability ? 1 : 1000);
     }
   }
-  const format = o.format ?? 'png';
+  const format = o.format ?? faceDefaults.format;
   if (format !== 'png' && format !== 'jpg') throw configError('format', `must be 'png' or 'jpg', got ${String(format)}`);
   if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw configError('overwrite', 'must be true or false');
   return {
     root: path.resolve(o.root),
     identities,
     imagesPerIdentity: integer(o.imagesPerIdentity, undefined, 'imagesPerIdentity', 1, 100_000),
-    seed: integer(o.seed, 0, 'seed', 0, Number.MAX_SAFE_INTEGER),
-    size: integer(o.size, 112, 'size', 16, 1024),
+    seed: integer(o.seed, faceDefaults.seed, 'seed', 0, Number.MAX_SAFE_INTEGER),
+    size: integer(o.size, faceDefaults.size, 'size', 16, 1024),
     difficulty,
     variation,
+    familySize: integer(o.familySize, faceDefaults.familySize, 'familySize', 1, identities),
+    familyTraits: integer(o.familyTraits, faceDefaults.familyTraits, 'familyTraits', 1, familyFeatures.length),
     format,
-    jpegQuality: integer(o.jpegQuality, 90, 'jpegQuality', 1, 100),
-    heldOut: integer(o.heldOut, 0, 'heldOut', 0, identities - 1),
+    jpegQuality: integer(o.jpegQuality, faceDefaults.jpegQuality, 'jpegQuality', 1, 100),
+    heldOut: integer(o.heldOut, faceDefaults.heldOut, 'heldOut', 0, identities - 1),
     overwrite: o.overwrite ?? false,
     concurrency: integer(o.concurrency, Math.min(64, os.availableParallelism()), 'concurrency', 1, 64),
   };
@@ -164,37 +180,7 @@ function identityName(index: number, total: number): string {
   return `id${String(index).padStart(Math.max(5, String(total - 1).length), '0')}`;
 }
 
-function traitDistance(a: string[], b: string[], enough: number): number {
-  let d = 0;
-  for (let i = 0; i < a.length && d < enough; i++) if (a[i] !== b[i]) d++;
-  return d;
-}
-
 type Facesjs = Awaited<ReturnType<typeof loadFacesjs>>;
-
-/**
- * The identities of (seed, count): identity i is drawn from stream (seed, i, attempt), taking the first
- * attempt that differs from every earlier identity in at least `minTraitDistance` visible traits, so
- * identity i depends on the seed and on identities 0..i-1 only (a larger count keeps the smaller one's).
- */
-export async function drawIdentities(seed: number, count: number): Promise<FaceConfig[]> {
-  const facesjs = await loadFacesjs();
-  const faces: FaceConfig[] = [];
-  const traits: string[][] = [];
-  for (let i = 0; i < count; i++) {
-    for (let attempt = 0; ; attempt++) {
-      if (attempt === 1000) throw configError('identities', `could not draw ${count} distinct faces (stuck at ${i})`);
-      const face = drawFace(facesjs, new Rng(seed, identityStream, i, attempt));
-      const t = visibleTraits(face);
-      if (traits.every((u) => traitDistance(t, u, minTraitDistance) >= minTraitDistance)) {
-        faces.push(face);
-        traits.push(t);
-        break;
-      }
-    }
-  }
-  return faces;
-}
 
 /** A new expression: eye and brow angles move, and sometimes the mouth changes. */
 function withExpression(facesjs: Facesjs, face: FaceConfig, rng: Rng): FaceConfig {
@@ -254,6 +240,7 @@ function writeManifest(o: Resolved, folders: string[], complete: boolean): strin
     ...(o.format === 'jpg' && { jpegQuality: o.jpegQuality }),
     difficulty: o.difficulty,
     variation: o.variation,
+    ...(o.familySize > 1 && { familySize: o.familySize, familyTraits: o.familyTraits }),
     versions: { facesjs: facesjsVersion(), resvg: resvgVersion() },
     sets: o.heldOut > 0 ? { train: 'train', test: 'test' } : { all: '.' },
     folders,
@@ -281,7 +268,7 @@ export async function generateFaces(options: FaceOptions): Promise<FaceResult> {
   signal?.throwIfAborted();
   const facesjs = await loadFacesjs();
   const { renderAsync } = resvg();
-  const faces = await drawIdentities(o.seed, o.identities);
+  const faces = await drawIdentities(o.seed, o.identities, { size: o.familySize, traits: o.familyTraits });
   const trainCount = o.identities - o.heldOut;
   const folderOf = (i: number): string => {
     const name = identityName(i, o.identities);
