@@ -1,7 +1,7 @@
 /**
  * npm run bench -- [loss | train | norm | train-head | scale | dp | heads | embed ...] [--device cpu|cuda] [flags]:
- * runs the named benchmarks; with none, loss, train and scale (heads, the 3-seed head comparison, takes
- * about half an hour: name it). Where the addon sees a CUDA device, loss and train run their GPU
+ * runs the named benchmarks; with none, loss, train and scale (heads, the 5-seed head comparison, takes
+ * about 75 minutes: name it; `heads --preset gpu` is its GPU size). Where the addon sees a CUDA device, loss and train run their GPU
  * tables (bench/loss-cuda.ts, bench/train-gpu.ts) and norm the fused batch norm's (bench/norm-gpu.ts),
  * with the flags after the names (e.g. --no-compile --memory-steps 500); --device cpu keeps the CPU ones.
  */
@@ -17,12 +17,12 @@ import { benchTrain } from './train';
 import { benchTrainGpu } from './train-gpu';
 import { benchTrainHead } from './train-head';
 
-const cpu: Record<string, () => Promise<unknown>> = {
+const cpu: Record<string, (flags: string[]) => Promise<unknown>> = {
   loss: () => benchLoss(),
   train: () => benchTrain(),
   scale: () => benchScale(),
   dp: () => benchDataParallel(),
-  heads: () => benchHeads(),
+  heads: (flags) => benchHeads(flags),
   'train-head': () => benchTrainHead(),
   embed: () => benchEmbed(),
 };
@@ -43,7 +43,7 @@ async function main() {
   }
   for (const name of plan.names) {
     if (plan.device === 'cuda' && name in gpu) await gpu[name](plan.flags);
-    else await cpu[name]();
+    else await cpu[name](plan.flags);
   }
 }
 

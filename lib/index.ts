@@ -36,7 +36,17 @@ export type { NativeLossConfig } from './native/types';
 export { matrix, type Matrix } from './loss/matrix';
 export { DataLoader, fashionMnistRoot, type Batch, type DataInfo, type DataSpec, type LoaderOptions, type OnCorrupt } from './data/loader';
 export type { NativeBackendInfo, NativeComm, NativeLoader, NativeLossResult, NativeMatrix } from './native/types';
-export { generateFaces, drawIdentities, variationFor, variationAtOne, type FaceOptions, type FaceResult, type FaceSet, type Variation } from './data/faces';
+export {
+  generateFaces,
+  drawIdentities,
+  variationFor,
+  variationAtOne,
+  type Families,
+  type FaceOptions,
+  type FaceResult,
+  type FaceSet,
+  type Variation,
+} from './data/faces';
 export type { FaceConfig } from './data/faces/facesjs';
 export { evaluate, evaluateModel, formatEvalTable, readEvalReport, type EvalModel, type EvalReport, type EvaluateOptions } from './eval/evaluate';
 export type { EvalSetResult } from './eval/score-set';
@@ -78,8 +88,13 @@ export {
   compareHeads,
   defaultHeads,
   formatCompareTable,
+  formatPairedTable,
   type CompareCell,
   type CompareConfig,
   type CompareDataset,
+  type CompareOptions,
+  type FacesSetup,
   type HeadEntry,
 } from './experiments/compare';
+export { comparePreset, comparePresets, type ComparePreset } from './experiments/compare-presets';
+export { pairedDifference, type PairedDifference, type PairedVerdict } from './experiments/paired';
