@@ -30,6 +30,8 @@ export interface CompareOutcome {
   table: string;
   /** The run stopped on the signal: `cells` holds what was finished, kept for the next run. */
   cancelled: boolean;
+  /** Cells taken from the journal of an earlier run. */
+  kept: number;
 }
 
 const headKey = (name: string): string => name.replace(/\s+/g, '-');
@@ -136,7 +138,7 @@ export async function runCompare(f: CompareFlags, signal?: AbortSignal): Promise
     fs.writeFileSync(f.out, `${table}\n`);
     fs.writeFileSync(`${f.out.replace(/\.md$/, '')}.json`, JSON.stringify({ preset: f.preset ?? 'cpu', config, faces, cells }, null, 2));
   }
-  return { cells, table, cancelled };
+  return { cells, table, cancelled, kept: done.length };
 }
 
 /** Aborts on SIGINT or SIGTERM; finished cells stay in the journal. */
