@@ -18,12 +18,12 @@ import { formatTable, type Row } from './report';
 // IResNet-50 at 112 x 112: the stem and bn2 + PReLU of layer1's first block at 112, then each stage's
 // bn2 + PReLU and bn3 + residual add at its resolution.
 const layers: Array<Omit<NormBenchCase, 'N' | 'dtype' | 'channelsLast' | 'repeats'> & { what: string }> = [
-  { what: 'stem / layer1 bn2 + PReLU', C: 64, H: 112, W: 112, prelu: true },
+  { what: 'stem / layer1 bn2 + PReLU', C: 64, H: 112, W: 112, prelu: true, residual: false },
   { what: 'layer1 bn3 + residual', C: 64, H: 56, W: 56, prelu: false, residual: true },
-  { what: 'layer2 bn2 + PReLU', C: 128, H: 28, W: 28, prelu: true },
-  { what: 'layer3 bn2 + PReLU (14 blocks)', C: 256, H: 14, W: 14, prelu: true },
+  { what: 'layer2 bn2 + PReLU', C: 128, H: 28, W: 28, prelu: true, residual: false },
+  { what: 'layer3 bn2 + PReLU (14 blocks)', C: 256, H: 14, W: 14, prelu: true, residual: false },
   { what: 'layer3 bn3 + residual (14 blocks)', C: 256, H: 14, W: 14, prelu: false, residual: true },
-  { what: 'layer4 bn2 + PReLU', C: 512, H: 7, W: 7, prelu: true },
+  { what: 'layer4 bn2 + PReLU', C: 512, H: 7, W: 7, prelu: true, residual: false },
 ];
 
 /** The fused batch norm against the modules (flags as above); `npm run bench -- norm` runs it. */

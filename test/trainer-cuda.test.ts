@@ -132,7 +132,7 @@ describe.skipIf(!cuda)('CUDA training', () => {
 
   it('cudaNormBench times the modules and the fused kernels; the fused forward keeps no batch norm output', () => {
     for (const channelsLast of [false, true]) {
-      const [modules, fused] = native().cudaNormBench({ N: 8, C: 64, H: 28, W: 28, channelsLast, repeats: 2 });
+      const [modules, fused] = native().cudaNormBench({ N: 8, C: 64, H: 28, W: 28, dtype: 'bf16', channelsLast, prelu: true, residual: false, repeats: 2 });
       expect([modules.name, fused.name]).toEqual(['modules', 'fused']);
       expect(modules.medianMs).toBeGreaterThan(0);
       expect(fused.medianMs).toBeGreaterThan(0);

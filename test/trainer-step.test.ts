@@ -67,9 +67,14 @@ describe('fusedNorm', () => {
   });
 
   it.skipIf(cuda)('its benchmark (cudaNormBench) needs CUDA: a ConfigError naming the device, or the bad option', () => {
-    expect(thrown(() => native().cudaNormBench({ N: 2, C: 3, H: 4, W: 4 })).argument).toBe('device');
-    expect(thrown(() => native().cudaNormBench({ N: 2, C: 3, H: 4, W: 4, dtype: 'fp16' as never })).argument).toBe('dtype');
-    expect(thrown(() => native().cudaNormBench({ N: 0, C: 3, H: 4, W: 4 })).argument).toBe('N');
+    const layer = { N: 2, C: 3, H: 4, W: 4, dtype: 'bf16', channelsLast: false, prelu: true, residual: false, repeats: 1 } as const;
+    expect(thrown(() => native().cudaNormBench(layer)).argument).toBe('device');
+    expect(thrown(() => native().cudaNormBench({ ...layer, dtype: 'fp16' as never })).argument).toBe('dtype');
+    expect(thrown(() => native().cudaNormBench({ ...layer, N: 0 })).argument).toBe('N');
+    // The binding has no defaults of its own: every field is required.
+    const { residual, ...withoutResidual } = layer;
+    expect(thrown(() => native().cudaNormBench(withoutResidual as never)).argument).toBe('residual');
+    expect(thrown(() => native().cudaNormBench({ ...layer, repeats: undefined } as never)).argument).toBe('repeats');
   });
 });
 

@@ -188,15 +188,15 @@ export interface NormBenchCase {
   C: number;
   H: number;
   W: number;
-  /** Default 'bf16' (autocast, as in training). */
-  dtype?: 'bf16' | 'fp32';
-  channelsLast?: boolean;
-  /** Default true. */
-  prelu?: boolean;
-  /** Default false. */
-  residual?: boolean;
-  /** Timed samples, each the mean of 10 steps. Default 20. */
-  repeats?: number;
+  /** 'bf16' is autocast, as in training. */
+  dtype: 'bf16' | 'fp32';
+  channelsLast: boolean;
+  /** A PReLU after the batch norm. */
+  prelu: boolean;
+  /** A residual add after the batch norm. */
+  residual: boolean;
+  /** Timed samples, each the mean of 10 steps. */
+  repeats: number;
 }
 
 export interface NormTiming {

@@ -26,6 +26,12 @@ bool boolean_or(const Napi::Object& o, const char* key, bool fallback) {
   return v.As<Napi::Boolean>().Value();
 }
 
+bool boolean_field(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) fail("E_CONFIG", key, "must be true or false");
+  return v.As<Napi::Boolean>().Value();
+}
+
 int64_t integer_value(const Napi::Value& v, const char* name, int64_t min, int64_t max, const char* code) {
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
   if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != std::floor(d)) {

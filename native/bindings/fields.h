@@ -16,6 +16,8 @@ double number_or(const Napi::Object& o, const char* key, double fallback);
 // A field the caller must give (resolved in TypeScript): E_CONFIG naming it when absent or not a number.
 double number_field(const Napi::Object& o, const char* key);
 bool boolean_or(const Napi::Object& o, const char* key, bool fallback);
+// A required boolean field.
+bool boolean_field(const Napi::Object& o, const char* key);
 // A number that is an integer in [min, max]; otherwise `code` naming `name`.
 int64_t integer_value(const Napi::Value& v, const char* name, int64_t min = 0, int64_t max = kMaxSafeInteger,
                       const char* code = "E_CONFIG");

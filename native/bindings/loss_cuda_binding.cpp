@@ -64,7 +64,7 @@ Napi::Value cuda_loss_bench(const Napi::CallbackInfo& info) {
     if (info.Length() < 2 || !info[1].IsObject()) fail("E_CONFIG", "sizes", "expected { B, D, C, repeats, variants }");
     const auto o = info[1].As<Napi::Object>();
     const int64_t B = integer_field(o, "B", 1), D = integer_field(o, "D", 1), C = integer_field(o, "C", 1);
-    const int64_t repeats = o.Get("repeats").IsUndefined() ? 20 : integer_field(o, "repeats", 1);
+    const int64_t repeats = integer_field(o, "repeats", 1);
     const std::vector<std::string> variants = variant_names(o);
     loss::require_cuda();
     Napi::Array out = Napi::Array::New(info.Env());
@@ -84,13 +84,13 @@ Napi::Value cuda_norm_bench(const Napi::CallbackInfo& info) {
   return guarded(info, [](const Napi::CallbackInfo& info) -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsObject()) fail("E_CONFIG", "case", "expected { N, C, H, W, dtype, ... }");
     const auto o = info[0].As<Napi::Object>();
-    const std::string dtype = o.Get("dtype").IsString() ? o.Get("dtype").As<Napi::String>().Utf8Value() : "bf16";
+    const std::string dtype = string_field(o, "dtype");
     if (dtype != "bf16" && dtype != "fp32") fail("E_CONFIG", "dtype", "must be 'bf16' or 'fp32'");
     const int64_t N = integer_field(o, "N", 1), C = integer_field(o, "C", 1), H = integer_field(o, "H", 1),
                   W = integer_field(o, "W", 1);
-    const int64_t repeats = o.Get("repeats").IsUndefined() ? 20 : integer_field(o, "repeats", 1);
-    const bool channels_last = boolean_or(o, "channelsLast", false), prelu = boolean_or(o, "prelu", true),
-               residual = boolean_or(o, "residual", false);
+    const int64_t repeats = integer_field(o, "repeats", 1);
+    const bool channels_last = boolean_field(o, "channelsLast"), prelu = boolean_field(o, "prelu"),
+               residual = boolean_field(o, "residual");
     loss::require_cuda();
     Napi::Array out = Napi::Array::New(info.Env());
 #ifdef MVFACE_WITH_CUDA
