@@ -1,7 +1,7 @@
 /**
  * npm run bench -- [loss | train | norm | train-head | scale | dp | heads | embed ...] [--device cpu|cuda] [flags]:
  * runs the named benchmarks; with none, loss, train and scale (heads, the 5-seed head comparison, takes
- * about 75 minutes: name it; `heads --preset gpu` is its GPU size). Where the addon sees a CUDA device, loss and train run their GPU
+ * about 45 minutes: name it; `heads --preset gpu` is its GPU size). Where the addon sees a CUDA device, loss and train run their GPU
  * tables (bench/loss-cuda.ts, bench/train-gpu.ts) and norm the fused batch norm's (bench/norm-gpu.ts),
  * with the flags after the names (e.g. --no-compile --memory-steps 500); --device cpu keeps the CPU ones.
  */

@@ -162,7 +162,7 @@ export function registerCompareCommand(p: Command): void {
   p.command('compare')
     .description('train am, arc and the MV-Softmax heads on the same data and seeds; evaluate on held-out identities; pair each MV head with its baseline')
     .addOption(
-      new Option('--preset <name>', 'cpu: 32px faces, 1,000 training identities, small net (about 75 min on 2 cores); gpu: 112px, MobileFaceNet')
+      new Option('--preset <name>', 'cpu: 32px faces, 1,000 training identities, small net (about 45 min on 2 cores); gpu: 112px, MobileFaceNet')
         .choices([...comparePresets])
         .default('cpu'),
     )

@@ -1,5 +1,5 @@
 /**
- * The head comparison's two configurations. `cpu` fits a 2-core machine (about an hour and a quarter):
+ * The head comparison's two configurations. `cpu` fits a 2-core machine (45 minutes measured):
  * 32 x 32 faces, 1,000 training identities in families of 4 near-identical ones, the small net.
  * `gpu` scales faces, identities and backbone (112 x 112, MobileFaceNet, 2,000 training identities) for
  * one GPU: 30 runs of 96,000 samples, about 5 minutes at 10,000 samples/s (an estimate: not yet run).
