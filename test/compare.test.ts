@@ -113,7 +113,7 @@ describe('head comparison', () => {
     const config: CompareConfig = {
       heads: [
         { name: 'am', head: { type: 'am' } },
-        { name: 'mv-am', head: { type: 'mv-am' } },
+        { name: 'mv-am t=0.2', head: { type: 'mv-am', mode: 'fixed', t: 0.2 } },
       ],
       seeds: [1],
       datasets: [
@@ -133,7 +133,7 @@ describe('head comparison', () => {
       workers: 1,
     };
     const cells = await compareHeads(config);
-    expect(cells.map((c) => c.head)).toEqual(['am', 'mv-am']);
+    expect(cells.map((c) => c.head)).toEqual(['am', 'mv-am t=0.2']);
     // Trained, each head tells the held-out identities apart well above chance (pairs: 0.5; rank-1
     // among 4 identities: 0.25). Here: accuracy 0.78 to 0.80, rank-1 0.85 to 0.9.
     for (const c of cells) {
@@ -142,6 +142,8 @@ describe('head comparison', () => {
       expect(c.rank1).toBeGreaterThanOrEqual(0.5);
     }
     expect(fs.existsSync(path.join(dir, 'runs', 'tiny-am-seed1', 'eval.json'))).toBe(true);
+    // Head names are free text; the run folder's name keeps what a run name may hold.
+    expect(fs.existsSync(path.join(dir, 'runs', 'tiny-mv-am-t-0.2-seed1', 'eval.json'))).toBe(true);
 
     // A stopped comparison continues: the journal gives back its cells, and those are not run again.
     const journal = new CellJournal(config, faces);
@@ -156,7 +158,7 @@ describe('head comparison', () => {
     expect(kept).toEqual([cells[0]]);
     const fresh: string[] = [];
     const again = await compareHeads(config, { done: kept, onCell: (c) => fresh.push(c.head) });
-    expect(fresh).toEqual(['mv-am']);
+    expect(fresh).toEqual(['mv-am t=0.2']);
     expect(again[0]).toEqual(cells[0]);
   }, 120_000);
 });

@@ -99,10 +99,15 @@ export async function ensureFaces(f: FacesSetup, onProgress?: (done: number, tot
   await generateFaces({ ...f, overwrite: true, onProgress });
 }
 
+/** The run folder's name: data set, head and seed, with anything but letters, digits, '.', '_' and '-' as '-'. */
+function runName(d: CompareDataset, h: HeadEntry, seed: number): string {
+  return `${d.name.split(' ')[0]}-${h.name}-seed${seed}`.toLowerCase().replace(/[^a-z0-9._-]+/g, '-');
+}
+
 async function trainAndEvaluate(c: CompareConfig, d: CompareDataset, h: HeadEntry, seed: number, signal?: AbortSignal): Promise<CompareCell> {
   const started = Date.now();
   const config: TrainConfig = {
-    name: `${d.name.split(' ')[0].toLowerCase()}-${h.name.replace(/\s+/g, '-')}-seed${seed}`,
+    name: runName(d, h, seed),
     runsDir: c.runsDir,
     backbone: d.backbone,
     head: h.head,
