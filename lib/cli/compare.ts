@@ -77,24 +77,10 @@ export class CellJournal {
     return entries.filter((e) => e.key === this.key).map((e) => e.cell);
   }
 
+  /** A line of its own: the leading newline ends a line a kill cut short (read() skips blank lines). */
   append(cell: CompareCell): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    fs.appendFileSync(this.file, `${this.endsCut() ? '\n' : ''}${JSON.stringify({ key: this.key, cell })}\n`);
-  }
-
-  /** Whether a kill cut the last line short (it then gets a line of its own). */
-  private endsCut(): boolean {
-    if (!fs.existsSync(this.file)) return false;
-    const size = fs.statSync(this.file).size;
-    if (size === 0) return false;
-    const last = Buffer.alloc(1);
-    const fd = fs.openSync(this.file, 'r');
-    try {
-      fs.readSync(fd, last, 0, 1, size - 1);
-    } finally {
-      fs.closeSync(fd);
-    }
-    return last[0] !== 0x0a;
+    fs.appendFileSync(this.file, `\n${JSON.stringify({ key: this.key, cell })}\n`);
   }
 }
 

@@ -26,9 +26,7 @@ export function formatCompareTable(cells: CompareCell[]): string {
     out.push(...header);
     for (const head of [...new Set(cells.map((c) => c.head))]) {
       const rows = cells.filter((c) => c.dataset === dataset && c.head === head);
-      out.push(
-        `| ${head} | ${meanStd(rows.map((r) => r.accuracy))} | ${meanStd(rows.map((r) => r.tar1e3))} | ${meanStd(rows.map((r) => r.tar1e4))} | ${meanStd(rows.map((r) => r.rank1))} |`,
-      );
+      out.push(`| ${head} | ${metrics.map((m) => meanStd(rows.map((r) => r[m]))).join(' | ')} |`);
     }
     out.push('');
   }

@@ -74,26 +74,15 @@ export interface CompareCell {
 export type FacesSetup = Required<Pick<FaceOptions, 'root' | 'identities' | 'heldOut' | 'imagesPerIdentity' | 'size' | 'difficulty' | 'seed'>> &
   Pick<FaceOptions, 'familySize' | 'familyTraits'>;
 
-function sameFamilies(m: { familySize?: number; familyTraits?: number }, f: FacesSetup): boolean {
-  const size = f.familySize ?? faceDefaults.familySize;
-  if ((m.familySize ?? 1) !== size) return false;
-  return size === 1 || m.familyTraits === (f.familyTraits ?? faceDefaults.familyTraits);
-}
+const setupKeys = ['identities', 'heldOut', 'imagesPerIdentity', 'size', 'difficulty', 'seed', 'familySize', 'familyTraits'] as const;
 
 /** Generates the face set unless a complete one with these settings is already there. */
 export async function ensureFaces(f: FacesSetup, onProgress?: (done: number, total: number) => void): Promise<void> {
   const manifest = path.join(f.root, 'faces.json');
   if (fs.existsSync(manifest)) {
     const m = JSON.parse(fs.readFileSync(manifest, 'utf8'));
-    const same =
-      m.complete &&
-      m.identities === f.identities &&
-      m.size === f.size &&
-      m.seed === f.seed &&
-      m.heldOut === f.heldOut &&
-      m.imagesPerIdentity === f.imagesPerIdentity &&
-      m.difficulty === f.difficulty &&
-      sameFamilies(m, f);
+    const value = (o: Record<string, unknown>, k: (typeof setupKeys)[number]): unknown => o[k] ?? (faceDefaults as Record<string, unknown>)[k];
+    const same = m.complete && setupKeys.every((k) => value(m, k) === value(f, k));
     if (same) return;
   }
   await generateFaces({ ...f, overwrite: true, onProgress });

@@ -18,7 +18,7 @@ export const familyFeatures = ['eye', 'eyebrow', 'nose', 'mouth', 'hair', 'head'
 type FamilyFeature = (typeof familyFeatures)[number];
 
 export interface Families {
-  /** Identities per family; 1 (the default) makes every identity its own family. */
+  /** Identities per family; 1 (also without families) makes every identity its own family. */
   size: number;
   /** Features each member other than the founder draws anew, 1 to familyFeatures.length. */
   traits: number;
@@ -65,19 +65,20 @@ function drawMember(facesjs: Facesjs, founder: FaceConfig, traits: number, rng: 
  * the seed and identities 0..i-1 only: a larger count keeps the smaller one's. Founder streams are
  * keyed by the family's index, so families of 1 are the identities drawn without families.
  */
-export async function drawIdentities(seed: number, count: number, families: Families = { size: 1, traits: 1 }): Promise<FaceConfig[]> {
+export async function drawIdentities(seed: number, count: number, families?: Families): Promise<FaceConfig[]> {
+  const { size, traits: memberTraits } = families ?? { size: 1, traits: 0 };
   const facesjs = await loadFacesjs();
   const faces: FaceConfig[] = [];
   const traits: string[][] = [];
   for (let i = 0; i < count; i++) {
-    const family = Math.floor(i / families.size);
-    const first = family * families.size;
+    const family = Math.floor(i / size);
+    const first = family * size;
     for (let attempt = 0; ; attempt++) {
       if (attempt === maxAttempts) throw createError('E_CONFIG', `identities: could not draw ${count} distinct faces (stuck at ${i})`, 'identities');
       const face =
         i === first
           ? drawFace(facesjs, new Rng(seed, identityStream, family, attempt))
-          : drawMember(facesjs, faces[first], families.traits, new Rng(seed, memberStream, i, attempt));
+          : drawMember(facesjs, faces[first], memberTraits, new Rng(seed, memberStream, i, attempt));
       const t = visibleTraits(face);
       const distinct = traits.every((u, j) => traitDistance(t, u, minTraitDistance) >= (j >= first ? 1 : minTraitDistance));
       if (distinct) {
